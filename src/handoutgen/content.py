@@ -1,0 +1,269 @@
+"""Load and validate a workspace's content: option files and document definitions.
+
+``load_library`` reads every file, collects every problem (YAML syntax, unknown
+keys, wrong types, cross-references) and raises them together, once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from . import __version__
+from .errors import Problem, ValidationFailed
+from .models import Document, Option
+from .workspace import PACKAGE_DIR, Workspace
+from .yamlfile import YamlFile, load_yaml
+
+
+@dataclass(frozen=True)
+class Library:
+    """Validated content of one workspace."""
+
+    workspace: Workspace
+    options: dict[str, Option]
+    documents: dict[str, Document]
+    files: dict[str, YamlFile]
+    content_hash: str
+
+    def document(self, doc_id: str) -> Document:
+        from .errors import DataError
+
+        try:
+            return self.documents[doc_id]
+        except KeyError:
+            raise DataError(
+                f"unknown document '{doc_id}'{did_you_mean(doc_id, self.documents)}; "
+                "`handoutgen list` shows the documents"
+            ) from None
+
+
+def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{match[0]}'?" if match else ""
+
+
+def load_library(workspace: Workspace) -> Library:
+    """Read and validate everything; raise :class:`ValidationFailed` with every problem."""
+    problems: list[Problem] = []
+    files: dict[str, YamlFile] = {}
+    options: dict[str, Option] = {}
+    option_files: dict[str, YamlFile] = {}
+    documents: dict[str, Document] = {}
+    document_files: dict[str, YamlFile] = {}
+
+    if not workspace.options_dir.is_dir():
+        problems.append(
+            Problem(workspace.display(workspace.options_dir), None, None, "folder is missing")
+        )
+    for path in sorted(workspace.options_dir.glob("*.yaml")):
+        yf, model = _load_model(workspace, path, Option, problems)
+        if yf is None:
+            continue
+        files[yf.display] = yf
+        if model is None:
+            continue
+        _check_id(yf, model.id, path, problems)
+        if model.id in options:
+            problems.append(
+                yf.problem(
+                    ("id",),
+                    f"duplicate option id '{model.id}' (also in {option_files[model.id].display})",
+                )
+            )
+            continue
+        options[model.id] = model
+        option_files[model.id] = yf
+
+    for path in sorted(workspace.handouts_dir.glob("*.yaml")):
+        yf, model = _load_model(workspace, path, Document, problems)
+        if yf is None:
+            continue
+        files[yf.display] = yf
+        if model is None:
+            continue
+        _check_id(yf, model.id, path, problems)
+        documents[model.id] = model
+        document_files[model.id] = yf
+
+    # Cross-references are checked only against options that loaded, so one
+    # broken option file does not drown a document in "unknown option" errors.
+    broken_options = {p.stem for p in workspace.options_dir.glob("*.yaml")} - set(options)
+    for doc_id, doc in documents.items():
+        _check_document(workspace, doc, document_files[doc_id], options, broken_options, problems)
+
+    if problems:
+        raise ValidationFailed(problems)
+    return Library(workspace, options, documents, files, _content_hash(workspace, files))
+
+
+def _load_model(workspace: Workspace, path: Path, model: type[BaseModel], problems: list[Problem]):
+    yf, yaml_problems = load_yaml(path, workspace.display(path))
+    problems.extend(yaml_problems)
+    if yf is None:
+        return None, None
+    if not isinstance(yf.data, dict):
+        problems.append(
+            yf.problem((), f"expected a mapping of keys ({model.__name__.lower()} fields)")
+        )
+        return yf, None
+    try:
+        return yf, model.model_validate(yf.data)
+    except ValidationError as exc:
+        problems.extend(_pydantic_problems(yf, model, exc))
+        return yf, None
+
+
+def _check_id(yf: YamlFile, model_id: str, path: Path, problems: list[Problem]) -> None:
+    if model_id != path.stem:
+        problems.append(
+            yf.problem(
+                ("id",),
+                f"id '{model_id}' does not match the file name {path.name}; "
+                f"rename the file or set id: {path.stem}",
+            )
+        )
+
+
+def _check_document(
+    workspace: Workspace,
+    doc: Document,
+    yf: YamlFile,
+    options: dict[str, Option],
+    broken: set[str],
+    problems: list[Problem],
+) -> None:
+    seen: set[str] = set()
+    for i, opt_id in enumerate(doc.options):
+        if opt_id in seen:
+            problems.append(yf.problem(("options", i), f"option '{opt_id}' is listed twice"))
+        seen.add(opt_id)
+        if opt_id not in options and opt_id not in broken:
+            problems.append(
+                yf.problem(("options", i), f"unknown option '{opt_id}'{did_you_mean(opt_id, options)}")
+            )
+    if not doc.disclaimers:
+        problems.append(
+            yf.problem(
+                (),
+                "document has no disclaimer: add at least one entry under 'disclaimers' "
+                "(it is printed on every page)",
+            )
+        )
+    if not any((d / doc.template).is_file() for d in workspace.template_dirs):
+        problems.append(
+            yf.problem(
+                ("template",),
+                f"template '{doc.template}' not found; looked in "
+                f"{workspace.looked_in(workspace.template_dirs)}",
+            )
+        )
+    for i, style in enumerate(doc.styles):
+        if workspace.find_style(style) is None:
+            problems.append(
+                yf.problem(
+                    ("styles", i),
+                    f"stylesheet '{style}' not found; looked in "
+                    f"{workspace.looked_in(workspace.style_dirs)}",
+                )
+            )
+    factor_ids: set[str] = set()
+    for i, factor in enumerate(doc.factors):
+        if factor.id in factor_ids:
+            problems.append(yf.problem(("factors", i, "id"), f"factor '{factor.id}' is listed twice"))
+        factor_ids.add(factor.id)
+        for opt_id in doc.options:
+            option = options.get(opt_id)
+            if option is not None and factor.id not in option.facts:
+                problems.append(
+                    yf.problem(
+                        ("factors", i),
+                        f"option '{opt_id}' has no answer for '{factor.id}': add it under "
+                        f"facts in handouts/options/{opt_id}.yaml",
+                    )
+                )
+
+
+def _pydantic_problems(yf: YamlFile, model: type[BaseModel], exc: ValidationError) -> list[Problem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            key = loc[-1]
+            known = _field_names(model, loc[:-1])
+            problems.append(
+                yf.problem(loc, f"unknown key '{key}'{did_you_mean(str(key), known)}", key=True)
+            )
+        elif kind == "missing":
+            problems.append(yf.problem(loc[:-1], f"missing required key '{loc[-1]}'"))
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            field = ".".join(str(p) for p in loc)
+            problems.append(yf.problem(loc, f"{field}: {msg}" if field else msg))
+    return problems
+
+
+def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the model found by following ``loc`` from ``model``."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(part, str) and _is_model(current) and part in current.model_fields:
+            current = current.model_fields[part].annotation
+        elif isinstance(part, int):
+            continue
+        else:
+            return []
+    current = _unwrap(current)
+    return list(current.model_fields) if _is_model(current) else []
+
+
+def _is_model(t: Any) -> bool:
+    return isinstance(t, type) and issubclass(t, BaseModel)
+
+
+def _unwrap(t: Any) -> Any:
+    """list[X] -> X, X | None -> X, Annotated[X, ...] -> X."""
+    while True:
+        origin = typing.get_origin(t)
+        if origin is typing.Annotated:
+            t = typing.get_args(t)[0]
+        elif origin in (list, tuple):
+            t = typing.get_args(t)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(t) if a is not type(None)]
+            t = args[0] if len(args) == 1 else t
+            if len(args) != 1:
+                return t
+        else:
+            return t
+
+
+def _content_hash(workspace: Workspace, files: dict[str, YamlFile]) -> str:
+    """A hash of everything a rendered page depends on except the personal data."""
+    h = hashlib.sha256(f"handoutgen {__version__}\n".encode())
+    paths = [yf.path for yf in files.values()]
+    for folder in (*workspace.template_dirs, *workspace.style_dirs):
+        if folder.is_dir():
+            paths.extend(p for p in folder.rglob("*") if p.is_file())
+    for path in sorted(set(paths)):
+        rel = _rel(path, workspace.root)
+        h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _rel(path: Path, root: Path) -> str:
+    for base, prefix in ((root, ""), (PACKAGE_DIR, "<package>/")):
+        try:
+            return prefix + path.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return path.as_posix()  # pragma: no cover

@@ -1,0 +1,183 @@
+"""The content schema. These models are the documentation of the YAML files.
+
+Every patient-facing text field is a :data:`Text`: either a plain string
+(English) or a mapping of language code to string, so translations can be
+added beside the English without changing the schema::
+
+    summary: Surgery that joins two or more bones of the spine.
+    # or, once translated:
+    summary:
+      en: Surgery that joins two or more bones of the spine.
+      es: Cirugía que une dos o más huesos de la columna.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+
+DEFAULT_LANGUAGE = "en"
+LANG_RE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
+
+Slug = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64),
+]
+
+
+def _to_localized(value: object) -> object:
+    if isinstance(value, str):
+        return {DEFAULT_LANGUAGE: value}
+    if isinstance(value, bool):
+        # YAML 1.1 reads a bare Yes/No/On/Off as a boolean: the classic trap.
+        raise ValueError('expected text, but YAML read a bare yes/no as true/false; put it in quotes, like "Yes"')
+    if isinstance(value, (int, float, dt.date)):
+        raise ValueError(f'expected text, got {type(value).__name__}; put it in quotes, like "{value}"')
+    return value
+
+
+def _check_localized(value: dict[str, str]) -> dict[str, str]:
+    if not value:
+        raise ValueError("text is empty")
+    for lang, text in value.items():
+        if not LANG_RE.match(lang):
+            raise ValueError(f"'{lang}' is not a language code like 'en' or 'es'")
+        if not text.strip():
+            raise ValueError(f"the '{lang}' text is empty")
+    if DEFAULT_LANGUAGE not in value:
+        raise ValueError(f"an '{DEFAULT_LANGUAGE}' text is required beside translations")
+    return value
+
+
+Text = Annotated[
+    dict[str, Annotated[str, StringConstraints(strip_whitespace=True)]],
+    BeforeValidator(_to_localized),
+    AfterValidator(_check_localized),
+]
+"""A translatable text: a string, or ``{language: string}`` with an English entry."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+ReportedBy = Literal["study", "manufacturer", "clinic"]
+
+
+class Evidence(_Model):
+    """One claim with its source. Numbers say who, out of how many, over what time."""
+
+    claim: Text
+    source: str = Field(min_length=3, description="The study or publication, named.")
+    level: Text | None = Field(
+        default=None, description='Plain words for its strength: "several randomized trials".'
+    )
+    reported_by: ReportedBy = Field(
+        default="study",
+        description="Who reported the figure: an independent study, the device maker, or a clinic about itself.",
+    )
+
+
+OptionCategory = Literal["surgery", "procedure", "non-surgical"]
+
+
+class Option(_Model):
+    """One treatment option: ``handouts/options/<id>.yaml``."""
+
+    id: Slug
+    title: Text
+    category: OptionCategory
+    summary: Text
+    how_it_works: Text
+    suits: Text
+    not_for: Text
+    benefits: list[Text] = Field(min_length=1)
+    risks: list[Text] = Field(min_length=1)
+    recovery: Text
+    facts: dict[Slug, Text] = Field(
+        default_factory=dict, description="Comparison factor id -> short answer."
+    )
+    evidence: list[Evidence] = Field(default_factory=list)
+    reviewed: dt.date
+    disclaimer: Text | None = None
+
+
+class Factor(_Model):
+    """A comparison row, phrased as the question a patient asks."""
+
+    id: Slug
+    question: Text
+
+
+class FAQ(_Model):
+    question: Text
+    answer: Text
+
+
+DocumentKind = Literal["handout", "brochure", "letter"]
+PageSize = Literal["letter", "a4"]
+Status = Literal["draft", "approved"]
+
+
+class Document(_Model):
+    """A document definition: ``handouts/<id>.yaml``."""
+
+    id: Slug
+    title: Text
+    subtitle: Text | None = None
+    kind: DocumentKind
+    template: str = Field(pattern=r"^[A-Za-z0-9_./-]+\.html$")
+    options: list[Slug] = Field(min_length=1, description="Default option ids, in order.")
+    main_message: Text = Field(description="The one main message, shown first.")
+    decision: Text = Field(description="The decision this document supports, and for whom.")
+    factors: list[Factor] = Field(default_factory=list)
+    faq: list[FAQ] = Field(default_factory=list)
+    next_steps: list[Text] = Field(default_factory=list)
+    disclaimers: list[Text] = Field(default_factory=list)
+    producer: Text | None = Field(default=None, description="Who wrote and funded it.")
+    page_size: PageSize = "letter"
+    status: Status = "draft"
+    language: str = Field(default=DEFAULT_LANGUAGE, pattern=LANG_RE.pattern)
+    styles: list[str] = Field(
+        default_factory=list, description="Extra stylesheets from styles/, after the default."
+    )
+    review_interval_months: int = Field(default=24, ge=1, le=120)
+
+
+OutputFormat = Literal["pdf", "html", "png"]
+
+
+class RenderRequest(BaseModel):
+    """What to render for whom. The CLI's flags and the web form fill this in.
+
+    Personal fields are untrusted data: they are escaped into the page and
+    never used as markup, template code, file names or log text.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    document: str
+    options: tuple[str, ...] | None = Field(
+        default=None, description="Option ids; default: the document's own list."
+    )
+    patient: str | None = Field(default=None, max_length=500)
+    visit_date: dt.date | None = None
+    clinician: str | None = Field(default=None, max_length=300)
+    clinic: str | None = Field(default=None, max_length=300)
+    note: str | None = Field(default=None, max_length=20_000)
+    page_size: PageSize | None = Field(default=None, description="Default: the document's.")
+    language: str | None = Field(default=None, pattern=LANG_RE.pattern)
+    format: OutputFormat = "pdf"
+    png_dpi: int = Field(default=96, ge=20, le=600)
+    strict: bool = Field(default=False, description="Treat rendering warnings as errors.")
+    allow_http: bool = Field(default=False, description="Let templates load http(s) URLs.")

@@ -1,0 +1,249 @@
+"""The rendering pipeline: content + personal data -> HTML -> PDF (or PNG).
+
+Everything here is importable and used by the CLI, the batch runner and the
+web app alike; WeasyPrint is imported only when a PDF is actually made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
+from pydantic import ValidationError
+
+from . import __version__
+from .content import Library, did_you_mean
+from .errors import DataError, RenderError
+from .fonts import FAMILY, font_dir, font_face_css
+from .models import Document, Option, RenderRequest
+from .templating import render_template
+from .workspace import PACKAGE_DIR
+
+if TYPE_CHECKING:
+    import weasyprint
+
+log = logging.getLogger("handoutgen")
+
+
+def make_request(**fields: Any) -> RenderRequest:
+    """Build a RenderRequest from loose input, reporting bad fields as a DataError."""
+    fields = {k: v for k, v in fields.items() if v is not None}
+    try:
+        return RenderRequest(**fields)
+    except ValidationError as exc:
+        msgs = []
+        for err in exc.errors(include_url=False):
+            name = ".".join(str(p) for p in err["loc"])
+            msgs.append(f"{name}: {err['msg'].removeprefix('Value error, ')}")
+        raise DataError("; ".join(msgs)) from None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A resolved request: the document, its options and the template context."""
+
+    request: RenderRequest
+    document: Document
+    options: list[Option]
+    page_size: str
+    language: str
+
+
+def plan(library: Library, request: RenderRequest) -> Plan:
+    doc = library.document(request.document)
+    ids = list(dict.fromkeys(request.options)) if request.options else list(doc.options)
+    unknown = [i for i in ids if i not in library.options]
+    if unknown:
+        raise DataError(
+            "; ".join(
+                f"unknown option '{i}'{did_you_mean(i, library.options)}" for i in unknown
+            )
+            + " (`handoutgen list` shows the options)"
+        )
+    return Plan(
+        request=request,
+        document=doc,
+        options=[library.options[i] for i in ids],
+        page_size=request.page_size or doc.page_size,
+        language=request.language or doc.language,
+    )
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return day.replace(year=year, month=month, day=min(day.day, 28))
+
+
+def context(library: Library, p: Plan, *, inline_fonts: bool = False) -> dict[str, Any]:
+    """Everything a template sees. Personal fields stay plain strings (escaped on output)."""
+    req, doc = p.request, p.document
+    sources: list[str] = []
+    for option in p.options:
+        for ev in option.evidence:
+            if ev.source not in sources:
+                sources.append(ev.source)
+    disclaimers = list(doc.disclaimers)
+    for option in p.options:
+        if option.disclaimer and option.disclaimer not in disclaimers:
+            disclaimers.append(option.disclaimer)
+    reviewed = min(o.reviewed for o in p.options)
+
+    ws = library.workspace
+
+    def stylesheet(name: str) -> Markup:
+        path = ws.find_style(name)
+        if path is None:
+            raise RenderError(
+                f"stylesheet '{name}' not found; looked in {ws.looked_in(ws.style_dirs)}"
+            )
+        # Stylesheets are trusted workspace files, inlined so the HTML stands alone.
+        return Markup(path.read_text(encoding="utf-8"))
+
+    return {
+        "doc": doc,
+        "options": p.options,
+        "factors": doc.factors,
+        "lang": p.language,
+        "page_size": p.page_size,
+        "person": {
+            "patient": req.patient,
+            "visit_date": req.visit_date,
+            "clinician": req.clinician,
+            "clinic": req.clinic,
+            "note": req.note,
+        },
+        "sources": sources,
+        "source_number": {s: i + 1 for i, s in enumerate(sources)},
+        "disclaimers": disclaimers,
+        "reviewed": reviewed,
+        "next_review": _add_months(reviewed, doc.review_interval_months),
+        "font_faces": Markup(font_face_css(inline_fonts)),
+        "font_family": FAMILY,
+        "stylesheet": stylesheet,
+        "extra_styles": doc.styles,
+        "meta": {
+            "version": __version__,
+            "content_hash": library.content_hash,
+            "generator": f"handoutgen {__version__}",
+            "options": ",".join(o.id for o in p.options),
+        },
+    }
+
+
+def render_html(library: Library, request: RenderRequest, *, standalone: bool = False) -> str:
+    """The HTML WeasyPrint lays out; ``standalone`` inlines fonts as data URIs."""
+    p = plan(library, request)
+    return render_template(
+        library.workspace.template_dirs,
+        p.document.template,
+        context(library, p, inline_fonts=standalone),
+    )
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _watch_weasyprint() -> Iterator[_Collect]:
+    """Collect WeasyPrint's warnings (missing glyphs, images, bad CSS) for --strict."""
+    handler = _Collect()
+    wp_log = logging.getLogger("weasyprint")
+    wp_log.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        wp_log.removeHandler(handler)
+
+
+def layout(library: Library, html: str, *, strict: bool = False, allow_http: bool = False):
+    """Lay out HTML with WeasyPrint under the safe fetcher; return the Document."""
+    import weasyprint
+
+    from .fetcher import RefusedURL, SafeURLFetcher
+
+    fetcher = SafeURLFetcher(
+        [library.workspace.root, PACKAGE_DIR, font_dir()], allow_http=allow_http
+    )
+    with _watch_weasyprint() as warnings:
+        try:
+            document = weasyprint.HTML(
+                string=html, base_url=library.workspace.root.as_uri() + "/", url_fetcher=fetcher
+            ).render()
+        except RefusedURL as exc:
+            raise RenderError(f"refused to load {exc.url}: {exc.reason}") from None
+    _refuse_attachments(document)
+    if strict and warnings.messages:
+        raise RenderError(
+            "rendering produced warnings (--strict): " + "; ".join(warnings.messages)
+        )
+    return document
+
+
+def _refuse_attachments(document: weasyprint.Document) -> None:
+    """No file may be embedded in a handout: attachments are refused before writing."""
+    urls = [a.source for a in document.metadata.attachments if hasattr(a, "source")]
+    urls = urls or [str(getattr(a, "url", "?")) for a in document.metadata.attachments]
+    for page in document.pages:
+        urls += [target for kind, target, *_ in page.links if kind == "attachment"]
+    if urls:
+        raise RenderError(
+            f"refused to attach {', '.join(map(str, urls))}: handouts may not carry attachments"
+        )
+
+
+def render_pdf(library: Library, request: RenderRequest) -> bytes:
+    html = render_html(library, request)
+    document = layout(library, html, strict=request.strict, allow_http=request.allow_http)
+    return write_pdf(document, library)
+
+
+def write_pdf(document: weasyprint.Document, library: Library) -> bytes:
+    # A fixed identifier derived from the content keeps output byte-identical.
+    identifier = library.content_hash[:32].encode()
+    return document.write_pdf(custom_metadata=True, pdf_identifier=identifier)
+
+
+def pdf_to_png(pdf: bytes, dpi: int = 96) -> bytes:
+    """All pages, stacked top to bottom with a grey gap, as one PNG."""
+    import pypdfium2 as pdfium
+    from PIL import Image
+
+    pdf_doc = pdfium.PdfDocument(pdf)
+    try:
+        pages = [page.render(scale=dpi / 72).to_pil().convert("RGB") for page in pdf_doc]
+    finally:
+        pdf_doc.close()
+    gap = max(4, dpi // 12)
+    width = max(im.width for im in pages)
+    height = sum(im.height for im in pages) + gap * (len(pages) - 1)
+    sheet = Image.new("RGB", (width, height), (200, 200, 200))
+    y = 0
+    for im in pages:
+        sheet.paste(im, (0, y))
+        y += im.height + gap
+    out = io.BytesIO()
+    sheet.save(out, format="PNG", optimize=False)
+    return out.getvalue()
+
+
+def render(library: Library, request: RenderRequest) -> bytes:
+    """Render in the request's format and return the bytes."""
+    if request.format == "html":
+        return render_html(library, request, standalone=True).encode("utf-8")
+    pdf = render_pdf(library, request)
+    if request.format == "png":
+        return pdf_to_png(pdf, request.png_dpi)
+    return pdf
