@@ -147,7 +147,10 @@ def _check_document(
         seen.add(opt_id)
         if opt_id not in options and opt_id not in broken:
             problems.append(
-                yf.problem(("options", i), f"unknown option '{opt_id}'{did_you_mean(opt_id, options)}")
+                yf.problem(
+                    ("options", i),
+                    f"unknown option '{opt_id}'{did_you_mean(opt_id, set(options) | broken)}",
+                )
             )
     if not doc.disclaimers:
         problems.append(

@@ -1,0 +1,213 @@
+"""The ``handoutgen`` command: parses options and calls the library.
+
+WeasyPrint and the content models are imported inside commands so that
+``--help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import HandoutgenError
+
+log = logging.getLogger("handoutgen")
+
+
+class _ClickHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        prefix = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
+        click.echo(f"{prefix}{record.getMessage()}", err=True)
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    handler = _ClickHandler()
+    for name in ("handoutgen", "weasyprint"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [h for h in logger.handlers if not isinstance(h, _ClickHandler)]
+        logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = False
+
+
+class _Group(click.Group):
+    """Turns unexpected exceptions into one ``Error:`` line unless --debug."""
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:
+            if ctx.meta.get("handoutgen.debug"):
+                raise
+            raise HandoutgenError(
+                f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"
+            ) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="handoutgen")
+@click.option(
+    "--workspace",
+    "-w",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default="the current folder",
+    help="Folder with handouts/, templates/ and styles/.",
+)
+@click.option("-v", "--verbose", count=True, help="Show more (-vv for debug output).")
+@click.option("-q", "--quiet", is_flag=True, help="Show only errors.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors.")
+@click.pass_context
+def cli(ctx: click.Context, workspace: Path, verbose: int, quiet: bool, debug: bool) -> None:
+    """Turn reviewed medical content into personalized, printable PDF handouts."""
+    _setup_logging(verbose, quiet)
+    ctx.meta["handoutgen.debug"] = debug
+    ctx.obj = {"workspace": workspace, "quiet": quiet}
+
+
+def _library(ctx: click.Context):
+    from .content import load_library
+    from .workspace import Workspace
+
+    return load_library(Workspace.at(ctx.obj["workspace"]))
+
+
+@cli.command()
+@click.argument("document")
+@click.option("--patient", metavar="NAME", help="Patient's name, printed on every page.")
+@click.option("--visit-date", metavar="YYYY-MM-DD", help="Date of the visit.")
+@click.option("--clinician", metavar="NAME", help="Clinician who signs the note.")
+@click.option("--clinic", metavar="NAME", help="Clinic name (also the PDF author).")
+@click.option(
+    "--option",
+    "options",
+    metavar="ID",
+    multiple=True,
+    help="An option to include (repeat it); default: the document's options.",
+)
+@click.option("--note", metavar="TEXT", help="A personal note; line breaks become paragraphs.")
+@click.option(
+    "--page-size",
+    type=click.Choice(["letter", "a4"]),
+    help="Paper size; default: the document's page_size (letter).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["pdf", "html", "png"]),
+    default="pdf",
+    show_default=True,
+    help="pdf; html (one self-contained file); png (all pages, stacked).",
+)
+@click.option(
+    "-o",
+    "--output",
+    metavar="PATH",
+    help="Where to write; '-' for standard output. Default: output/DOCUMENT.FORMAT in the workspace.",
+)
+@click.option("--strict", is_flag=True, help="Fail on any rendering warning.")
+@click.pass_context
+def render(
+    ctx: click.Context,
+    document: str,
+    patient: str | None,
+    visit_date: str | None,
+    clinician: str | None,
+    clinic: str | None,
+    options: tuple[str, ...],
+    note: str | None,
+    page_size: str | None,
+    fmt: str,
+    output: str | None,
+    strict: bool,
+) -> None:
+    """Render DOCUMENT for one patient as PDF, HTML or PNG."""
+    from .output import write_atomic
+    from .render import make_request
+    from .render import render as do_render
+    from .workspace import display_path
+
+    library = _library(ctx)
+    request = make_request(
+        document=document,
+        options=options or None,
+        patient=patient,
+        visit_date=visit_date,
+        clinician=clinician,
+        clinic=clinic,
+        note=note,
+        page_size=page_size,
+        format=fmt,
+        strict=strict,
+    )
+    data = do_render(library, request)
+    if output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    path = Path(output) if output else library.workspace.root / "output" / f"{document}.{fmt}"
+    write_atomic(path, data)
+    if not ctx.obj["quiet"]:
+        click.echo(f"Wrote {display_path(path.resolve())} ({len(data) / 1024:.0f} KB)", err=True)
+
+
+@cli.command()
+@click.pass_context
+def validate(ctx: click.Context) -> None:
+    """Check every content file and report all problems at once."""
+    library = _library(ctx)
+    if not ctx.obj["quiet"]:
+        click.echo(
+            f"OK: {len(library.documents)} documents and {len(library.options)} options are valid.",
+            err=True,
+        )
+
+
+@cli.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+def list_(ctx: click.Context, as_json: bool) -> None:
+    """List the documents and options with their titles."""
+    from .models import DEFAULT_LANGUAGE
+
+    library = _library(ctx)
+    docs = [
+        {"id": d.id, "title": d.title[DEFAULT_LANGUAGE], "kind": d.kind}
+        for d in library.documents.values()
+    ]
+    opts = [{"id": o.id, "title": o.title[DEFAULT_LANGUAGE]} for o in library.options.values()]
+    if as_json:
+        click.echo(json.dumps({"documents": docs, "options": opts}, indent=2, ensure_ascii=False))
+        return
+    click.echo("Documents:")
+    for d in docs:
+        click.echo(f"  {d['id']:<28} {d['kind']:<9} {d['title']}")
+    click.echo("Options:")
+    for o in opts:
+        click.echo(f"  {o['id']:<28} {o['title']}")
+
+
+@cli.command()
+def doctor() -> None:
+    """Check that WeasyPrint, fonts and font subsetting are set up."""
+    from .doctor import run_checks
+
+    failed = False
+    for check in run_checks():
+        mark = "ok" if check.ok else ("MISSING" if check.required else "warning")
+        click.echo(f"{mark:>8}  {check.name}: {check.detail}")
+        failed |= check.required and not check.ok
+    if failed:
+        raise HandoutgenError("some required parts are missing (see above)")
+
+
+def main() -> None:
+    cli(prog_name="handoutgen")

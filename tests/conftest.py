@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import io
+import logging
+import shutil
+from pathlib import Path
+
+import pypdf
+import pytest
+from click.testing import CliRunner
+
+from handoutgen.cli import cli
+from handoutgen.content import load_library
+from handoutgen.workspace import Workspace
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def library():
+    return load_library(Workspace.at(ROOT))
+
+
+@pytest.fixture
+def tmp_ws(tmp_path: Path, monkeypatch) -> Path:
+    """A copy of the shipped workspace that a test may break; the test runs inside it."""
+    for name in ("handouts", "templates", "styles"):
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def run():
+    """Run the CLI in-process; stdout and stderr kept apart."""
+
+    def _run(*args: str, workspace: Path = ROOT):
+        runner = CliRunner()
+        return runner.invoke(cli, ["--workspace", str(workspace), *args], catch_exceptions=False)
+
+    return _run
+
+
+def pages_text(pdf: bytes) -> list[str]:
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    return [" ".join(page.extract_text().split()) for page in reader.pages]
+
+
+@pytest.fixture
+def assert_no_logs(caplog):
+    """Fail the test if WeasyPrint or handoutgen warned (like WeasyPrint's own tests)."""
+    caplog.set_level(logging.WARNING)
+    for name in ("weasyprint", "handoutgen"):
+        logging.getLogger(name).propagate = True
+    yield
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == []
