@@ -10,8 +10,8 @@ from pathlib import Path
 import pikepdf
 import pytest
 import weasyprint
-from conftest import ROOT, pages_text
 
+from conftest import ROOT, pages_text
 from handoutgen.content import load_library
 from handoutgen.errors import DataError, RenderError
 from handoutgen.render import make_request, render
@@ -60,8 +60,14 @@ def test_note_keeps_its_line_breaks_as_paragraphs(library):
 def test_option_flag_selects_options(run, tmp_path):
     out = tmp_path / "h.pdf"
     result = run(
-        "render", "nonsurgical-options", "--option", "fibrin-injection",
-        "--option", "spinal-cord-stimulation", "-o", str(out),
+        "render",
+        "nonsurgical-options",
+        "--option",
+        "fibrin-injection",
+        "--option",
+        "spinal-cord-stimulation",
+        "-o",
+        str(out),
     )
     assert result.exit_code == 0, result.output
     text = " ".join(pages_text(out.read_bytes()))
@@ -76,7 +82,9 @@ def test_same_inputs_give_the_same_bytes(library, handout, run, tmp_path):
     assert again == handout
     a, b = tmp_path / "a.pdf", tmp_path / "b.pdf"
     for path in (a, b):
-        assert run("render", "nonsurgical-options", "--patient", "X", "-o", str(path)).exit_code == 0
+        assert (
+            run("render", "nonsurgical-options", "--patient", "X", "-o", str(path)).exit_code == 0
+        )
     assert a.read_bytes() == b.read_bytes()
 
 
@@ -216,7 +224,9 @@ def test_strict_turns_warnings_into_failures(tmp_ws, run):
     (tmp_ws / "styles").mkdir(exist_ok=True)
     (tmp_ws / "styles" / "extra.css").write_text("p { colour: red; }\n")
     path = tmp_ws / "handouts" / "nonsurgical-options.yaml"
-    path.write_text(path.read_text().replace("status: approved", "status: approved\nstyles: [extra.css]"))
+    path.write_text(
+        path.read_text().replace("status: approved", "status: approved\nstyles: [extra.css]")
+    )
     relaxed = run("render", "nonsurgical-options", "-o", "a.pdf", workspace=tmp_ws)
     assert relaxed.exit_code == 0
     assert "warning: Ignored `colour: red`" in relaxed.stderr
@@ -291,7 +301,10 @@ def test_pages_rasterize_with_poppler(handout, tmp_path):
     # only on a bare machine that has not run the set-up.
     path = tmp_path / "h.pdf"
     path.write_bytes(handout)
-    subprocess.run(["pdftoppm", "-png", "-r", "30", "-f", "1", "-l", "1", str(path), str(tmp_path / "p")], check=True)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "30", "-f", "1", "-l", "1", str(path), str(tmp_path / "p")],
+        check=True,
+    )
     assert (tmp_path / "p-1.png").stat().st_size > 5000
 
 

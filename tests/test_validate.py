@@ -69,9 +69,7 @@ def test_every_problem_is_reported_in_one_run(run, tmp_ws: Path):
     # 7. A YAML syntax error.
     (opts / "spinal-injections.yaml").write_text("id: spinal-injections\ntitle: [unclosed\n")
     # 8. A duplicate option id in another file.
-    (opts / "fusion-copy.yaml").write_text(
-        (opts / "radiofrequency-ablation.yaml").read_text()
-    )
+    (opts / "fusion-copy.yaml").write_text((opts / "radiofrequency-ablation.yaml").read_text())
 
     result = run("validate", workspace=tmp_ws)
     assert result.exit_code == 1
@@ -88,7 +86,10 @@ def test_every_problem_is_reported_in_one_run(run, tmp_ws: Path):
     )
     assert "handouts/options/fusion.yaml:1:1: missing required key 'summary'" in err
     line = _line_of(opts / "decompression.yaml", "reviewed:")
-    assert f"handouts/options/decompression.yaml:{line}:11: reviewed: Input should be a valid date" in err
+    assert (
+        f"handouts/options/decompression.yaml:{line}:11: reviewed: Input should be a valid date"
+        in err
+    )
     line = _line_of(opts / "conservative-care.yaml", "motion: Yes")
     assert (
         f"handouts/options/conservative-care.yaml:{line}:11: facts.motion: expected text, but YAML "
@@ -100,7 +101,10 @@ def test_every_problem_is_reported_in_one_run(run, tmp_ws: Path):
         "did you mean 'decompression'?" in err
     )
     line = _line_of(doc, "template:")
-    assert f"handouts/fusion-alternatives.yaml:{line}:11: template 'nowhere.html' not found; looked in templates" in err
+    assert (
+        f"handouts/fusion-alternatives.yaml:{line}:11: template 'nowhere.html' not found; looked in templates"
+        in err
+    )
     assert "handouts/nonsurgical-options.yaml:2:1: document has no disclaimer" in err
     assert "handouts/options/spinal-injections.yaml:3:1: YAML syntax error" in err
     assert "duplicate option id 'radiofrequency-ablation'" in err

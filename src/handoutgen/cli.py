@@ -26,7 +26,9 @@ class _ClickHandler(logging.Handler):
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    level = (
+        logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    )
     handler = _ClickHandler()
     for name in ("handoutgen", "weasyprint"):
         logger = logging.getLogger(name)

@@ -180,7 +180,9 @@ def _check_document(
     factor_ids: set[str] = set()
     for i, factor in enumerate(doc.factors):
         if factor.id in factor_ids:
-            problems.append(yf.problem(("factors", i, "id"), f"factor '{factor.id}' is listed twice"))
+            problems.append(
+                yf.problem(("factors", i, "id"), f"factor '{factor.id}' is listed twice")
+            )
         factor_ids.add(factor.id)
         for opt_id in doc.options:
             option = options.get(opt_id)

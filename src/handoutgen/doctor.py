@@ -51,6 +51,8 @@ def run_checks() -> list[Check]:
     for tool in ("pdftoppm", "pdfinfo", "pdffonts"):
         found = shutil.which(tool)
         checks.append(
-            Check(tool, bool(found), found or "not found (poppler-utils; used by tests only)", False)
+            Check(
+                tool, bool(found), found or "not found (poppler-utils; used by tests only)", False
+            )
         )
     return checks

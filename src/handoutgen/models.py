@@ -40,9 +40,13 @@ def _to_localized(value: object) -> object:
         return {DEFAULT_LANGUAGE: value}
     if isinstance(value, bool):
         # YAML 1.1 reads a bare Yes/No/On/Off as a boolean: the classic trap.
-        raise ValueError('expected text, but YAML read a bare yes/no as true/false; put it in quotes, like "Yes"')
+        raise ValueError(
+            'expected text, but YAML read a bare yes/no as true/false; put it in quotes, like "Yes"'
+        )
     if isinstance(value, (int, float, dt.date)):
-        raise ValueError(f'expected text, got {type(value).__name__}; put it in quotes, like "{value}"')
+        raise ValueError(
+            f'expected text, got {type(value).__name__}; put it in quotes, like "{value}"'
+        )
     return value
 
 

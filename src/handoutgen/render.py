@@ -61,9 +61,7 @@ def plan(library: Library, request: RenderRequest) -> Plan:
     unknown = [i for i in ids if i not in library.options]
     if unknown:
         raise DataError(
-            "; ".join(
-                f"unknown option '{i}'{did_you_mean(i, library.options)}" for i in unknown
-            )
+            "; ".join(f"unknown option '{i}'{did_you_mean(i, library.options)}" for i in unknown)
             + " (`handoutgen list` shows the options)"
         )
     return Plan(
@@ -186,9 +184,7 @@ def layout(library: Library, html: str, *, strict: bool = False, allow_http: boo
             raise RenderError(f"refused to load {exc.url}: {exc.reason}") from None
     _refuse_attachments(document)
     if strict and warnings.messages:
-        raise RenderError(
-            "rendering produced warnings (--strict): " + "; ".join(warnings.messages)
-        )
+        raise RenderError("rendering produced warnings (--strict): " + "; ".join(warnings.messages))
     return document
 
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from .errors import RenderError
 from .models import DEFAULT_LANGUAGE
@@ -53,7 +53,9 @@ def environment(template_dirs: tuple[Path, ...]) -> jinja2.Environment:
     loader = jinja2.ChoiceLoader(
         [
             jinja2.FileSystemLoader([str(d) for d in template_dirs]),
-            jinja2.PrefixLoader({"default": jinja2.FileSystemLoader(str(PACKAGE_DIR / "templates"))}),
+            jinja2.PrefixLoader(
+                {"default": jinja2.FileSystemLoader(str(PACKAGE_DIR / "templates"))}
+            ),
         ]
     )
     env = jinja2.Environment(

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Install everything handoutgen needs on a fresh Debian machine, then render the
+# demo documents into output/. Safe to run again: it skips what is there.
+#   bash scripts/setup.sh           # install + render the demo
+#   bash scripts/setup.sh --no-demo # install only (used by scripts/test.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System libraries: Pango for WeasyPrint, the HarfBuzz subset library for fast
+# font subsetting, poppler-utils for the tests' pdftoppm/pdfinfo/pdffonts.
+packages=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "Installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/handoutgen doctor
+
+if [ "${1:-}" != "--no-demo" ]; then
+  mkdir -p output
+  .venv/bin/handoutgen validate
+  .venv/bin/handoutgen render fusion-alternatives \
+    --patient "Alex Example" --visit-date 2026-11-20 --clinician "Dr. Sam Rivera" \
+    --clinic "Example Spine Clinic" \
+    --note "We talked about trying a planned exercise program first.
+Call us if the leg weakness gets worse." \
+    -o output/fusion-alternatives.pdf
+  .venv/bin/handoutgen render nonsurgical-options --patient "Alex Example" \
+    -o output/nonsurgical-options.pdf
+  .venv/bin/handoutgen render fusion-alternatives --patient "Alex Example" --format html \
+    -o output/fusion-alternatives.html
+  echo "Demo written to output/."
+fi
