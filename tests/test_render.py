@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -310,3 +311,24 @@ def test_pages_rasterize_with_poppler(handout, tmp_path):
 
 def test_repo_root_fixture():
     assert (ROOT / "pyproject.toml").is_file()
+
+
+def test_table_header_repeats_and_rows_stay_whole(library):
+    # A long note pushes the comparison table across a page break.
+    note = "\n".join(f"Line {i} of a long note from the care team." for i in range(1, 7))
+    doc = library.documents["fusion-alternatives"]
+    pdf = render(library, make_request(document=doc.id, note=note))
+    pages = pages_text(pdf)
+    questions = [f.question["en"] for f in doc.factors]
+    table_pages = [p for p in pages if any(q in p for q in questions)]
+    assert len(table_pages) >= 2, "the table should span a page break in this test"
+    header = "Question " + " ".join(library.options[o].title["en"] for o in doc.options)
+    for text in table_pages:
+        assert header in text
+    # Every row's question and all its answers land on the same page.
+    pages = [re.sub(r"(\w)- (\w)", r"\1-\2", p) for p in pages]  # words wrapped at a hyphen
+    for factor in doc.factors:
+        answers = [library.options[o].facts[factor.id]["en"] for o in doc.options]
+        page = next(p for p in pages if factor.question["en"] in p)
+        for answer in answers:
+            assert answer in page, (factor.id, answer)
