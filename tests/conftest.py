@@ -16,6 +16,15 @@ from handoutgen.workspace import Workspace
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Tests never touch the user's cache folder."""
+    monkeypatch.setenv("HANDOUTGEN_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    from handoutgen import checks
+
+    checks._CACHE.clear()
+
+
 @pytest.fixture(scope="session")
 def library():
     return load_library(Workspace.at(ROOT))

@@ -116,6 +116,19 @@ def _library(ctx: click.Context):
     help="Where to write; '-' for standard output. Default: output/DOCUMENT.FORMAT in the workspace.",
 )
 @click.option("--strict", is_flag=True, help="Fail on any rendering warning.")
+@click.option(
+    "--allow-draft",
+    is_flag=True,
+    help="Render even if `handoutgen check` finds errors; every page says DRAFT.",
+)
+@click.option("--large-print", is_flag=True, help="18 pt text, one column, no wide tables.")
+@click.option(
+    "--pdf-variant",
+    type=click.Choice(["pdf/ua-1", "pdf/a-3u"]),
+    default="pdf/ua-1",
+    show_default=True,
+    help="Tagged PDF/UA-1 (accessible) or PDF/A-3u (archival, also tagged).",
+)
 @click.pass_context
 def render(
     ctx: click.Context,
@@ -130,6 +143,9 @@ def render(
     fmt: str,
     output: str | None,
     strict: bool,
+    allow_draft: bool,
+    large_print: bool,
+    pdf_variant: str,
 ) -> None:
     """Render DOCUMENT for one patient as PDF, HTML or PNG."""
     from .output import write_atomic
@@ -149,6 +165,9 @@ def render(
         page_size=page_size,
         format=fmt,
         strict=strict,
+        allow_draft=allow_draft,
+        large_print=large_print,
+        pdf_variant=pdf_variant,
     )
     data = do_render(library, request)
     if output == "-":
@@ -171,6 +190,43 @@ def validate(ctx: click.Context) -> None:
             f"OK: {len(library.documents)} documents and {len(library.options)} options are valid.",
             err=True,
         )
+
+
+@cli.command()
+@click.argument("documents", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+def check(ctx: click.Context, documents: tuple[str, ...], as_json: bool) -> None:
+    """Check content against the patient-safety standards (reading level, balance,
+    sources, review dates, required parts, claims). Exits 1 on any error."""
+    from .checks import check as run_check
+
+    library = _library(ctx)
+    findings = run_check(library, list(documents) or None)
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = len(findings) - errors
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "findings": [f.as_dict() for f in findings],
+                    "errors": errors,
+                    "warnings": warnings,
+                },
+                indent=2,
+            )
+        )
+    else:
+        for finding in findings:
+            click.echo(str(finding))
+        if not ctx.obj["quiet"]:
+            click.echo(
+                f"{errors} error{'s' if errors != 1 else ''}, "
+                f"{warnings} warning{'s' if warnings != 1 else ''}.",
+                err=True,
+            )
+    if errors:
+        ctx.exit(1)
 
 
 @cli.command(name="list")

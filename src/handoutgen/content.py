@@ -32,6 +32,8 @@ class Library:
     documents: dict[str, Document]
     files: dict[str, YamlFile]
     content_hash: str
+    option_files: dict[str, YamlFile]
+    document_files: dict[str, YamlFile]
 
     def document(self, doc_id: str) -> Document:
         from .errors import DataError
@@ -101,7 +103,15 @@ def load_library(workspace: Workspace) -> Library:
 
     if problems:
         raise ValidationFailed(problems)
-    return Library(workspace, options, documents, files, _content_hash(workspace, files))
+    return Library(
+        workspace,
+        options,
+        documents,
+        files,
+        _content_hash(workspace, files),
+        option_files,
+        document_files,
+    )
 
 
 def _load_model(workspace: Workspace, path: Path, model: type[BaseModel], problems: list[Problem]):

@@ -121,6 +121,17 @@ class Factor(_Model):
 
     id: Slug
     question: Text
+    value: Text | None = Field(
+        default=None,
+        description='What matters, for the values exercise: "Keeping my spine moving".',
+    )
+
+
+class ReadingLevel(_Model):
+    """Flesch-Kincaid grade limits for patient-facing text."""
+
+    warn: float = Field(default=8, ge=1, le=20)
+    error: float = Field(default=10, ge=1, le=20)
 
 
 class FAQ(_Model):
@@ -156,9 +167,15 @@ class Document(_Model):
         default_factory=list, description="Extra stylesheets from styles/, after the default."
     )
     review_interval_months: int = Field(default=24, ge=1, le=120)
+    reading_level: ReadingLevel = Field(default_factory=ReadingLevel)
+    questions: bool = Field(
+        default=True, description='Print "Questions to ask at your next visit".'
+    )
+    values_exercise: bool = Field(default=True, description='Print "What matters most to you?".')
 
 
 OutputFormat = Literal["pdf", "html", "png"]
+PdfVariant = Literal["pdf/ua-1", "pdf/a-3u"]
 
 
 class RenderRequest(BaseModel):
@@ -185,3 +202,10 @@ class RenderRequest(BaseModel):
     png_dpi: int = Field(default=96, ge=20, le=600)
     strict: bool = Field(default=False, description="Treat rendering warnings as errors.")
     allow_http: bool = Field(default=False, description="Let templates load http(s) URLs.")
+    allow_draft: bool = Field(
+        default=False, description="Render despite content errors, marked DRAFT on every page."
+    )
+    large_print: bool = Field(default=False, description="18 pt text, one column.")
+    pdf_variant: PdfVariant = Field(
+        default="pdf/ua-1", description="Tagged PDF/UA-1 (accessible) or PDF/A-3u (archival)."
+    )

@@ -79,7 +79,9 @@ def _add_months(day: dt.date, months: int) -> dt.date:
     return day.replace(year=year, month=month, day=min(day.day, 28))
 
 
-def context(library: Library, p: Plan, *, inline_fonts: bool = False) -> dict[str, Any]:
+def context(
+    library: Library, p: Plan, *, inline_fonts: bool = False, draft: bool = False
+) -> dict[str, Any]:
     """Everything a template sees. Personal fields stay plain strings (escaped on output)."""
     req, doc = p.request, p.document
     sources: list[str] = []
@@ -126,6 +128,8 @@ def context(library: Library, p: Plan, *, inline_fonts: bool = False) -> dict[st
         "font_family": FAMILY,
         "stylesheet": stylesheet,
         "extra_styles": doc.styles,
+        "draft": draft or doc.status != "approved",
+        "large_print": req.large_print,
         "meta": {
             "version": __version__,
             "content_hash": library.content_hash,
@@ -135,13 +139,33 @@ def context(library: Library, p: Plan, *, inline_fonts: bool = False) -> dict[st
     }
 
 
-def render_html(library: Library, request: RenderRequest, *, standalone: bool = False) -> str:
-    """The HTML WeasyPrint lays out; ``standalone`` inlines fonts as data URIs."""
+def render_html(
+    library: Library, request: RenderRequest, *, standalone: bool = False, checked: bool = True
+) -> str:
+    """The HTML WeasyPrint lays out; ``standalone`` inlines fonts as data URIs.
+
+    A document whose content fails ``handoutgen check`` with errors is refused
+    unless the request allows a draft, which is then marked DRAFT on every page.
+    """
     p = plan(library, request)
+    draft = False
+    if checked:
+        from .checks import check_render
+
+        errors = check_render(library, p.document.id, tuple(o.id for o in p.options))
+        if errors and not request.allow_draft:
+            shown = "; ".join(str(e) for e in errors[:5])
+            more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+            raise RenderError(
+                f"document '{p.document.id}' has {len(errors)} content error"
+                f"{'s' if len(errors) != 1 else ''}: {shown}{more}. Fix them (see "
+                f"`handoutgen check {p.document.id}`) or pass --allow-draft to print a DRAFT"
+            )
+        draft = bool(errors)
     return render_template(
         library.workspace.template_dirs,
         p.document.template,
-        context(library, p, inline_fonts=standalone),
+        context(library, p, inline_fonts=standalone, draft=draft),
     )
 
 
@@ -203,13 +227,17 @@ def _refuse_attachments(document: weasyprint.Document) -> None:
 def render_pdf(library: Library, request: RenderRequest) -> bytes:
     html = render_html(library, request)
     document = layout(library, html, strict=request.strict, allow_http=request.allow_http)
-    return write_pdf(document, library)
+    return write_pdf(document, library, request.pdf_variant)
 
 
-def write_pdf(document: weasyprint.Document, library: Library) -> bytes:
-    # A fixed identifier derived from the content keeps output byte-identical.
-    identifier = library.content_hash[:32].encode()
-    return document.write_pdf(custom_metadata=True, pdf_identifier=identifier)
+def write_pdf(document: weasyprint.Document, library: Library, variant: str = "pdf/ua-1") -> bytes:
+    """Tagged (accessible) PDF; a fixed identifier from the content keeps it byte-identical."""
+    return document.write_pdf(
+        custom_metadata=True,
+        pdf_identifier=library.content_hash[:32].encode(),
+        pdf_variant=variant,
+        pdf_tags=True,
+    )
 
 
 def pdf_to_png(pdf: bytes, dpi: int = 96) -> bytes:
