@@ -254,6 +254,171 @@ def list_(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("document")
+@click.argument("recipients", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for DIR/<id>.pdf and DIR/manifest.csv.",
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 256), help="Worker processes; default: the number of cores."
+)
+@click.option(
+    "--merged",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write one print file, padded for duplex.",
+)
+@click.option(
+    "--sort",
+    type=click.Choice(["input", "zip"]),
+    default="input",
+    show_default=True,
+    help="Order of the manifest and the merged file.",
+)
+@click.option("--resume", is_flag=True, help="Render only rows without a finished PDF in DIR.")
+@click.option("--dry-run", is_flag=True, help="Check every row, render nothing.")
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run on a dask.distributed cluster, e.g. tcp://host:8786.",
+)
+@click.option(
+    "--map",
+    "maps",
+    metavar="COLUMN=FIELD",
+    multiple=True,
+    help="Read another column name as a field, e.g. 'MRN=id'.",
+)
+@click.option(
+    "--letter-date", metavar="YYYY-MM-DD", help="Date printed on the letters; default: today."
+)
+@click.option(
+    "--allow-draft", is_flag=True, help="Render even if content checks find errors (marked DRAFT)."
+)
+@click.pass_context
+def batch(
+    ctx: click.Context,
+    document: str,
+    recipients: Path,
+    out_dir: Path,
+    workers: int | None,
+    merged: Path | None,
+    sort: str,
+    resume: bool,
+    dry_run: bool,
+    scheduler: str | None,
+    maps: tuple[str, ...],
+    letter_date: str | None,
+    allow_draft: bool,
+) -> None:
+    """Render DOCUMENT for every row of RECIPIENTS (CSV, XLSX, JSON or YAML)."""
+    import datetime as dt
+
+    from .batch import BatchSettings, run_batch
+    from .errors import DataError
+    from .recipients import parse_map
+    from .workspace import Workspace
+
+    try:
+        date = dt.date.fromisoformat(letter_date) if letter_date else dt.date.today()
+    except ValueError:
+        raise DataError("--letter-date: not a date; use YYYY-MM-DD") from None
+    settings = BatchSettings(
+        document=document,
+        recipients=recipients,
+        out_dir=out_dir,
+        workers=workers,
+        merged=merged,
+        sort=sort,
+        resume=resume,
+        dry_run=dry_run,
+        scheduler=scheduler,
+        mapping=parse_map(maps),
+        letter_date=date,
+        allow_draft=allow_draft,
+    )
+    with _progress(ctx.obj["quiet"]) as progress:
+        report = run_batch(Workspace.at(ctx.obj["workspace"]), settings, progress)
+    for problem in report.problems:
+        click.echo(f"Error: {problem}", err=True)
+    if dry_run:
+        n = len(report.problems)
+        if n:
+            raise HandoutgenError(f"{n} problem{'s' if n != 1 else ''} found; nothing rendered")
+        if not ctx.obj["quiet"]:
+            click.echo("OK: every row is valid; nothing rendered (--dry-run).", err=True)
+        return
+    if not ctx.obj["quiet"]:
+        rate = report.rendered / report.seconds if report.seconds else 0
+        click.echo(
+            f"Rendered {report.rendered}, resumed {report.resumed}, failed {report.failed}; "
+            f"{report.pages} pages in {report.seconds:.1f} s ({rate:.1f} documents/s). "
+            f"Manifest: {out_dir / 'manifest.csv'}",
+            err=True,
+        )
+    if report.failed:
+        raise HandoutgenError(
+            f"{report.failed} row{'s' if report.failed != 1 else ''} failed (see the manifest)"
+        )
+
+
+class _progress:
+    """A rich progress bar on a terminal; a plain line every few seconds otherwise."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.bar = None
+        self.last = 0.0
+
+    def __enter__(self):  # noqa: ANN204
+        if self.quiet:
+            return None
+        if sys.stderr.isatty():
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(
+                TextColumn("rendering"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]:.1f}/s"),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[failed]} failed"),
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("batch", total=None, rate=0.0, failed=0)
+        import time
+
+        self.start = time.monotonic()
+        return self.update
+
+    def update(self, done: int, total: int, failed: int) -> None:
+        import time
+
+        now = time.monotonic()
+        rate = done / (now - self.start) if now > self.start else 0.0
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, total=total, rate=rate, failed=failed)
+        elif done == total or now - self.last >= 5:
+            self.last = now
+            click.echo(f"{done}/{total} rendered, {failed} failed, {rate:.1f}/s", err=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@cli.command()
 def doctor() -> None:
     """Check that WeasyPrint, fonts and font subsetting are set up."""
     from .doctor import run_checks

@@ -170,6 +170,10 @@ def _check_document(
                 "(it is printed on every page)",
             )
         )
+    if doc.kind == "letter" and doc.letter is None:
+        problems.append(
+            yf.problem((), "a document of kind letter needs a 'letter' section (sender, opening)")
+        )
     if not any((d / doc.template).is_file() for d in workspace.template_dirs):
         problems.append(
             yf.problem(

@@ -47,3 +47,66 @@ def font_face_css(inline: bool = False) -> str:
             f"font-style: {style}; src: {src} format('truetype'); }}"
         )
     return "\n".join(rules)
+
+
+# Fallbacks for names in other scripts (Arabic, Chinese, Vietnamese...): the
+# Noto families that scripts/setup.sh installs from Debian (fonts-noto-core,
+# fonts-noto-cjk). They are named in the CSS after the main font, so a glyph
+# the main font lacks is drawn by one of them.
+FALLBACK_FAMILIES = (
+    "Noto Sans",
+    "Noto Sans Arabic",
+    "Noto Sans Hebrew",
+    "Noto Sans Devanagari",
+    "Noto Sans Thai",
+    "Noto Sans CJK SC",
+)
+
+
+@cache
+def _fallback_files() -> tuple[Path, ...]:
+    import shutil
+    import subprocess
+
+    if not shutil.which("fc-list"):
+        return ()
+    out = subprocess.run(
+        ["fc-list", "--format", "%{family[0]}\t%{file}\n"], capture_output=True, text=True
+    ).stdout
+    wanted = set(FALLBACK_FAMILIES)
+    files = sorted(
+        {
+            Path(f)
+            for line in out.splitlines()
+            for fam, _, f in [line.partition("\t")]
+            if fam in wanted
+        }
+    )
+    return tuple(files)
+
+
+@cache
+def _cmap(path: Path) -> frozenset[int]:
+    from fontTools.ttLib import TTCollection, TTFont
+
+    if path.suffix.lower() in (".ttc", ".otc"):
+        coll = TTCollection(str(path), lazy=True)
+        return frozenset(coll.fonts[0].getBestCmap() or {})
+    return frozenset(TTFont(str(path), lazy=True).getBestCmap() or {})
+
+
+def fallback_families_installed() -> list[str]:
+
+    files = _fallback_files()
+    return sorted({f.name for f in files}) if files else []
+
+
+def missing_glyphs(text: str) -> list[str]:
+    """Characters of ``text`` that neither the main font nor a fallback can draw."""
+    need = {ord(c) for c in text if not c.isspace() and ord(c) >= 0x20}
+    need -= _cmap(font_dir() / _FACES[("normal", "normal")])
+    for path in _fallback_files():
+        if not need:
+            break
+        need -= _cmap(path)
+    return [f"U+{cp:04X}" for cp in sorted(need)]

@@ -139,6 +139,19 @@ class FAQ(_Model):
     answer: Text
 
 
+class Letter(_Model):
+    """The cover letter of a mailing (documents of kind ``letter``)."""
+
+    sender: list[str] = Field(
+        min_length=1, description="Return address lines, shown in the envelope's top window."
+    )
+    opening: Text = Field(description="The first paragraph, after the greeting.")
+    closing: Text = Field(default={"en": "With best wishes,"})
+    signature: str | None = Field(
+        default=None, description="Who signs; default: the recipient's clinician."
+    )
+
+
 DocumentKind = Literal["handout", "brochure", "letter"]
 PageSize = Literal["letter", "a4"]
 Status = Literal["draft", "approved"]
@@ -172,6 +185,7 @@ class Document(_Model):
         default=True, description='Print "Questions to ask at your next visit".'
     )
     values_exercise: bool = Field(default=True, description='Print "What matters most to you?".')
+    letter: Letter | None = Field(default=None, description="Required for kind: letter.")
 
 
 OutputFormat = Literal["pdf", "html", "png"]
@@ -196,6 +210,15 @@ class RenderRequest(BaseModel):
     clinician: str | None = Field(default=None, max_length=300)
     clinic: str | None = Field(default=None, max_length=300)
     note: str | None = Field(default=None, max_length=20_000)
+    # Mailing address (letters); printed in the envelope window.
+    first_name: str | None = Field(default=None, max_length=300)
+    last_name: str | None = Field(default=None, max_length=300)
+    address1: str | None = Field(default=None, max_length=300)
+    address2: str | None = Field(default=None, max_length=300)
+    city: str | None = Field(default=None, max_length=200)
+    state: str | None = Field(default=None, max_length=100)
+    zip: str | None = Field(default=None, max_length=20)
+    letter_date: dt.date | None = None
     page_size: PageSize | None = Field(default=None, description="Default: the document's.")
     language: str | None = Field(default=None, pattern=LANG_RE.pattern)
     format: OutputFormat = "pdf"

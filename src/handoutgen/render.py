@@ -118,6 +118,21 @@ def context(
             "clinician": req.clinician,
             "clinic": req.clinic,
             "note": req.note,
+            "first_name": req.first_name,
+            "last_name": req.last_name,
+            "address": [
+                line
+                for line in (
+                    " ".join(x for x in (req.first_name, req.last_name) if x) or req.patient,
+                    req.address1,
+                    req.address2,
+                    " ".join(
+                        x for x in (f"{req.city}," if req.city else None, req.state, req.zip) if x
+                    ),
+                )
+                if line
+            ],
+            "letter_date": req.letter_date,
         },
         "sources": sources,
         "source_number": {s: i + 1 for i, s in enumerate(sources)},

@@ -1,0 +1,381 @@
+"""Mailings: one PDF per recipient, a manifest, and an optional merged print file.
+
+The parent process alone writes files (each one atomically), so a crash or a
+``kill -9`` leaves only finished PDFs; ``resume`` renders exactly the rows
+without one and rebuilds the manifest from what is on disk. Rendering runs in
+worker processes that are replaced after a number of documents (flat memory),
+or on a dask.distributed cluster with the same task function.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .content import Library, load_library
+from .errors import DataError, HandoutgenError
+from .output import write_atomic
+from .recipients import Recipient, RowProblem, load_recipients
+from .workspace import Workspace
+
+log = logging.getLogger("handoutgen")
+
+MANIFEST_FIELDS = ("id", "status", "pages", "bytes", "sha256", "error")
+
+
+@dataclass
+class BatchSettings:
+    document: str
+    recipients: Path
+    out_dir: Path
+    workers: int | None = None  # None: the number of cores
+    merged: Path | None = None
+    sort: Literal["input", "zip"] = "input"
+    resume: bool = False
+    dry_run: bool = False
+    scheduler: str | None = None
+    mapping: dict[str, str] = field(default_factory=dict)
+    letter_date: dt.date | None = None
+    allow_draft: bool = False
+    chunk_size: int = 4
+    recycle_after: int = 100  # documents per worker process before it is replaced
+
+
+@dataclass
+class RowResult:
+    id: str
+    row: int
+    status: Literal["ok", "failed", "invalid"]
+    pages: int = 0
+    size: int = 0
+    sha256: str = ""
+    error: str = ""
+    missing_glyphs: list[str] = field(default_factory=list)
+
+    def manifest_row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "pages": self.pages or "",
+            "bytes": self.size or "",
+            "sha256": self.sha256,
+            "error": self.error,
+        }
+
+
+@dataclass
+class BatchReport:
+    results: list[RowResult]
+    problems: list[RowProblem]
+    rendered: int = 0
+    resumed: int = 0
+    seconds: float = 0.0
+    peak_rss_kb: int = 0
+
+    @property
+    def failed(self) -> int:
+        return sum(r.status != "ok" for r in self.results)
+
+    @property
+    def pages(self) -> int:
+        return sum(r.pages for r in self.results if r.status == "ok")
+
+
+Progress = Callable[[int, int, int], None]  # (done, total, failed)
+
+
+# -- worker side ---------------------------------------------------------------
+
+_WORKER: dict[str, Any] = {}
+
+
+def render_chunk(
+    workspace_root: str,
+    content_hash: str,
+    document: str,
+    items: list[tuple[str, int, dict[str, Any]]],
+    allow_draft: bool,
+) -> list[dict[str, Any]]:
+    """Render a few recipients. Runs in a worker process or on a dask worker.
+
+    Returns plain dicts (picklable, no exceptions) with the PDF bytes.
+    """
+    import resource
+
+    from .fonts import missing_glyphs
+    from .render import make_request, render
+
+    library = _WORKER.get(workspace_root)
+    if library is None or library.content_hash != content_hash:
+        library = load_library(Workspace.at(workspace_root))
+        _WORKER[workspace_root] = library
+    if library.content_hash != content_hash:
+        msg = "this worker sees different content than the client (is the workspace shared?)"
+        return [{"id": i, "row": r, "error": msg} for i, r, _ in items]
+    out = []
+    for rid, row, fields in items:
+        try:
+            request = make_request(**fields, allow_draft=allow_draft)
+            pdf = render(library, request)
+            personal = " ".join(
+                str(fields.get(k) or "")
+                for k in (
+                    "first_name",
+                    "last_name",
+                    "address1",
+                    "address2",
+                    "city",
+                    "note",
+                    "clinician",
+                )
+            )
+            out.append(
+                {
+                    "id": rid,
+                    "row": row,
+                    "pdf": pdf,
+                    "pages": _page_count(pdf),
+                    "missing": missing_glyphs(personal),
+                }
+            )
+        except HandoutgenError as exc:
+            out.append({"id": rid, "row": row, "error": exc.format_message()})
+        except Exception as exc:  # a bug must not lose the rest of the batch
+            out.append({"id": rid, "row": row, "error": f"internal error: {type(exc).__name__}"})
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for item in out:
+        item["rss_kb"] = rss
+    return out
+
+
+def _page_count(pdf: bytes) -> int:
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        return len(doc)
+    finally:
+        doc.close()
+
+
+# -- client side -----------------------------------------------------------------
+
+
+def run_batch(
+    workspace: Workspace, settings: BatchSettings, progress: Progress | None = None
+) -> BatchReport:
+    """Validate every row, then render the good ones. Raises DataError on unusable input."""
+    start = time.perf_counter()
+    library = load_library(workspace)
+    doc = library.document(settings.document)
+    good, problems = load_recipients(settings.recipients, library, doc, settings.mapping)
+    if settings.sort == "zip":
+        good.sort(key=lambda r: (r.fields.get("zip") or "", r.row))
+    report = BatchReport(results=[], problems=problems)
+    invalid = {p.row for p in problems}
+    if settings.dry_run:
+        report.seconds = time.perf_counter() - start
+        return report
+
+    out_dir = settings.out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, RowResult] = {}
+    todo: list[Recipient] = []
+    for rec in good:
+        path = out_dir / f"{rec.id}.pdf"
+        if settings.resume and path.is_file():
+            results[rec.id] = _result_from_disk(rec, path)
+            report.resumed += 1
+        else:
+            todo.append(rec)
+
+    order = [r.id for r in good]
+    # Invalid rows are named by row number: their id may be missing or unsafe.
+    invalid_results = [
+        RowResult(
+            id=f"row-{row}",
+            row=row,
+            status="invalid",
+            error="; ".join(f"{p.field}: {p.message}" for p in problems if p.row == row),
+        )
+        for row in sorted(invalid)
+    ]
+
+    def write_manifest() -> None:
+        rows = [results[i] for i in order if i in results] + invalid_results
+        _write_manifest(out_dir / "manifest.csv", rows)
+
+    total = len(todo)
+    done = failed = 0
+    last_manifest = time.monotonic()
+    if progress:
+        progress(0, total, 0)
+    try:
+        for item in _execute(library, settings, todo):
+            rec_id = item["id"]
+            if "error" in item:
+                results[rec_id] = RowResult(rec_id, item["row"], "failed", error=item["error"])
+                failed += 1
+                log.warning("row %s (id %s): failed: %s", item["row"], rec_id, item["error"])
+            else:
+                pdf = item["pdf"]
+                write_atomic(out_dir / f"{rec_id}.pdf", pdf)
+                results[rec_id] = RowResult(
+                    rec_id,
+                    item["row"],
+                    "ok",
+                    item["pages"],
+                    len(pdf),
+                    hashlib.sha256(pdf).hexdigest(),
+                    missing_glyphs=item["missing"],
+                )
+                report.rendered += 1
+                if item["missing"]:
+                    log.warning(
+                        "row %s (id %s): no installed font can draw %s; they print as empty boxes",
+                        item["row"],
+                        rec_id,
+                        " ".join(item["missing"]),
+                    )
+            report.peak_rss_kb = max(report.peak_rss_kb, item.get("rss_kb", 0))
+            done += 1
+            if progress:
+                progress(done, total, failed)
+            if time.monotonic() - last_manifest > 2:
+                write_manifest()
+                last_manifest = time.monotonic()
+    finally:
+        # Whatever happened (even Ctrl-C), the manifest says what is on disk.
+        write_manifest()
+
+    report.results = [results[i] for i in order if i in results] + invalid_results
+    if settings.merged:
+        ok = [out_dir / f"{r.id}.pdf" for r in report.results if r.status == "ok"]
+        merge_for_duplex(ok, settings.merged)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _result_from_disk(rec: Recipient, path: Path) -> RowResult:
+    data = path.read_bytes()
+    return RowResult(
+        rec.id, rec.row, "ok", _page_count(data), len(data), hashlib.sha256(data).hexdigest()
+    )
+
+
+def _write_manifest(path: Path, rows: list[RowResult]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=MANIFEST_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow(r.manifest_row())
+    write_atomic(path, buf.getvalue().encode("utf-8"))
+
+
+def _chunks(library: Library, settings: BatchSettings, todo: list[Recipient]):
+    items = [(r.id, r.row, r.request_fields(settings.document, settings.letter_date)) for r in todo]
+    size = max(1, settings.chunk_size)
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _execute(
+    library: Library, settings: BatchSettings, todo: list[Recipient]
+) -> Iterator[dict[str, Any]]:
+    if not todo:
+        return
+    root = str(library.workspace.root)
+    args = (root, library.content_hash, settings.document)
+    chunks = list(_chunks(library, settings, todo))
+    if settings.scheduler:
+        yield from _execute_dask(settings, args, chunks)
+        return
+    workers = settings.workers or os.cpu_count() or 1
+    if workers == 1:
+        _WORKER[root] = library
+        for chunk in chunks:
+            yield from render_chunk(*args, chunk, settings.allow_draft)
+        return
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    ctx = multiprocessing.get_context("spawn")  # no inherited WeasyPrint/fontconfig state
+    per_child = max(1, settings.recycle_after // settings.chunk_size)
+    with ProcessPoolExecutor(workers, mp_context=ctx, max_tasks_per_child=per_child) as pool:
+        in_flight: dict = {}
+        queue = iter(chunks)
+
+        def submit(chunk: list) -> None:
+            in_flight[pool.submit(render_chunk, *args, chunk, settings.allow_draft)] = chunk
+
+        # Keep a bounded number of chunks in flight so results stream back.
+        for chunk in queue:
+            submit(chunk)
+            if len(in_flight) >= workers * 2:
+                break
+        while in_flight:
+            finished, _ = wait(set(in_flight), return_when=FIRST_COMPLETED)
+            for fut in finished:
+                yield from _chunk_result(fut, in_flight.pop(fut))
+                nxt = next(queue, None)
+                if nxt is not None:
+                    submit(nxt)
+
+
+def _chunk_result(fut, chunk) -> list[dict[str, Any]]:  # noqa: ANN001
+    try:
+        return fut.result()
+    except Exception as exc:  # a worker died: its rows fail, the batch goes on
+        return [
+            {"id": i, "row": r, "error": f"worker failed: {type(exc).__name__}"}
+            for i, r, _ in chunk
+        ]
+
+
+def _execute_dask(settings: BatchSettings, args: tuple, chunks: list) -> Iterator[dict[str, Any]]:
+    try:
+        from dask.distributed import Client, as_completed
+    except ImportError:
+        raise DataError(
+            "--scheduler needs dask.distributed: pip install 'handoutgen[cluster]'"
+        ) from None
+    try:
+        client = Client(settings.scheduler, timeout=10)
+    except OSError as exc:
+        raise DataError(f"cannot reach the dask scheduler at {settings.scheduler}: {exc}") from None
+    try:
+        futures = {}
+        for chunk in chunks:
+            fut = client.submit(render_chunk, *args, chunk, settings.allow_draft, pure=False)
+            futures[fut] = chunk
+        for fut in as_completed(list(futures)):
+            yield from _chunk_result(fut, futures[fut])
+    finally:
+        client.close()
+
+
+def merge_for_duplex(paths: list[Path], target: Path) -> int:
+    """One print file in the given order; each recipient padded to an even page
+    count so every recipient starts on a new sheet when printed duplex."""
+    import pikepdf
+
+    merged = pikepdf.Pdf.new()
+    for path in paths:
+        with pikepdf.open(path) as src:
+            merged.pages.extend(src.pages)
+            if len(src.pages) % 2:
+                box = src.pages[-1].mediabox
+                merged.add_blank_page(page_size=(float(box[2]), float(box[3])))
+    buf = io.BytesIO()
+    merged.save(buf, deterministic_id=True)
+    write_atomic(target, buf.getvalue())
+    return len(merged.pages)
