@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 
 # System libraries: Pango for WeasyPrint, the HarfBuzz subset library for fast
 # font subsetting, poppler-utils for the tests' pdftoppm/pdfinfo/pdffonts.
-packages=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils)
+# fonts-noto-core/-cjk draw names in other scripts (Arabic, Chinese, Vietnamese...).
+packages=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils fontconfig
+          fonts-noto-core fonts-noto-cjk)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -25,7 +27,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,cluster]' 2>&1 | grep -v '^WARNING: Location' || true
 .venv/bin/handoutgen doctor
 
 if [ "${1:-}" != "--no-demo" ]; then

@@ -188,6 +188,10 @@ def run_batch(
 
     out_dir = settings.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
+    # A crash can leave write_atomic's temporary files behind; they are never
+    # finished output, so they go.
+    for stale in out_dir.glob(".*.part"):
+        stale.unlink(missing_ok=True)
     results: dict[str, RowResult] = {}
     todo: list[Recipient] = []
     for rec in good:

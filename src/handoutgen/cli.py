@@ -434,3 +434,7 @@ def doctor() -> None:
 
 def main() -> None:
     cli(prog_name="handoutgen")
+
+
+if __name__ == "__main__":
+    main()

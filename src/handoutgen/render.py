@@ -193,11 +193,26 @@ class _Collect(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+class _RedactGlyphs(logging.Filter):
+    """WeasyPrint quotes the character it could not draw; that character comes
+    from a patient's name, so only its code point may reach a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith(".notdef glyph") and len(record.args or ()) == 2:
+            record.msg = ".notdef glyph rendered: no font can draw U+%04X"
+            record.args = (record.args[1],)
+        return True
+
+
+_REDACT = _RedactGlyphs()
+
+
 @contextlib.contextmanager
 def _watch_weasyprint() -> Iterator[_Collect]:
     """Collect WeasyPrint's warnings (missing glyphs, images, bad CSS) for --strict."""
     handler = _Collect()
     wp_log = logging.getLogger("weasyprint")
+    wp_log.addFilter(_REDACT)
     wp_log.addHandler(handler)
     try:
         yield handler
@@ -242,7 +257,12 @@ def _refuse_attachments(document: weasyprint.Document) -> None:
 def render_pdf(library: Library, request: RenderRequest) -> bytes:
     html = render_html(library, request)
     document = layout(library, html, strict=request.strict, allow_http=request.allow_http)
-    return write_pdf(document, library, request.pdf_variant)
+    # Glyphs are drawn while writing, so missing-glyph warnings come from here.
+    with _watch_weasyprint() as warnings:
+        pdf = write_pdf(document, library, request.pdf_variant)
+    if request.strict and warnings.messages:
+        raise RenderError("rendering produced warnings (--strict): " + "; ".join(warnings.messages))
+    return pdf
 
 
 def write_pdf(document: weasyprint.Document, library: Library, variant: str = "pdf/ua-1") -> bytes:
