@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from html.parser import HTMLParser
 from typing import Literal
 
-from .content import Library
+from .content import Library, add_months
 from .models import DEFAULT_LANGUAGE, Document, Option, ReadingLevel
 from .yamlfile import Loc, YamlFile
 
@@ -74,11 +74,6 @@ def grade(text: str) -> float:
     import textstat
 
     return float(textstat.flesch_kincaid_grade(text))
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    month = day.month - 1 + months
-    return day.replace(year=day.year + month // 12, month=month % 12 + 1, day=min(day.day, 28))
 
 
 def option_texts(option: Option) -> list[tuple[Loc, str]]:
@@ -285,7 +280,7 @@ class _Checker:
                 )
 
         # Currency.
-        due = _add_months(option.reviewed, interval)
+        due = add_months(option.reviewed, interval)
         if due < self.today:
             self.add(
                 yf,

@@ -6,6 +6,7 @@ keys, wrong types, cross-references) and raises them together, once.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import hashlib
 import types
@@ -65,14 +66,7 @@ def load_library(workspace: Workspace) -> Library:
         problems.append(
             Problem(workspace.display(workspace.options_dir), None, None, "folder is missing")
         )
-    for path in sorted(workspace.options_dir.glob("*.yaml")):
-        yf, model = _load_model(workspace, path, Option, problems)
-        if yf is None:
-            continue
-        files[yf.display] = yf
-        if model is None:
-            continue
-        _check_id(yf, model.id, path, problems)
+    for yf, model in _load_folder(workspace, workspace.options_dir, Option, files, problems):
         if model.id in options:
             problems.append(
                 yf.problem(
@@ -84,14 +78,7 @@ def load_library(workspace: Workspace) -> Library:
         options[model.id] = model
         option_files[model.id] = yf
 
-    for path in sorted(workspace.handouts_dir.glob("*.yaml")):
-        yf, model = _load_model(workspace, path, Document, problems)
-        if yf is None:
-            continue
-        files[yf.display] = yf
-        if model is None:
-            continue
-        _check_id(yf, model.id, path, problems)
+    for yf, model in _load_folder(workspace, workspace.handouts_dir, Document, files, problems):
         documents[model.id] = model
         document_files[model.id] = yf
 
@@ -112,6 +99,31 @@ def load_library(workspace: Workspace) -> Library:
         option_files,
         document_files,
     )
+
+
+def _load_folder(
+    workspace: Workspace,
+    folder: Path,
+    model: type[BaseModel],
+    files: dict[str, YamlFile],
+    problems: list[Problem],
+) -> typing.Iterator[tuple[YamlFile, Any]]:
+    """Every valid model in ``folder/*.yaml``; problems are collected, not raised."""
+    for path in sorted(folder.glob("*.yaml")):
+        yf, obj = _load_model(workspace, path, model, problems)
+        if yf is None:
+            continue
+        files[yf.display] = yf
+        if obj is None:
+            continue
+        _check_id(yf, obj.id, path, problems)
+        yield yf, obj
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` later (clamped to the 28th: review dates need no more)."""
+    month = day.month - 1 + months
+    return day.replace(year=day.year + month // 12, month=month % 12 + 1, day=min(day.day, 28))
 
 
 def _load_model(workspace: Workspace, path: Path, model: type[BaseModel], problems: list[Problem]):

@@ -7,7 +7,6 @@ web app alike; WeasyPrint is imported only when a PDF is actually made.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import io
 import logging
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from markupsafe import Markup
 from pydantic import ValidationError
 
 from . import __version__
-from .content import Library, did_you_mean
+from .content import Library, add_months, did_you_mean
 from .errors import DataError, RenderError
 from .fonts import FAMILY, font_dir, font_face_css
 from .models import Document, Option, RenderRequest
@@ -71,12 +70,6 @@ def plan(library: Library, request: RenderRequest) -> Plan:
         page_size=request.page_size or doc.page_size,
         language=request.language or doc.language,
     )
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    return day.replace(year=year, month=month, day=min(day.day, 28))
 
 
 def context(
@@ -138,7 +131,7 @@ def context(
         "source_number": {s: i + 1 for i, s in enumerate(sources)},
         "disclaimers": disclaimers,
         "reviewed": reviewed,
-        "next_review": _add_months(reviewed, doc.review_interval_months),
+        "next_review": add_months(reviewed, doc.review_interval_months),
         "font_faces": Markup(font_face_css(inline_fonts)),
         "font_family": FAMILY,
         "stylesheet": stylesheet,
