@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 
 # System libraries: Pango for WeasyPrint, the HarfBuzz subset library for fast
 # font subsetting, poppler-utils for the tests' pdftoppm/pdfinfo/pdffonts.
-# fonts-noto-core/-cjk draw names in other scripts (Arabic, Chinese, Vietnamese...).
+# fonts-noto-core/-cjk draw names in other scripts (Arabic, Chinese, Vietnamese...);
+# zbar-tools lets the tests scan the printed QR codes.
 packages=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils fontconfig
-          fonts-noto-core fonts-noto-cjk)
+          fonts-noto-core fonts-noto-cjk zbar-tools)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -33,7 +33,7 @@ def library():
 @pytest.fixture
 def tmp_ws(tmp_path: Path, monkeypatch) -> Path:
     """A copy of the shipped workspace that a test may break; the test runs inside it."""
-    for name in ("handouts", "templates", "styles"):
+    for name in ("handouts", "templates", "styles", "assets"):
         if (ROOT / name).is_dir():
             shutil.copytree(ROOT / name, tmp_path / name)
     monkeypatch.chdir(tmp_path)

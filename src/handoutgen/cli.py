@@ -105,9 +105,7 @@ def _library(ctx: click.Context):
     "--format",
     "fmt",
     type=click.Choice(["pdf", "html", "png"]),
-    default="pdf",
-    show_default=True,
-    help="pdf; html (one self-contained file); png (all pages, stacked).",
+    help="pdf (default); html (one self-contained file); png (all pages, stacked).",
 )
 @click.option(
     "-o",
@@ -122,12 +120,12 @@ def _library(ctx: click.Context):
     help="Render even if `handoutgen check` finds errors; every page says DRAFT.",
 )
 @click.option("--large-print", is_flag=True, help="18 pt text, one column, no wide tables.")
+@click.option("--brand", metavar="ID", help="Brand from handouts/brands/; default: the document's.")
+@click.option("--print-ready", is_flag=True, help="0.125 in bleed and crop marks for a print shop.")
 @click.option(
     "--pdf-variant",
     type=click.Choice(["pdf/ua-1", "pdf/a-3u"]),
-    default="pdf/ua-1",
-    show_default=True,
-    help="Tagged PDF/UA-1 (accessible) or PDF/A-3u (archival, also tagged).",
+    help="Tagged PDF/UA-1 (accessible, the default) or PDF/A-3u (archival, also tagged).",
 )
 @click.pass_context
 def render(
@@ -140,12 +138,14 @@ def render(
     options: tuple[str, ...],
     note: str | None,
     page_size: str | None,
-    fmt: str,
+    fmt: str | None,
     output: str | None,
     strict: bool,
     allow_draft: bool,
     large_print: bool,
-    pdf_variant: str,
+    pdf_variant: str | None,
+    brand: str | None,
+    print_ready: bool,
 ) -> None:
     """Render DOCUMENT for one patient as PDF, HTML or PNG."""
     from .output import write_atomic
@@ -168,13 +168,17 @@ def render(
         allow_draft=allow_draft,
         large_print=large_print,
         pdf_variant=pdf_variant,
+        brand=brand,
+        print_ready=print_ready,
     )
     data = do_render(library, request)
     if output == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    path = Path(output) if output else library.workspace.root / "output" / f"{document}.{fmt}"
+    # Defaults live in RenderRequest; the flags only override them.
+    default_name = f"{document}.{request.format}"
+    path = Path(output) if output else library.workspace.root / "output" / default_name
     write_atomic(path, data)
     if not ctx.obj["quiet"]:
         click.echo(f"Wrote {display_path(path.resolve())} ({len(data) / 1024:.0f} KB)", err=True)
@@ -416,6 +420,50 @@ class _progress:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+@cli.command()
+@click.argument("document")
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for DOCUMENT-1.png, DOCUMENT-2.png, ...",
+)
+@click.option(
+    "--watch", is_flag=True, help="Re-render whenever a YAML, template, style or image changes."
+)
+@click.option(
+    "--dpi",
+    type=click.IntRange(20, 300),
+    default=72,
+    show_default=True,
+    help="Resolution of the PNG pages.",
+)
+@click.option("--brand", metavar="ID", help="Brand from handouts/brands/; default: the document's.")
+@click.pass_context
+def preview(
+    ctx: click.Context, document: str, out_dir: Path, watch: bool, dpi: int, brand: str | None
+) -> None:
+    """Write DOCUMENT as PNG pages for designers; --watch keeps them current."""
+    from .preview import render_preview
+    from .preview import watch as watch_loop
+    from .workspace import Workspace
+
+    workspace = Workspace.at(ctx.obj["workspace"])
+    options = {"dpi": dpi, "brand": brand} if brand else {"dpi": dpi}
+    if not watch:
+        pages = render_preview(workspace, document, out_dir, **options)
+        if not ctx.obj["quiet"]:
+            click.echo(f"Wrote {len(pages)} page(s) to {out_dir}", err=True)
+        return
+    click.echo(f"Watching {workspace.root} (Ctrl-C to stop)", err=True)
+    try:
+        watch_loop(workspace, document, out_dir, lambda msg: click.echo(msg, err=True), **options)
+    except KeyboardInterrupt:
+        pass
 
 
 @cli.command()

@@ -11,15 +11,16 @@ import difflib
 import hashlib
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from . import __version__
+from .color import AA_TEXT, contrast
 from .errors import Problem, ValidationFailed
-from .models import Document, Option
+from .models import Brand, Document, Option
 from .workspace import PACKAGE_DIR, Workspace
 from .yamlfile import YamlFile, load_yaml
 
@@ -35,6 +36,7 @@ class Library:
     content_hash: str
     option_files: dict[str, YamlFile]
     document_files: dict[str, YamlFile]
+    brands: dict[str, Brand] = field(default_factory=dict)
 
     def document(self, doc_id: str) -> Document:
         from .errors import DataError
@@ -82,11 +84,30 @@ def load_library(workspace: Workspace) -> Library:
         documents[model.id] = model
         document_files[model.id] = yf
 
+    brands: dict[str, Brand] = {}
+    brand_dir = workspace.handouts_dir / "brands"
+    for yf, brand in _load_folder(workspace, brand_dir, Brand, files, problems):
+        _check_brand(workspace, brand, yf, problems)
+        brands[brand.id] = brand
+    broken_brands = {p.stem for p in brand_dir.glob("*.yaml")} - set(brands)
+
     # Cross-references are checked only against options that loaded, so one
     # broken option file does not drown a document in "unknown option" errors.
     broken_options = {p.stem for p in workspace.options_dir.glob("*.yaml")} - set(options)
     for doc_id, doc in documents.items():
-        _check_document(workspace, doc, document_files[doc_id], options, broken_options, problems)
+        yf = document_files[doc_id]
+        _check_document(workspace, doc, yf, options, broken_options, problems)
+        if doc.brand and doc.brand not in brands and doc.brand not in broken_brands:
+            problems.append(
+                yf.problem(
+                    ("brand",),
+                    f"unknown brand '{doc.brand}'{did_you_mean(doc.brand, brands)}; brands "
+                    "live in handouts/brands/",
+                )
+            )
+        for i, image in enumerate(doc.images):
+            if not (workspace.root / image.src).is_file():
+                problems.append(yf.problem(("images", i, "src"), f"image '{image.src}' not found"))
 
     if problems:
         raise ValidationFailed(problems)
@@ -98,6 +119,7 @@ def load_library(workspace: Workspace) -> Library:
         _content_hash(workspace, files),
         option_files,
         document_files,
+        brands,
     )
 
 
@@ -118,6 +140,32 @@ def _load_folder(
             continue
         _check_id(yf, obj.id, path, problems)
         yield yf, obj
+
+
+# (foreground, background) pairs a brand uses for text, and what they print.
+BRAND_PAIRS = (
+    ("text", "background", "body text"),
+    ("primary", "background", "headings"),
+    ("on_primary", "primary", "text on the primary color"),
+    ("text", "tint", "text on tinted boxes"),
+)
+
+
+def _check_brand(workspace: Workspace, brand: Brand, yf: YamlFile, problems: list[Problem]) -> None:
+    colors = brand.colors
+    for fg, bg, use in BRAND_PAIRS:
+        a, b = getattr(colors, fg), getattr(colors, bg)
+        ratio = contrast(a, b)
+        if ratio < AA_TEXT:
+            problems.append(
+                yf.problem(
+                    ("colors", fg),
+                    f"colors.{fg} {a} on colors.{bg} {b} ({use}) has contrast {ratio:.2f}:1, "
+                    f"below WCAG AA {AA_TEXT}:1; darken or lighten one of them",
+                )
+            )
+    if brand.logo and not (workspace.root / brand.logo).is_file():
+        problems.append(yf.problem(("logo",), f"logo '{brand.logo}' not found"))
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -282,7 +330,7 @@ def _content_hash(workspace: Workspace, files: dict[str, YamlFile]) -> str:
     """A hash of everything a rendered page depends on except the personal data."""
     h = hashlib.sha256(f"handoutgen {__version__}\n".encode())
     paths = [yf.path for yf in files.values()]
-    for folder in (*workspace.template_dirs, *workspace.style_dirs):
+    for folder in (*workspace.template_dirs, *workspace.style_dirs, workspace.assets_dir):
         if folder.is_dir():
             paths.extend(p for p in folder.rglob("*") if p.is_file())
     for path in sorted(set(paths)):

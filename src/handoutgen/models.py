@@ -127,6 +127,14 @@ class Factor(_Model):
     )
 
 
+class Image(_Model):
+    """A picture: every image needs alt text; a caption where it informs."""
+
+    src: str = Field(pattern=r"^[A-Za-z0-9_./-]+\.(svg|png|jpe?g)$")
+    alt: Text
+    caption: Text | None = None
+
+
 class ReadingLevel(_Model):
     """Flesch-Kincaid grade limits for patient-facing text."""
 
@@ -150,6 +158,38 @@ class Letter(_Model):
     signature: str | None = Field(
         default=None, description="Who signs; default: the recipient's clinician."
     )
+
+
+HexColor = Annotated[str, StringConstraints(pattern=r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")]
+
+
+class BrandColors(_Model):
+    primary: HexColor = Field(description="Headings, rules and the cover band.")
+    text: HexColor = "#1b1b1b"
+    background: HexColor = "#ffffff"
+    on_primary: HexColor = Field(default="#ffffff", description="Text on the primary color.")
+    tint: HexColor = Field(default="#eef5f7", description="Light fills behind text.")
+
+
+class Brand(_Model):
+    """A clinic's look and contact details: ``handouts/brands/<id>.yaml``."""
+
+    id: Slug
+    name: str = Field(min_length=1, max_length=120)
+    logo: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_./-]+\.(svg|png)$",
+        description="An SVG or PNG file, relative to the workspace.",
+    )
+    colors: BrandColors
+    font_family: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9 -]{1,60}$",
+        description="A font family to try before the packaged one.",
+    )
+    address: list[str] = Field(default_factory=list)
+    phone: str | None = Field(default=None, max_length=40)
+    website: str | None = Field(default=None, pattern=r"^https?://[^\s/$.?#][^\s]*$")
 
 
 DocumentKind = Literal["handout", "brochure", "letter"]
@@ -186,6 +226,16 @@ class Document(_Model):
     )
     values_exercise: bool = Field(default=True, description='Print "What matters most to you?".')
     letter: Letter | None = Field(default=None, description="Required for kind: letter.")
+    brand: Slug | None = Field(default=None, description="A brand id from handouts/brands/.")
+    qr: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/$.?#][^\s]*$",
+        description="A URL printed as a QR code (the clinic's page or the online copy).",
+    )
+    images: list[Image] = Field(default_factory=list, description="Pictures for the template.")
+    pages_multiple_of: int = Field(
+        default=1, ge=1, le=16, description="Pad with notes pages to a multiple (4 for booklets)."
+    )
 
 
 OutputFormat = Literal["pdf", "html", "png"]
@@ -231,4 +281,8 @@ class RenderRequest(BaseModel):
     large_print: bool = Field(default=False, description="18 pt text, one column.")
     pdf_variant: PdfVariant = Field(
         default="pdf/ua-1", description="Tagged PDF/UA-1 (accessible) or PDF/A-3u (archival)."
+    )
+    brand: str | None = Field(default=None, description="Brand id; default: the document's.")
+    print_ready: bool = Field(
+        default=False, description="Add 0.125 in bleed and crop marks for a print shop."
     )

@@ -72,8 +72,34 @@ def plan(library: Library, request: RenderRequest) -> Plan:
     )
 
 
+def _brand(library: Library, p: Plan):  # noqa: ANN202
+    brand_id = p.request.brand or p.document.brand
+    if brand_id is None:
+        return None
+    try:
+        return library.brands[brand_id]
+    except KeyError:
+        raise DataError(
+            f"unknown brand '{brand_id}'{did_you_mean(brand_id, library.brands)}"
+        ) from None
+
+
+def _qr_svg(url: str, dark: str) -> Markup:
+    """A vector QR code (segno) for a validated http(s) URL."""
+    import segno
+
+    qr = segno.make(url, error="m", micro=False)
+    # segno writes well-formed SVG from the URL's bytes; nothing else goes in.
+    return Markup(qr.svg_inline(scale=4, dark=dark, light="#ffffff", border=2, omitsize=True))
+
+
 def context(
-    library: Library, p: Plan, *, inline_fonts: bool = False, draft: bool = False
+    library: Library,
+    p: Plan,
+    *,
+    inline_fonts: bool = False,
+    draft: bool = False,
+    pad_pages: int = 0,
 ) -> dict[str, Any]:
     """Everything a template sees. Personal fields stay plain strings (escaped on output)."""
     req, doc = p.request, p.document
@@ -137,6 +163,10 @@ def context(
         "stylesheet": stylesheet,
         "extra_styles": doc.styles,
         "draft": draft or doc.status != "approved",
+        "brand": (brand := _brand(library, p)),
+        "qr_svg": _qr_svg(doc.qr, brand.colors.text if brand else "#1b1b1b") if doc.qr else None,
+        "print_ready": req.print_ready,
+        "pad_pages": pad_pages,
         "large_print": req.large_print,
         "meta": {
             "version": __version__,
@@ -148,7 +178,12 @@ def context(
 
 
 def render_html(
-    library: Library, request: RenderRequest, *, standalone: bool = False, checked: bool = True
+    library: Library,
+    request: RenderRequest,
+    *,
+    standalone: bool = False,
+    checked: bool = True,
+    pad_pages: int = 0,
 ) -> str:
     """The HTML WeasyPrint lays out; ``standalone`` inlines fonts as data URIs.
 
@@ -173,7 +208,7 @@ def render_html(
     return render_template(
         library.workspace.template_dirs,
         p.document.template,
-        context(library, p, inline_fonts=standalone, draft=draft),
+        context(library, p, inline_fonts=standalone, draft=draft, pad_pages=pad_pages),
     )
 
 
@@ -250,6 +285,13 @@ def _refuse_attachments(document: weasyprint.Document) -> None:
 def render_pdf(library: Library, request: RenderRequest) -> bytes:
     html = render_html(library, request)
     document = layout(library, html, strict=request.strict, allow_http=request.allow_http)
+    multiple = library.document(request.document).pages_multiple_of
+    if len(document.pages) % multiple:
+        # Booklets: lay out again with notes pages, so the padding pages carry
+        # the running header and disclaimer like every other page.
+        pad = multiple - len(document.pages) % multiple
+        html = render_html(library, request, pad_pages=pad)
+        document = layout(library, html, strict=request.strict, allow_http=request.allow_http)
     # Glyphs are drawn while writing, so missing-glyph warnings come from here.
     with _watch_weasyprint() as warnings:
         pdf = write_pdf(document, library, request.pdf_variant)

@@ -39,6 +39,11 @@ class Workspace:
         return self.root / "handouts"
 
     @property
+    def assets_dir(self) -> Path:
+        """Images and logos."""
+        return self.root / "assets"
+
+    @property
     def options_dir(self) -> Path:
         return self.handouts_dir / "options"
 
