@@ -270,3 +270,15 @@ def test_preview_watch_follows_edits_and_survives_broken_ones(tmp_ws, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_print_ready_cover_color_runs_into_the_bleed(library):
+    pdf = render(library, make_request(document="spine-brochure", print_ready=True))
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        image = doc[0].render(scale=30 / 72).to_pil().convert("RGB")  # the whole MediaBox
+    finally:
+        doc.close()
+    # The right edge of side 1 is the cover: dark brand color to the very edge.
+    r, g, b = image.getpixel((image.width - 1, image.height // 2))
+    assert (r, g, b) != (255, 255, 255) and r + g + b < 300
