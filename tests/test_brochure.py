@@ -282,3 +282,11 @@ def test_print_ready_cover_color_runs_into_the_bleed(library):
     # The right edge of side 1 is the cover: dark brand color to the very edge.
     r, g, b = image.getpixel((image.width - 1, image.height // 2))
     assert (r, g, b) != (255, 255, 255) and r + g + b < 300
+
+
+def test_trifold_glance_holds_every_answer(trifold, library):
+    inside = pages_text(trifold)[1]
+    doc = library.documents["spine-brochure"]
+    for oid in doc.options:
+        for factor in doc.factors:
+            assert library.options[oid].facts[factor.id]["en"] in inside, (oid, factor.id)
