@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -52,8 +53,11 @@ def run():
 
 
 def pages_text(pdf: bytes) -> list[str]:
+    """Each page's text with whitespace folded; a word wrapped after its hyphen
+    ("non-" / "surgical") is joined again."""
     reader = pypdf.PdfReader(io.BytesIO(pdf))
-    return [" ".join(page.extract_text().split()) for page in reader.pages]
+    pages = [" ".join(page.extract_text().split()) for page in reader.pages]
+    return [re.sub(r"(\w)- (\w)", r"\1-\2", p) for p in pages]
 
 
 @pytest.fixture
