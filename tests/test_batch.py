@@ -372,7 +372,8 @@ def test_process_pool_matches_single_process(local_run, tmp_path):
 
 
 def test_dask_cluster_matches_local_run(local_run, tmp_path):
-    distributed = pytest.importorskip("dask.distributed")  # the [cluster] extra; CI installs it
+    from dask import distributed  # the [cluster] extra, installed by scripts/setup.sh
+
     tmp, _ = local_run
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None

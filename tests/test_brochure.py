@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -86,10 +85,8 @@ def test_print_ready_adds_bleed_and_trim_boxes(library, trifold):
         ]
 
 
-@pytest.mark.skipif(shutil.which("zbarimg") is None, reason="zbar-tools not installed")
 def test_qr_code_scans_to_the_url(trifold, tmp_path):
-    # scripts/setup.sh installs zbar-tools, so CI runs this; the skip is for
-    # a machine that has not run the set-up.
+    # zbarimg comes from zbar-tools, which scripts/setup.sh installs.
     path = tmp_path / "b.pdf"
     path.write_bytes(trifold)
     subprocess.run(

@@ -79,6 +79,7 @@ def test_doctor_reports_subsetting(run):
     assert result.exit_code == 0, result.output
     assert "HarfBuzz subsetting" in result.output
     assert "Font: Atkinson Hyperlegible" in result.output
+    assert "Fallback fonts:" in result.output
 
 
 def test_unexpected_errors_have_no_traceback_unless_debug(run, monkeypatch):

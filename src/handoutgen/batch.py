@@ -285,7 +285,7 @@ def _write_manifest(path: Path, rows: list[RowResult]) -> None:
     write_atomic(path, buf.getvalue().encode("utf-8"))
 
 
-def _chunks(library: Library, settings: BatchSettings, todo: list[Recipient]):
+def _chunks(settings: BatchSettings, todo: list[Recipient]):
     items = [(r.id, r.row, r.request_fields(settings.document, settings.letter_date)) for r in todo]
     size = max(1, settings.chunk_size)
     for i in range(0, len(items), size):
@@ -299,7 +299,7 @@ def _execute(
         return
     root = str(library.workspace.root)
     args = (root, library.content_hash, settings.document)
-    chunks = list(_chunks(library, settings, todo))
+    chunks = list(_chunks(settings, todo))
     if settings.scheduler:
         yield from _execute_dask(settings, args, chunks)
         return

@@ -48,7 +48,23 @@ def run_checks() -> list[Check]:
         )
     except ImportError as exc:
         checks.append(Check("Font", False, f"font package missing: {exc}"))
-    for tool in ("pdftoppm", "pdfinfo", "pdffonts"):
+    try:
+        from .fonts import fallback_fonts_installed
+
+        fallbacks = fallback_fonts_installed()
+        checks.append(
+            Check(
+                "Fallback fonts",
+                bool(fallbacks),
+                f"{len(fallbacks)} Noto files for names in other scripts"
+                if fallbacks
+                else "missing: install fonts-noto-core and fonts-noto-cjk",
+                required=False,
+            )
+        )
+    except (ImportError, OSError) as exc:
+        checks.append(Check("Fallback fonts", False, str(exc), required=False))
+    for tool in ("pdftoppm", "pdfinfo", "pdffonts", "zbarimg"):
         found = shutil.which(tool)
         checks.append(
             Check(

@@ -95,10 +95,9 @@ def _cmap(path: Path) -> frozenset[int]:
     return frozenset(TTFont(str(path), lazy=True).getBestCmap() or {})
 
 
-def fallback_families_installed() -> list[str]:
-
-    files = _fallback_files()
-    return sorted({f.name for f in files}) if files else []
+def fallback_fonts_installed() -> list[str]:
+    """File names of the installed fallback fonts (for `handoutgen doctor`)."""
+    return sorted({f.name for f in _fallback_files()})
 
 
 def missing_glyphs(text: str) -> list[str]:

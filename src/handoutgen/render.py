@@ -257,28 +257,32 @@ def layout(library: Library, html: str, *, strict: bool = False, allow_http: boo
     fetcher = SafeURLFetcher(
         [library.workspace.root, PACKAGE_DIR, font_dir()], allow_http=allow_http
     )
+    source = weasyprint.HTML(
+        string=html, base_url=library.workspace.root.as_uri() + "/", url_fetcher=fetcher
+    )
+    _refuse_attachments(source)
     with _watch_weasyprint() as warnings:
         try:
-            document = weasyprint.HTML(
-                string=html, base_url=library.workspace.root.as_uri() + "/", url_fetcher=fetcher
-            ).render()
+            document = source.render()
         except RefusedURL as exc:
             raise RenderError(f"refused to load {exc.url}: {exc.reason}") from None
-    _refuse_attachments(document)
     if strict and warnings.messages:
         raise RenderError("rendering produced warnings (--strict): " + "; ".join(warnings.messages))
     return document
 
 
-def _refuse_attachments(document: weasyprint.Document) -> None:
-    """No file may be embedded in a handout: attachments are refused before writing."""
-    urls = [a.source for a in document.metadata.attachments if hasattr(a, "source")]
-    urls = urls or [str(getattr(a, "url", "?")) for a in document.metadata.attachments]
-    for page in document.pages:
-        urls += [target for kind, target, *_ in page.links if kind == "attachment"]
+def _refuse_attachments(source: weasyprint.HTML) -> None:
+    """No file may be embedded in a handout: ``<link>`` or ``<a rel=attachment>``
+    is refused before layout, so nothing is fetched or written."""
+    urls = [
+        element.get("href") or "(no href)"
+        for element in source.etree_element.iter()
+        if element.tag in ("link", "a")
+        and "attachment" in (element.get("rel") or "").lower().split()
+    ]
     if urls:
         raise RenderError(
-            f"refused to attach {', '.join(map(str, urls))}: handouts may not carry attachments"
+            f"refused to attach {', '.join(urls)}: handouts may not carry attachments"
         )
 
 
