@@ -174,8 +174,9 @@ def test_exit_codes_and_summary(run, tmp_path):
     result = batch(run, str(src), "-o", str(tmp_path / "out"), "--workers", "1")
     assert result.exit_code == 0, result.stderr
     lines = result.stderr.splitlines()
-    assert lines[-2] == "1/1 rendered, 0 failed" or lines[-2].startswith("1/1 rendered, 0 failed")
-    assert lines[-1].startswith("Rendered 1, resumed 0, failed 0; ")
+    assert lines[-3].startswith("1/1 rendered, 0 failed"), result.stderr
+    assert lines[-2].startswith("Rendered 1, resumed 0, failed 0; ")
+    assert lines[-1] == "1 from shared editions, 0 rendered in full."
     assert "Omar" not in result.stderr
     src = write_csv(tmp_path / "bad.csv", [*GOOD[1:2], "X-1,A,B,1 A St,X,IL,1,nope,,,"])
     result = batch(run, str(src), "-o", str(tmp_path / "out2"), "--workers", "1")
@@ -326,6 +327,8 @@ def test_workers_and_resume_after_kill(tmp_path):
         "2",
         "--letter-date",
         "2026-11-22",
+        "--chunk-size",
+        "2",
     ]
     proc = subprocess.Popen(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
@@ -360,7 +363,6 @@ def test_process_pool_matches_single_process(local_run, tmp_path):
         recipients=tmp / "r.csv",
         out_dir=tmp_path / "out",
         workers=2,
-        chunk_size=1,
         recycle_after=1,
         letter_date=__import__("datetime").date(2026, 11, 22),
     )
@@ -383,7 +385,6 @@ def test_dask_cluster_matches_local_run(local_run, tmp_path):
             recipients=tmp / "r.csv",
             out_dir=tmp_path / "out",
             scheduler=cluster.scheduler_address,
-            chunk_size=1,
             letter_date=__import__("datetime").date(2026, 11, 22),
         )
         report = run_batch(Workspace.at(ROOT), settings)

@@ -29,7 +29,7 @@ from .workspace import Workspace
 
 log = logging.getLogger("handoutgen")
 
-MANIFEST_FIELDS = ("id", "status", "pages", "bytes", "sha256", "error")
+MANIFEST_FIELDS = ("id", "status", "pages", "bytes", "sha256", "render", "error")
 
 
 @dataclass
@@ -46,8 +46,15 @@ class BatchSettings:
     mapping: dict[str, str] = field(default_factory=dict)
     letter_date: dt.date | None = None
     allow_draft: bool = False
-    chunk_size: int = 4
-    recycle_after: int = 100  # documents per worker process before it is replaced
+    editions: bool = True  # share laid-out editions (vdp.py); False renders each in full
+    chunk_size: int | None = None  # None: 24 with editions, 4 without
+    recycle_after: int = 240  # documents per worker process before it is replaced
+
+    @property
+    def chunk(self) -> int:
+        # With editions a chunk's personal pages are laid out as one document,
+        # so bigger chunks spread WeasyPrint's fixed costs further.
+        return max(1, self.chunk_size or (24 if self.editions else 4))
 
 
 @dataclass
@@ -60,6 +67,8 @@ class RowResult:
     sha256: str = ""
     error: str = ""
     missing_glyphs: list[str] = field(default_factory=list)
+    full_render: str = ""  # why this row was rendered in full instead of from an edition
+    mode: str = ""  # "edition" or "full"; "" when resumed from disk
 
     def manifest_row(self) -> dict[str, Any]:
         return {
@@ -68,6 +77,7 @@ class RowResult:
             "pages": self.pages or "",
             "bytes": self.size or "",
             "sha256": self.sha256,
+            "render": f"full: {self.full_render}" if self.full_render else self.mode,
             "error": self.error,
         }
 
@@ -78,6 +88,7 @@ class BatchReport:
     problems: list[RowProblem]
     rendered: int = 0
     resumed: int = 0
+    from_editions: int = 0
     seconds: float = 0.0
     peak_rss_kb: int = 0
 
@@ -88,6 +99,11 @@ class BatchReport:
     @property
     def pages(self) -> int:
         return sum(r.pages for r in self.results if r.status == "ok")
+
+    @property
+    def full_renders(self) -> list[RowResult]:
+        """Rows that could have shared an edition but were rendered in full."""
+        return [r for r in self.results if r.status == "ok" and r.full_render]
 
 
 Progress = Callable[[int, int, int], None]  # (done, total, failed)
@@ -104,6 +120,7 @@ def render_chunk(
     document: str,
     items: list[tuple[str, int, dict[str, Any]]],
     allow_draft: bool,
+    editions: bool = True,
 ) -> list[dict[str, Any]]:
     """Render a few recipients. Runs in a worker process or on a dask worker.
 
@@ -113,6 +130,7 @@ def render_chunk(
 
     from .fonts import missing_glyphs
     from .render import make_request, render
+    from .vdp import Outcome, render_many
 
     library = _WORKER.get(workspace_root)
     if library is None or library.content_hash != content_hash:
@@ -121,40 +139,52 @@ def render_chunk(
     if library.content_hash != content_hash:
         msg = "this worker sees different content than the client (is the workspace shared?)"
         return [{"id": i, "row": r, "error": msg} for i, r, _ in items]
-    out = []
+    out: list[dict[str, Any]] = []
+    requests: list[tuple[str, int, dict[str, Any], Any]] = []
     for rid, row, fields in items:
         try:
-            request = make_request(**fields, allow_draft=allow_draft)
-            pdf = render(library, request)
-            personal = " ".join(
-                str(fields.get(k) or "")
-                for k in (
-                    "first_name",
-                    "last_name",
-                    "address1",
-                    "address2",
-                    "city",
-                    "note",
-                    "clinician",
-                )
-            )
-            out.append(
-                {
-                    "id": rid,
-                    "row": row,
-                    "pdf": pdf,
-                    "pages": _page_count(pdf),
-                    "missing": missing_glyphs(personal),
-                }
-            )
+            requests.append((rid, row, fields, make_request(**fields, allow_draft=allow_draft)))
         except HandoutgenError as exc:
             out.append({"id": rid, "row": row, "error": exc.format_message()})
-        except Exception as exc:  # a bug must not lose the rest of the batch
-            out.append({"id": rid, "row": row, "error": f"internal error: {type(exc).__name__}"})
+    try:
+        if editions:
+            outcomes = render_many(library, [r for *_, r in requests])
+        else:
+            outcomes = []
+            for *_, request in requests:
+                try:
+                    outcomes.append(Outcome(pdf=render(library, request, editions=False)))
+                except HandoutgenError as exc:
+                    outcomes.append(Outcome(error=exc))
+    except Exception as exc:  # a bug must not lose the rest of the batch
+        log.debug("chunk failed", exc_info=True)
+        outcomes = [Outcome(reason=f"internal error: {type(exc).__name__}")] * len(requests)
+    for (rid, row, fields, _), outcome in zip(requests, outcomes, strict=False):
+        if outcome.error is not None:
+            out.append({"id": rid, "row": row, "error": outcome.error.format_message()})
+            continue
+        if outcome.pdf is None:
+            out.append({"id": rid, "row": row, "error": outcome.reason or "internal error"})
+            continue
+        personal = " ".join(str(fields.get(k) or "") for k in _GLYPH_FIELDS)
+        out.append(
+            {
+                "id": rid,
+                "row": row,
+                "pdf": outcome.pdf,
+                "pages": outcome.pages or _page_count(outcome.pdf),
+                "missing": missing_glyphs(personal),
+                "mode": outcome.mode,
+                "reason": outcome.reason if outcome.mode == "full" and editions else "",
+            }
+        )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for item in out:
         item["rss_kb"] = rss
     return out
+
+
+_GLYPH_FIELDS = ("first_name", "last_name", "address1", "address2", "city", "note", "clinician")
 
 
 def _page_count(pdf: bytes) -> int:
@@ -241,8 +271,11 @@ def run_batch(
                     len(pdf),
                     hashlib.sha256(pdf).hexdigest(),
                     missing_glyphs=item["missing"],
+                    full_render=item.get("reason", ""),
+                    mode=item.get("mode", ""),
                 )
                 report.rendered += 1
+                report.from_editions += item.get("mode") == "edition"
                 if item["missing"]:
                     log.warning(
                         "row %s (id %s): no installed font can draw %s; they print as empty boxes",
@@ -286,10 +319,26 @@ def _write_manifest(path: Path, rows: list[RowResult]) -> None:
 
 
 def _chunks(settings: BatchSettings, todo: list[Recipient]):
+    """Fixed-size chunks; with editions, recipients likely to share one are
+    grouped (stable, so the same input always gives the same chunks)."""
     items = [(r.id, r.row, r.request_fields(settings.document, settings.letter_date)) for r in todo]
-    size = max(1, settings.chunk_size)
+    if settings.editions:
+        items.sort(key=lambda item: _edition_group(item[2]))
+    size = settings.chunk
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def _edition_group(f: dict[str, Any]) -> tuple:
+    """What decides a recipient's edition, short of rendering its template."""
+    return (
+        tuple(f.get("options") or ()),
+        f.get("language") or "",
+        f.get("page_size") or "",
+        f.get("large_print") or False,
+        bool(f.get("patient") or f.get("visit_date")),
+        bool(f.get("note") or f.get("clinician")),
+    )
 
 
 def _execute(
@@ -307,19 +356,20 @@ def _execute(
     if workers == 1:
         _WORKER[root] = library
         for chunk in chunks:
-            yield from render_chunk(*args, chunk, settings.allow_draft)
+            yield from render_chunk(*args, chunk, settings.allow_draft, settings.editions)
         return
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     ctx = multiprocessing.get_context("spawn")  # no inherited WeasyPrint/fontconfig state
-    per_child = max(1, settings.recycle_after // settings.chunk_size)
+    per_child = max(1, settings.recycle_after // settings.chunk)
     with ProcessPoolExecutor(workers, mp_context=ctx, max_tasks_per_child=per_child) as pool:
         in_flight: dict = {}
         queue = iter(chunks)
 
         def submit(chunk: list) -> None:
-            in_flight[pool.submit(render_chunk, *args, chunk, settings.allow_draft)] = chunk
+            fut = pool.submit(render_chunk, *args, chunk, settings.allow_draft, settings.editions)
+            in_flight[fut] = chunk
 
         # Keep a bounded number of chunks in flight so results stream back.
         for chunk in queue:
@@ -359,7 +409,9 @@ def _execute_dask(settings: BatchSettings, args: tuple, chunks: list) -> Iterato
     try:
         futures = {}
         for chunk in chunks:
-            fut = client.submit(render_chunk, *args, chunk, settings.allow_draft, pure=False)
+            fut = client.submit(
+                render_chunk, *args, chunk, settings.allow_draft, settings.editions, pure=False
+            )
             futures[fut] = chunk
         for fut in as_completed(list(futures)):
             yield from _chunk_result(fut, futures[fut])
@@ -369,17 +421,111 @@ def _execute_dask(settings: BatchSettings, args: tuple, chunks: list) -> Iterato
 
 def merge_for_duplex(paths: list[Path], target: Path) -> int:
     """One print file in the given order; each recipient padded to an even page
-    count so every recipient starts on a new sheet when printed duplex."""
+    count so every recipient starts on a new sheet when printed duplex.
+
+    Identical objects (an edition's page content, fonts and images, shared by
+    every recipient of that edition) are stored once: the print file holds each
+    edition once plus each recipient's thin personal layer."""
     import pikepdf
 
     merged = pikepdf.Pdf.new()
+    interner = _Interner(merged)
     for path in paths:
         with pikepdf.open(path) as src:
-            merged.pages.extend(src.pages)
+            memo: dict[tuple[int, int], Any] = {}
+            for page in src.pages:
+                merged.pages.append(interner.page(page.obj, memo))
             if len(src.pages) % 2:
                 box = src.pages[-1].mediabox
                 merged.add_blank_page(page_size=(float(box[2]), float(box[3])))
     buf = io.BytesIO()
-    merged.save(buf, deterministic_id=True)
+    merged.save(buf, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
     write_atomic(target, buf.getvalue())
     return len(merged.pages)
+
+
+class _Interner:
+    """Copies PDF objects into one file, content-addressed: an object equal to
+    one already copied (same bytes, same keys, equal children) is reused."""
+
+    _PAGE_KEYS = ("/MediaBox", "/CropBox", "/BleedBox", "/TrimBox", "/ArtBox", "/Rotate")
+
+    def __init__(self, target) -> None:  # noqa: ANN001
+        self.target = target
+        self.by_digest: dict[bytes, Any] = {}
+
+    def page(self, page, memo: dict):  # noqa: ANN001, ANN201
+        import pikepdf
+
+        # Only what is drawn: the print file needs no tags, links or metadata.
+        new = pikepdf.Dictionary(Type=pikepdf.Name.Page)
+        for key in self._PAGE_KEYS:
+            if key in page:
+                new[key] = self.copy(page[key], memo)[0]
+        new.Resources = self.copy(page.get("/Resources", pikepdf.Dictionary()), memo)[0]
+        if "/Contents" in page:
+            new.Contents = self.copy(page.Contents, memo)[0]
+        return pikepdf.Page(self.target.make_indirect(new))
+
+    def copy(self, obj, memo: dict) -> tuple[Any, bytes]:  # noqa: ANN001
+        """(the copy in the target, its digest)."""
+        import pikepdf
+
+        if isinstance(obj, pikepdf.Object) and obj.is_indirect:
+            key = obj.objgen
+            if key in memo:
+                if memo[key] is None:  # a cycle: resources never have one, but be safe
+                    return self.target.copy_foreign(obj), hashlib.sha256(
+                        repr(key).encode()
+                    ).digest()
+                return memo[key]
+            memo[key] = None
+        h = hashlib.sha256()
+        if isinstance(obj, pikepdf.Stream):
+            raw = obj.read_raw_bytes()
+            items = {k: self.copy(v, memo) for k, v in obj.items() if k not in ("/Length",)}
+            h.update(b"S")
+            for k in sorted(items):
+                h.update(k.encode() + items[k][1])
+            h.update(hashlib.sha256(raw).digest())
+            digest = h.digest()
+            made = self.by_digest.get(digest)
+            if made is None:
+                made = pikepdf.Stream(self.target, b"")
+                filters = items.pop("/Filter", (None, b""))[0]
+                parms = items.pop("/DecodeParms", (None, b""))[0]
+                made.write(raw, filter=filters, decode_parms=parms, type_check=False)
+                for k, (v, _) in items.items():
+                    made[k] = v
+                self.by_digest[digest] = made
+        elif isinstance(obj, pikepdf.Dictionary):
+            items = {k: self.copy(v, memo) for k, v in obj.items()}
+            h.update(b"D")
+            for k in sorted(items):
+                h.update(k.encode() + items[k][1])
+            digest = h.digest()
+            made = pikepdf.Dictionary({k: v for k, (v, _) in items.items()})
+        elif isinstance(obj, pikepdf.Array):
+            parts = [self.copy(v, memo) for v in obj]
+            h.update(b"A")
+            for _, d in parts:
+                h.update(d)
+            digest = h.digest()
+            made = pikepdf.Array([v for v, _ in parts])
+        else:
+            # Scalars: Names and Strings are recreated (they carry their owner).
+            if isinstance(obj, pikepdf.Name):
+                obj = pikepdf.Name(str(obj))
+            elif isinstance(obj, pikepdf.String):
+                obj = pikepdf.String(bytes(obj))
+            value = obj.unparse() if isinstance(obj, pikepdf.Object) else repr(obj).encode()
+            h.update(type(obj).__name__.encode() + b":" + value)
+            return obj, h.digest()
+        if isinstance(obj, pikepdf.Object) and obj.is_indirect:
+            if not isinstance(obj, pikepdf.Stream):
+                existing = self.by_digest.get(digest)
+                if existing is None:
+                    existing = self.by_digest[digest] = self.target.make_indirect(made)
+                made = existing
+            memo[obj.objgen] = (made, digest)
+        return made, digest

@@ -303,6 +303,16 @@ def list_(ctx: click.Context, as_json: bool) -> None:
 @click.option(
     "--allow-draft", is_flag=True, help="Render even if content checks find errors (marked DRAFT)."
 )
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(1, 1000),
+    help="Recipients per work unit; default: 24 (4 with --full-render).",
+)
+@click.option(
+    "--full-render",
+    is_flag=True,
+    help="Render every document in full instead of stamping recipients on shared editions.",
+)
 @click.pass_context
 def batch(
     ctx: click.Context,
@@ -318,8 +328,15 @@ def batch(
     maps: tuple[str, ...],
     letter_date: str | None,
     allow_draft: bool,
+    chunk_size: int | None,
+    full_render: bool,
 ) -> None:
-    """Render DOCUMENT for every row of RECIPIENTS (CSV, XLSX, JSON or YAML)."""
+    """Render DOCUMENT for every row of RECIPIENTS (CSV, XLSX, JSON or YAML).
+
+    Pages that are the same for many recipients (an edition: same options,
+    language and page size) are laid out once and cached; each recipient's
+    letter, name and page numbers are stamped on them. Rows that cannot share
+    an edition are rendered in full, and the summary says which and why."""
     import datetime as dt
 
     from .batch import BatchSettings, run_batch
@@ -344,6 +361,8 @@ def batch(
         mapping=parse_map(maps),
         letter_date=date,
         allow_draft=allow_draft,
+        editions=not full_render,
+        chunk_size=chunk_size,
     )
     with _progress(ctx.obj["quiet"]) as progress:
         report = run_batch(Workspace.at(ctx.obj["workspace"]), settings, progress)
@@ -364,6 +383,17 @@ def batch(
             f"Manifest: {out_dir / 'manifest.csv'}",
             err=True,
         )
+        if not full_render and report.rendered:
+            fallbacks = report.full_renders
+            click.echo(
+                f"{report.from_editions} from shared editions, {len(fallbacks)} rendered in full"
+                + (":" if fallbacks else "."),
+                err=True,
+            )
+            for r in fallbacks[:10]:
+                click.echo(f"  row {r.row} (id {r.id}): {r.full_render}", err=True)
+            if len(fallbacks) > 10:
+                click.echo(f"  ... and {len(fallbacks) - 10} more (see the manifest)", err=True)
     if report.failed:
         raise HandoutgenError(
             f"{report.failed} row{'s' if report.failed != 1 else ''} failed (see the manifest)"
