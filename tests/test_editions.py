@@ -1,0 +1,337 @@
+"""Variable-data rendering: a PDF assembled from a cached edition reads exactly
+like a full render, and anything that could break that falls back to one."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import random
+import subprocess
+
+import pikepdf
+import pytest
+
+from conftest import ROOT
+from handoutgen import vdp
+from handoutgen.content import load_library
+from handoutgen.render import make_request, render, render_pdf
+from handoutgen.workspace import Workspace
+
+LETTER_OPTIONS = [
+    "conservative-care",
+    "radiofrequency-ablation",
+    "spinal-cord-stimulation",
+    "spinal-injections",
+    "decompression",
+    "fusion",
+]
+FIRST = ["Ana", "Omar", "Li", "Maria José", "Nguyen", "Pat", "Fatima", "Jean-Luc"]
+LAST = ["Diaz", "Haddad", "Wang", "Ñúñez-O'Brien", "Tran", "Smith", "Okafor", "Lefèvre"]
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    """An empty edition cache, on disk and in memory."""
+    monkeypatch.setenv("HANDOUTGEN_CACHE_DIR", str(tmp_path / "cache"))
+    vdp._MEMORY.clear()
+    yield tmp_path / "cache"
+    vdp._MEMORY.clear()
+
+
+def poppler_pages(pdf: bytes) -> list[str]:
+    """Each page's text in reading order, as poppler lays it out."""
+    out = subprocess.run(
+        ["pdftotext", "-layout", "-", "-"], input=pdf, capture_output=True, check=True
+    ).stdout.decode()
+    return [" ".join(page.split()) for page in out.split("\f")[:-1]]
+
+
+def random_letter(rng: random.Random, i: int) -> dict:
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    fields = dict(
+        document="followup-letter",
+        patient=f"{first} {last}",
+        first_name=first,
+        last_name=last,
+        address1=f"{rng.randint(1, 9999)} {rng.choice(['Oak', 'Elm', 'Main'])} St",
+        address2=rng.choice([None, f"Apt {rng.randint(1, 40)}"]),
+        city=rng.choice(["Springfield", "Chicago", "Peoria"]),
+        state="IL",
+        zip=f"6{rng.randint(1000, 2999)}",
+        options=rng.sample(LETTER_OPTIONS, rng.randint(3, 5)),
+        visit_date=f"2026-11-{rng.randint(10, 20)}",
+        letter_date="2026-11-22",
+        clinician=rng.choice(["Dr. Sam Rivera", "Dr. Ana Ruiz"]),
+        note=rng.choice([None, "Start the exercises.", "Good to see you.\nCall if it gets worse."]),
+    )
+    return fields
+
+
+def test_assembled_pdfs_read_exactly_like_full_renders(library, fresh_cache):
+    rng = random.Random(20261122)
+    requests = [make_request(**random_letter(rng, i)) for i in range(6)]
+    # Two recipients share each option set, so editions are reused within the run.
+    requests += [
+        r.model_copy(update={"patient": "Kim Lee", "first_name": "Kim"}) for r in requests[:2]
+    ]
+    outcomes = vdp.render_many(library, requests)
+    assert [o.mode for o in outcomes] == ["edition"] * len(requests), [o.reason for o in outcomes]
+    for request, outcome in zip(requests, outcomes, strict=True):
+        assembled, full = poppler_pages(outcome.pdf), poppler_pages(render_pdf(library, request))
+        assert assembled == full
+        assert len(assembled) == outcome.pages
+        for number, text in enumerate(assembled, 1):
+            assert f"Page {number} of {len(assembled)}" in text
+            if number > 1:
+                assert request.patient in text, f"name missing on page {number}"
+
+
+def test_assembled_pdf_is_tagged_with_fonts_embedded(library, fresh_cache, tmp_path):
+    request = make_request(**random_letter(random.Random(7), 0))
+    outcome = vdp.render_many(library, [request])[0]
+    assert outcome.mode == "edition"
+    path = tmp_path / "a.pdf"
+    path.write_bytes(outcome.pdf)
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True).stdout
+    assert "Tagged:          yes" in info
+    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True).stdout
+    rows = fonts.splitlines()[2:]
+    assert rows and all(row.split()[-5] == "yes" for row in rows), fonts  # emb column
+    with pikepdf.open(path) as pdf:
+        assert str(pdf.Root.Lang) == "en"
+        pages = {p.obj.objgen: i for i, p in enumerate(pdf.pages)}
+        root = pdf.Root.StructTreeRoot
+        document = root.K[0]
+        # The letter's tags come first and point at page 1; every tag points at a real page.
+        first_pages = [pages[kid.Pg.objgen] for kid in document.K]
+        assert first_pages[0] == 0 and first_pages == sorted(first_pages)
+        assert set(first_pages) == set(range(len(pdf.pages)))
+        nums = root.ParentTree.Nums
+        keys = {int(nums[i]) for i in range(0, len(nums), 2)}
+        for page in pdf.pages:
+            assert int(page.obj.StructParents) in keys
+        # The personal layer is an artifact, not content screen readers read twice.
+        for page in pdf.pages[1:]:
+            assert b"/Artifact BMC" in page.obj.Contents[-1].read_bytes()
+
+
+def test_batch_output_matches_full_render_and_names_fallbacks(run, tmp_path, library):
+    header = "id,first_name,last_name,address1,city,state,zip,options,clinician,visit_date,note"
+    long_note = " ".join(["Please keep a diary of your pain every morning and evening."] * 6)
+    rows = [
+        "B-1,Ana,Diaz,1 Oak St,Springfield,IL,62704,fusion;decompression;conservative-care,Dr. Sam Rivera,2026-11-20,",
+        "B-2,Omar,Haddad,2 Elm St,Springfield,IL,62701,fusion;decompression;conservative-care,Dr. Sam Rivera,2026-11-20,See you.",
+        f'B-3,Li,Wang,3 Pine Rd,Chicago,IL,60601,fusion;decompression;conservative-care,Dr. Ana Ruiz,2026-11-18,"{long_note}"',
+    ]
+    src = tmp_path / "r.csv"
+    src.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = run("batch", "fusion-alternatives", str(src), "-o", str(out), "--workers", "1")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[-2:] == [
+        "2 from shared editions, 1 rendered in full:",
+        "  row 4 (id B-3): the note body text is too long for its box",
+    ]
+    with open(out / "manifest.csv", newline="") as f:
+        manifest = {r["id"]: r["render"] for r in csv.DictReader(f)}
+    assert manifest == {
+        "B-1": "edition",
+        "B-2": "edition",
+        "B-3": "full: the note body text is too long for its box",
+    }
+    for rid, first in (("B-1", "Ana"), ("B-2", "Omar"), ("B-3", "Li")):
+        request = make_request(
+            document="fusion-alternatives",
+            patient=f"{first} " + {"B-1": "Diaz", "B-2": "Haddad", "B-3": "Wang"}[rid],
+            first_name=first,
+            last_name={"B-1": "Diaz", "B-2": "Haddad", "B-3": "Wang"}[rid],
+            address1={"B-1": "1 Oak St", "B-2": "2 Elm St", "B-3": "3 Pine Rd"}[rid],
+            city={"B-1": "Springfield", "B-2": "Springfield", "B-3": "Chicago"}[rid],
+            state="IL",
+            zip={"B-1": "62704", "B-2": "62701", "B-3": "60601"}[rid],
+            options=["fusion", "decompression", "conservative-care"],
+            clinician={"B-3": "Dr. Ana Ruiz"}.get(rid, "Dr. Sam Rivera"),
+            visit_date={"B-3": "2026-11-18"}.get(rid, "2026-11-20"),
+            note={"B-2": "See you.", "B-3": long_note}.get(rid),
+        )
+        full = render_pdf(library, request)
+        assert poppler_pages((out / f"{rid}.pdf").read_bytes()) == poppler_pages(full), rid
+
+
+def test_merged_print_file_stores_each_edition_once(run, tmp_path):
+    header = "id,first_name,last_name,address1,city,state,zip,options"
+    rows = [
+        f"M-{i},Pat,Number{i},{i} Oak St,Springfield,IL,62704,fusion;decompression;conservative-care"
+        for i in range(12)
+    ]
+    src = tmp_path / "r.csv"
+    src.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    out, merged = tmp_path / "out", tmp_path / "print.pdf"
+    result = run(
+        "batch",
+        "followup-letter",
+        str(src),
+        "-o",
+        str(out),
+        "--merged",
+        str(merged),
+        "--workers",
+        "1",
+    )
+    assert result.exit_code == 0, result.stderr
+    singles = [out / f"M-{i}.pdf" for i in range(12)]
+    summed = sum(p.stat().st_size for p in singles)
+    # 12 recipients of one edition: the edition once plus 12 thin personal layers.
+    # (At 1,000 recipients bench/vdp_bench.py measures well under the 0.15x goal.)
+    assert merged.stat().st_size <= 0.25 * summed, (merged.stat().st_size, summed)
+    with pikepdf.open(merged) as pdf:
+        per_recipient = len(pdf.pages) // 12
+        # The edition's page 2 content is one object shared by every recipient.
+        second_pages = {pdf.pages[i * per_recipient + 1].obj.Contents.objgen for i in range(12)}
+        assert len(second_pages) == 1
+        fonts = {
+            f.objgen
+            for page in pdf.pages
+            for f in page.obj.Resources.get("/Font", pikepdf.Dictionary()).values()
+        }
+        assert len(fonts) <= 4  # the edition's two faces, and the letters' two
+    texts = poppler_pages(merged.read_bytes())
+    for i in range(12):
+        start = i * per_recipient
+        assert f"Pat Number{i}" in texts[start]
+        assert (
+            texts[start + 1 : start + per_recipient - 1]
+            == poppler_pages(singles[i].read_bytes())[1:]
+        )
+
+
+def test_edition_cache_is_keyed_by_content_templates_styles_and_version(
+    tmp_ws, fresh_cache, monkeypatch
+):
+    request = make_request(document="fusion-alternatives", patient="Pat Doe", note="Rest.")
+
+    def key() -> str:
+        return vdp.split(load_library(Workspace.at(tmp_ws)), request).key
+
+    base = key()
+    assert key() == base  # stable
+    option = tmp_ws / "handouts" / "options" / "fusion.yaml"
+    original = option.read_text()
+    option.write_text(original.replace("Spinal fusion", "Spinal fusion surgery", 1))
+    assert key() != base
+    option.write_text(original)
+    assert key() == base
+    (tmp_ws / "templates" / "handout.html").write_text(
+        '{% extends "default/handout.html" %}{% block questions %}<p>Ask us.</p>{% endblock %}'
+    )
+    assert key() != base
+    (tmp_ws / "templates" / "handout.html").unlink()
+    (tmp_ws / "styles" / "handout.css").write_text(
+        (ROOT / "src/handoutgen/styles/handout.css").read_text() + "\nh2 { letter-spacing: 0.5pt; }"
+    )
+    assert key() != base
+    (tmp_ws / "styles" / "handout.css").unlink()
+    assert key() == base
+    import handoutgen.content
+
+    monkeypatch.setattr(handoutgen.content, "__version__", "99.0")
+    assert key() != base
+
+
+def test_a_changed_style_builds_a_new_edition(tmp_ws, fresh_cache):
+    request = make_request(document="fusion-alternatives", patient="Pat Doe", note="Rest.")
+    library = load_library(Workspace.at(tmp_ws))
+    first = vdp.render_many(library, [request])[0]
+    assert first.mode == "edition"
+    (tmp_ws / "styles" / "handout.css").write_text(
+        (ROOT / "src/handoutgen/styles/handout.css").read_text() + "\nh2 { color: #7a0000; }"
+    )
+    library = load_library(Workspace.at(tmp_ws))
+    key = vdp.split(library, request).key
+    assert vdp.cached_edition(key) is None
+    second = vdp.render_many(library, [request])[0]
+    assert second.mode == "edition" and vdp.cached_edition(key) is not None
+    assert len(list(fresh_cache.glob("editions/*/*/meta.json"))) == 2
+
+
+def test_a_corrupt_cache_entry_is_detected_and_rebuilt(library, fresh_cache, caplog):
+    request = make_request(document="fusion-alternatives", patient="Pat Doe", note="Rest.")
+    good = vdp.render_many(library, [request])[0]
+    key = vdp.split(library, request).key
+    folder = next(fresh_cache.glob(f"editions/*/{key}"))
+    data = (folder / "edition.pdf").read_bytes()
+    (folder / "edition.pdf").write_bytes(data[: len(data) // 2])  # a torn write
+    vdp._MEMORY.clear()
+    caplog.set_level(logging.WARNING, logger="handoutgen")
+    again = vdp.render_many(library, [request])[0]
+    assert f"edition {key[:12]} in the cache is damaged (checksum mismatch)" in caplog.text
+    assert again.mode == "edition" and again.pdf == good.pdf
+    assert (folder / "edition.pdf").read_bytes() == data
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["pages"] = "many"  # a damaged meta file counts as a miss too
+    (folder / "meta.json").write_text(json.dumps(meta))
+    vdp._MEMORY.clear()
+    assert vdp.cached_edition(key) is None
+
+
+def test_a_template_that_breaks_the_conventions_fails_its_self_check(tmp_ws, fresh_cache):
+    """A footer the overlay cannot reproduce: the edition is refused, every
+    recipient is rendered in full, and the reason says why."""
+    (tmp_ws / "styles" / "handout.css").write_text(
+        (ROOT / "src/handoutgen/styles/handout.css").read_text()
+        + '\n@page { @bottom-right { content: "p. " counter(page) " / " counter(pages); } }'
+    )
+    library = load_library(Workspace.at(tmp_ws))
+    request = make_request(document="fusion-alternatives", patient="Pat Doe", note="Rest.")
+    outcome = vdp.render_many(library, [request])[0]
+    assert outcome.mode == "full"
+    assert outcome.reason == "self-check: the assembled pages differ from a full render"
+    assert "p. 1 / 4" in poppler_pages(outcome.pdf)[0]
+
+
+def test_personal_text_outside_the_marked_parts_falls_back(tmp_ws, fresh_cache):
+    (tmp_ws / "templates" / "handout.html").write_text(
+        '{% extends "default/handout.html" %}'
+        "{% block before_table %}<p>Dear {{ person.patient }}, read on.</p>{% endblock %}"
+    )
+    library = load_library(Workspace.at(tmp_ws))
+    request = make_request(document="fusion-alternatives", patient="Pat Doe")
+    outcome = vdp.render_many(library, [request])[0]
+    assert (outcome.mode, outcome.reason) == (
+        "full",
+        "personal text outside the template's marked personal parts",
+    )
+    assert "Dear Pat Doe, read on." in poppler_pages(outcome.pdf)[0]
+
+
+def test_single_render_uses_a_cached_edition_but_never_builds_one(library, fresh_cache):
+    request = make_request(document="fusion-alternatives", patient="Pat Doe", note="Rest.")
+    cold = render(library, request)
+    assert not list(fresh_cache.glob("editions/*/*/meta.json"))
+    vdp.render_many(library, [request])  # a batch, say, builds it
+    warm = render(library, request)
+    assert warm != cold  # assembled, not the full render...
+    assert poppler_pages(warm) == poppler_pages(cold)  # ...and reads the same
+
+
+def test_outputs_that_cannot_use_an_edition_say_why(library):
+    for fields, reason in [
+        (dict(document="spine-brochure"), "brochure layout"),
+        (dict(document="fusion-alternatives", print_ready=True), "print-ready output"),
+        (dict(document="fusion-alternatives", pdf_variant="pdf/a-3u"), "pdf/a-3u output"),
+        (dict(document="fusion-alternatives", format="png"), "png output"),
+    ]:
+        assert vdp.ineligible(library, make_request(**fields)) == reason
+
+
+def test_cache_can_be_turned_off(library, monkeypatch, tmp_path):
+    monkeypatch.setenv("HANDOUTGEN_CACHE_DIR", "off")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    vdp._MEMORY.clear()
+    request = make_request(document="fusion-alternatives", patient="Pat Doe")
+    outcome = vdp.render_many(library, [request])[0]
+    assert outcome.mode == "edition"  # built in memory, for this process only
+    assert list(tmp_path.iterdir()) == []
+    vdp._MEMORY.clear()
