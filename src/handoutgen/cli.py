@@ -497,6 +497,34 @@ def preview(
 
 
 @cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535))
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Serve a local web page to pick options, type a name and print a handout.
+
+    It listens on this machine only unless --host says otherwise, answers only
+    to its own address, and writes nothing a patient typed to disk or logs."""
+    from .web import LOOPBACK
+    from .web import serve as run_server
+    from .workspace import Workspace, display_path
+
+    workspace = Workspace.at(ctx.obj["workspace"])
+    if host not in LOOPBACK:
+        log.warning(
+            "listening on %s: other machines on the network can reach this page; "
+            "use it only on a network you trust",
+            host,
+        )
+    if not ctx.obj["quiet"]:
+        click.echo(
+            f"Serving {display_path(workspace.root)} at http://{host}:{port}/ (Ctrl-C stops)",
+            err=True,
+        )
+    run_server(workspace, host, port)
+
+
+@cli.command()
 def doctor() -> None:
     """Check that WeasyPrint, fonts and font subsetting are set up."""
     from .doctor import run_checks

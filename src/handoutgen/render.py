@@ -253,8 +253,47 @@ def _watch_weasyprint() -> Iterator[_Collect]:
         wp_log.removeHandler(handler)
 
 
-def layout(library: Library, html: str, *, strict: bool = False, allow_http: bool = False):
-    """Lay out HTML with WeasyPrint under the safe fetcher; return the Document."""
+_PARSED_CSS: dict[tuple[str, str], Any] = {}
+
+
+def _parsed_css(library: Library, css: str):  # noqa: ANN202
+    """A parsed stylesheet and its font configuration, kept between renders:
+    parsing the stylesheet and loading its fonts is a good part of a small render."""
+    import hashlib
+
+    import weasyprint
+    from weasyprint.text.fonts import FontConfiguration
+
+    from .fetcher import SafeURLFetcher
+
+    key = (str(library.workspace.root), hashlib.sha256(css.encode()).hexdigest())
+    if key not in _PARSED_CSS:
+        if len(_PARSED_CSS) >= 8:
+            _PARSED_CSS.pop(next(iter(_PARSED_CSS)))
+        fetcher = SafeURLFetcher([library.workspace.root, PACKAGE_DIR, font_dir()])
+        fonts = FontConfiguration()
+        sheet = weasyprint.CSS(
+            string=css,
+            base_url=library.workspace.root.as_uri() + "/",
+            url_fetcher=fetcher,
+            font_config=fonts,
+        )
+        _PARSED_CSS[key] = (sheet, fonts)
+    return _PARSED_CSS[key]
+
+
+def layout(
+    library: Library,
+    html: str,
+    *,
+    strict: bool = False,
+    allow_http: bool = False,
+    css: str | None = None,
+):
+    """Lay out HTML with WeasyPrint under the safe fetcher; return the Document.
+
+    ``css``, if given, is applied as a stylesheet parsed once and reused (the
+    HTML then carries no <style> of its own)."""
     import weasyprint
 
     from .fetcher import RefusedURL, SafeURLFetcher
@@ -266,9 +305,13 @@ def layout(library: Library, html: str, *, strict: bool = False, allow_http: boo
         string=html, base_url=library.workspace.root.as_uri() + "/", url_fetcher=fetcher
     )
     _refuse_attachments(source)
+    options: dict[str, Any] = {}
+    if css is not None:
+        sheet, fonts = _parsed_css(library, css)
+        options = {"stylesheets": [sheet], "font_config": fonts}
     with _watch_weasyprint() as warnings:
         try:
-            document = source.render()
+            document = source.render(**options)
         except RefusedURL as exc:
             raise RenderError(f"refused to load {exc.url}: {exc.reason}") from None
     if strict and warnings.messages:

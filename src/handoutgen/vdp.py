@@ -437,6 +437,7 @@ class Outcome:
     pages: int = 0
 
 
+_STYLE = re.compile(r"<style>(.*?)</style>", re.S)
 _STRINGS = '<div class="vdp-strings" data-head="{}" data-page="{}"></div>'
 _FIRST_TAG = re.compile(r"^\s*<[^>]+>")
 
@@ -491,8 +492,13 @@ def _personalize(library: Library, edition: Edition, splits: list[Split]) -> lis
         return outcomes
     first = _inject_css(splits[live[0]].base_html, PERSONAL_CSS)
     prefix = first[: first.index("<main>") + len("<main>")]
+    # The stylesheet is parsed once per process and reused for every chunk.
+    style = _STYLE.search(prefix)
+    css = style.group(1) if style else None
+    if style:
+        prefix = prefix[: style.start()] + prefix[style.end() :]
     body = "".join(_recipient_html(k, splits[k], edition) for k in live)
-    document = layout(library, prefix + body + "</main></body></html>")
+    document = layout(library, prefix + body + "</main></body></html>", css=css)
 
     # Which pages belong to whom, and did every box land where the edition's did?
     pages: dict[int, list[tuple[int, int | None]]] = {k: [] for k in live}
