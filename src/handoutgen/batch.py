@@ -48,7 +48,13 @@ class BatchSettings:
     allow_draft: bool = False
     editions: bool = True  # share laid-out editions (vdp.py); False renders each in full
     chunk_size: int | None = None  # None: 24 with editions, 4 without
-    recycle_after: int = 240  # documents per worker process before it is replaced
+    recycle_after: int | None = None  # documents per worker before it is replaced
+
+    @property
+    def recycle(self) -> int:
+        # A fresh worker costs seconds (imports, fonts, the library): with
+        # editions each document is cheap, so workers live longer.
+        return self.recycle_after or (600 if self.editions else 100)
 
     @property
     def chunk(self) -> int:
@@ -322,11 +328,24 @@ def _chunks(settings: BatchSettings, todo: list[Recipient]):
     """Fixed-size chunks; with editions, recipients likely to share one are
     grouped (stable, so the same input always gives the same chunks)."""
     items = [(r.id, r.row, r.request_fields(settings.document, settings.letter_date)) for r in todo]
-    if settings.editions:
-        items.sort(key=lambda item: _edition_group(item[2]))
     size = settings.chunk
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+    if not settings.editions:
+        for i in range(0, len(items), size):
+            yield items[i : i + size]
+        return
+    groups: dict[tuple, list] = {}
+    for item in items:
+        groups.setdefault(_edition_group(item[2]), []).append(item)
+    per_group = [
+        [members[i : i + size] for i in range(0, len(members), size)]
+        for _, members in sorted(groups.items(), key=lambda kv: repr(kv[0]))
+    ]
+    # Round-robin over the groups: workers start on different editions, so
+    # they build them side by side instead of waiting for each other.
+    for round_ in range(max((len(c) for c in per_group), default=0)):
+        for chunks in per_group:
+            if round_ < len(chunks):
+                yield chunks[round_]
 
 
 def _edition_group(f: dict[str, Any]) -> tuple:
@@ -362,7 +381,7 @@ def _execute(
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     ctx = multiprocessing.get_context("spawn")  # no inherited WeasyPrint/fontconfig state
-    per_child = max(1, settings.recycle_after // settings.chunk)
+    per_child = max(1, settings.recycle // settings.chunk)
     with ProcessPoolExecutor(workers, mp_context=ctx, max_tasks_per_child=per_child) as pool:
         in_flight: dict = {}
         queue = iter(chunks)

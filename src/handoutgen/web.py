@@ -54,8 +54,10 @@ class RenderForm(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    document: str = Field(max_length=100)
-    option: list[str] = Field(default_factory=list, max_length=50)
+    document: str = Field(max_length=100, examples=["fusion-alternatives"])
+    option: list[str] = Field(
+        default_factory=list, max_length=50, examples=[["fusion", "conservative-care"]]
+    )
     patient: str = Field(default="", max_length=500)
     visit_date: str = Field(default="", max_length=20)
     clinician: str = Field(default="", max_length=300)
