@@ -498,7 +498,9 @@ def preview(
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--port", default=8765, show_default=True, type=click.IntRange(1, 65535), help="Port to use."
+)
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int) -> None:
     """Serve a local web page to pick options, type a name and print a handout.

@@ -6,6 +6,7 @@ web app alike; WeasyPrint is imported only when a PDF is actually made.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import logging
@@ -254,6 +255,9 @@ def _watch_weasyprint() -> Iterator[_Collect]:
 
 
 _PARSED_CSS: dict[tuple[str, str], Any] = {}
+# Dropped before interpreter shutdown, when WeasyPrint's font clean-up can no
+# longer run.
+atexit.register(_PARSED_CSS.clear)
 
 
 def _parsed_css(library: Library, css: str):  # noqa: ANN202
