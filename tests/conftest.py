@@ -37,6 +37,9 @@ def tmp_ws(tmp_path: Path, monkeypatch) -> Path:
     for name in ("handouts", "templates", "styles", "assets"):
         if (ROOT / name).is_dir():
             shutil.copytree(ROOT / name, tmp_path / name)
+    # Empty folders are not in git: a fresh clone has no templates/ or styles/.
+    for name in ("templates", "styles"):
+        (tmp_path / name).mkdir(exist_ok=True)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -130,7 +130,7 @@ def test_batch_output_matches_full_render_and_names_fallbacks(run, tmp_path, lib
     result = run("batch", "fusion-alternatives", str(src), "-o", str(out), "--workers", "1")
     assert result.exit_code == 0, result.stderr
     assert result.stderr.splitlines()[-2:] == [
-        "2 from shared editions, 1 rendered in full:",
+        "2 from shared editions, 1 rendered in full; 1 of them could not use an edition:",
         "  row 4 (id B-3): the note body text is too long for its box",
     ]
     with open(out / "manifest.csv", newline="") as f:

@@ -324,28 +324,39 @@ def _write_manifest(path: Path, rows: list[RowResult]) -> None:
     write_atomic(path, buf.getvalue().encode("utf-8"))
 
 
+# Building an edition costs about two full renders (layout, then its
+# self-check), so it pays from three recipients on.
+MIN_SHARED = 3
+
+
 def _chunks(settings: BatchSettings, todo: list[Recipient]):
-    """Fixed-size chunks; with editions, recipients likely to share one are
-    grouped (stable, so the same input always gives the same chunks)."""
+    """(chunk, use editions) pairs. With editions, recipients likely to share
+    one are grouped; a group too small to repay building and checking its
+    edition is rendered in full. Stable: the same input gives the same chunks."""
     items = [(r.id, r.row, r.request_fields(settings.document, settings.letter_date)) for r in todo]
     size = settings.chunk
     if not settings.editions:
         for i in range(0, len(items), size):
-            yield items[i : i + size]
+            yield items[i : i + size], False
         return
     groups: dict[tuple, list] = {}
     for item in items:
         groups.setdefault(_edition_group(item[2]), []).append(item)
+    small = {key for key, members in groups.items() if len(members) < MIN_SHARED}
+    singles = [item for item in items if _edition_group(item[2]) in small]
     per_group = [
         [members[i : i + size] for i in range(0, len(members), size)]
         for _, members in sorted(groups.items(), key=lambda kv: repr(kv[0]))
+        if len(members) >= MIN_SHARED
     ]
     # Round-robin over the groups: workers start on different editions, so
     # they build them side by side instead of waiting for each other.
     for round_ in range(max((len(c) for c in per_group), default=0)):
         for chunks in per_group:
             if round_ < len(chunks):
-                yield chunks[round_]
+                yield chunks[round_], True
+    for i in range(0, len(singles), 4):
+        yield singles[i : i + 4], False
 
 
 def _edition_group(f: dict[str, Any]) -> tuple:
@@ -367,15 +378,15 @@ def _execute(
         return
     root = str(library.workspace.root)
     args = (root, library.content_hash, settings.document)
-    chunks = list(_chunks(settings, todo))
+    chunks = list(_chunks(settings, todo))  # (items, use editions)
     if settings.scheduler:
         yield from _execute_dask(settings, args, chunks)
         return
     workers = settings.workers or os.cpu_count() or 1
     if workers == 1:
         _WORKER[root] = library
-        for chunk in chunks:
-            yield from render_chunk(*args, chunk, settings.allow_draft, settings.editions)
+        for chunk, editions in chunks:
+            yield from render_chunk(*args, chunk, settings.allow_draft, editions)
         return
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -386,8 +397,9 @@ def _execute(
         in_flight: dict = {}
         queue = iter(chunks)
 
-        def submit(chunk: list) -> None:
-            fut = pool.submit(render_chunk, *args, chunk, settings.allow_draft, settings.editions)
+        def submit(job: tuple[list, bool]) -> None:
+            chunk, editions = job
+            fut = pool.submit(render_chunk, *args, chunk, settings.allow_draft, editions)
             in_flight[fut] = chunk
 
         # Keep a bounded number of chunks in flight so results stream back.
@@ -427,9 +439,9 @@ def _execute_dask(settings: BatchSettings, args: tuple, chunks: list) -> Iterato
         raise DataError(f"cannot reach the dask scheduler at {settings.scheduler}: {exc}") from None
     try:
         futures = {}
-        for chunk in chunks:
+        for chunk, editions in chunks:
             fut = client.submit(
-                render_chunk, *args, chunk, settings.allow_draft, settings.editions, pure=False
+                render_chunk, *args, chunk, settings.allow_draft, editions, pure=False
             )
             futures[fut] = chunk
         for fut in as_completed(list(futures)):

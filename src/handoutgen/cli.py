@@ -385,9 +385,10 @@ def batch(
         )
         if not full_render and report.rendered:
             fallbacks = report.full_renders
+            full = report.rendered - report.from_editions
             click.echo(
-                f"{report.from_editions} from shared editions, {len(fallbacks)} rendered in full"
-                + (":" if fallbacks else "."),
+                f"{report.from_editions} from shared editions, {full} rendered in full"
+                + (f"; {len(fallbacks)} of them could not use an edition:" if fallbacks else "."),
                 err=True,
             )
             for r in fallbacks[:10]:
