@@ -339,11 +339,11 @@ def _chunks(settings: BatchSettings, todo: list[Recipient]):
         for i in range(0, len(items), size):
             yield items[i : i + size], False
         return
+    keys = [_edition_group(item[2]) for item in items]
     groups: dict[tuple, list] = {}
-    for item in items:
-        groups.setdefault(_edition_group(item[2]), []).append(item)
-    small = {key for key, members in groups.items() if len(members) < MIN_SHARED}
-    singles = [item for item in items if _edition_group(item[2]) in small]
+    for key, item in zip(keys, items, strict=True):
+        groups.setdefault(key, []).append(item)
+    singles = [item for key, item in zip(keys, items, strict=True) if len(groups[key]) < MIN_SHARED]
     per_group = [
         [members[i : i + size] for i in range(0, len(members), size)]
         for _, members in sorted(groups.items(), key=lambda kv: repr(kv[0]))

@@ -367,9 +367,7 @@ def _self_check(library: Library, edition: Edition, s: Split) -> tuple[bool, str
     personal parts do not follow the conventions this module relies on."""
     from .render import render_pdf
 
-    probe_fields = {
-        k: (_PROBE[k] if getattr(s.request, k) else None) for k in _PROBE if hasattr(s.request, k)
-    }
+    probe_fields = {k: (v if getattr(s.request, k) else None) for k, v in _PROBE.items()}
     probe = s.request.model_copy(update=probe_fields)
     ps = split(library, probe)
     if ps.key != s.key or ps.reason:

@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from .content import Library, load_library
-from .errors import HandoutgenError, ValidationFailed
+from .errors import HandoutgenError
 from .models import PageSize
 from .workspace import PACKAGE_DIR, Workspace
 
@@ -210,7 +210,7 @@ def create_app(
 
             request = make_request(document=document, allow_draft=True)
             with state.lock:
-                images = _png_pages(_render_bytes(library, request))
+                images = _png_pages(_render_pdf(library, request)[0])
         except HandoutgenError as exc:
             return _page("fragment_error.html", 200, message=exc.format_message())
         return _page("fragment_pages.html", 200, images=images)
@@ -272,14 +272,15 @@ def _submit(state: _State, request: Request, fields: RenderForm, *, preview: boo
             large_print=fields.large_print in ("on", "true", "1", "yes"),
         )
         with state.lock:
-            pdf = _render_bytes(library, req)
+            pdf, missed = _render_pdf(library, req)
             images = _png_pages(pdf) if preview else []
     except HandoutgenError as exc:
         # Shown on the page with the form, never a bare error status page.
         return _form_page(
             state, request, library, fields.document, values, [exc.format_message()], status=422
         )
-    _schedule_edition(state, library, req)
+    if missed:
+        _schedule_edition(state, library, req)
     if preview:
         return _form_page(state, request, library, fields.document, values, images=images)
     return Response(
@@ -292,10 +293,12 @@ def _submit(state: _State, request: Request, fields: RenderForm, *, preview: boo
     )
 
 
-def _render_bytes(library: Library, request: Any) -> bytes:
-    from .render import render
+def _render_pdf(library: Library, request: Any) -> tuple[bytes, bool]:
+    """The PDF, and whether its edition was missing (worth building for next time)."""
+    from .vdp import render_one
 
-    return render(library, request)
+    outcome = render_one(library, request)
+    return outcome.pdf, outcome.reason == "edition not cached"
 
 
 def _png_pages(pdf: bytes, dpi: int = 64) -> list[str]:
@@ -403,11 +406,7 @@ def _form_page(
 def _library_or_error(state: _State) -> Library | Response:
     try:
         return state.library()
-    except ValidationFailed as exc:
-        return _page(
-            "error.html", 503, title="The content has errors", message=exc.format_message()
-        )
-    except HandoutgenError as exc:
+    except HandoutgenError as exc:  # ValidationFailed lists every problem
         return _page(
             "error.html", 503, title="The content has errors", message=exc.format_message()
         )
