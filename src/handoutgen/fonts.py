@@ -100,6 +100,12 @@ def fallback_fonts_installed() -> list[str]:
     return sorted({f.name for f in _fallback_files()})
 
 
+def needs_fallback_font(text: str) -> bool:
+    """Whether some character of ``text`` is drawn by a fallback font, not the main one."""
+    have = _cmap(font_dir() / _FACES[("normal", "normal")])
+    return any(ord(c) not in have for c in text if not c.isspace() and ord(c) >= 0x20)
+
+
 def missing_glyphs(text: str) -> list[str]:
     """Characters of ``text`` that neither the main font nor a fallback can draw."""
     need = {ord(c) for c in text if not c.isspace() and ord(c) >= 0x20}

@@ -479,6 +479,7 @@ def _personalize(library: Library, edition: Edition, splits: list[Split]) -> lis
     """Lay out the personal layer of many recipients in one WeasyPrint document,
     then assemble each recipient's PDF. Recipients whose layer does not fit get
     an Outcome with a reason and no PDF (the caller renders them in full)."""
+    from .fonts import needs_fallback_font
     from .render import _watch_weasyprint, layout
 
     outcomes = [Outcome() for _ in splits]
@@ -512,8 +513,18 @@ def _personalize(library: Library, edition: Edition, splits: list[Split]) -> lis
             want = edition.slots[slot_index]
             got = [box.border_box_x() - ox, box.border_box_y() - oy, box.width, box.border_height()]
             if any(abs(a - b) > 0.01 for a, b in zip(got, want[1:], strict=False)):
-                name = splits[r].marks.slots[slot_index].name
-                outcomes[r].reason = f"the {name.replace('-', ' ')} text is too long for its box"
+                slot = splits[r].marks.slots[slot_index]
+                label = slot.name.replace("-", " ")
+                if needs_fallback_font(slot.content.striptags()):
+                    # Another script's font has other line metrics: the box
+                    # moved or grew although the text may be short.
+                    outcomes[
+                        r
+                    ].reason = (
+                        f"the {label} text uses a fallback font, which changes the size of its box"
+                    )
+                else:
+                    outcomes[r].reason = f"the {label} text is too long for its box"
     letter_pages: list[int] = []
     overlay_pages: list[int] = []
     plan: dict[int, tuple[list[int], list[int]]] = {}
