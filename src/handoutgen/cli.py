@@ -496,7 +496,7 @@ def _show_plan(plan, settings) -> None:  # noqa: ANN001
     say("Columns read: " + ", ".join(f"'{c.header}' -> {c.field}" for c in mapped) + ".")
     for c in plan.columns:
         if c.field is None:
-            say(f"Column ignored: '{c.header}'" + (f"; {c.hint}" if c.hint else "") + ".")
+            say(f"Column ignored: '{c.header}'" + (f" ({c.hint})" if c.hint else "."))
     full = plan.valid - plan.shared_rows
     if settings.editions and plan.shared_sets:
         say(

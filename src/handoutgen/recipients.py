@@ -269,6 +269,12 @@ def map_columns(headers: list[str], mapping: dict[str, str]) -> tuple[list[Colum
 # -- reading -------------------------------------------------------------------
 
 
+def human_size(n: int) -> str:
+    if n >= 1e9:
+        return f"{n / 1e9:.1f} GB"
+    return f"{n / 1e6:.0f} MB" if n >= 1e6 else f"{n / 1e3:.0f} KB"
+
+
 def check_size(path: Path, max_bytes: int) -> None:
     try:
         size = path.stat().st_size
@@ -278,7 +284,7 @@ def check_size(path: Path, max_bytes: int) -> None:
         raise DataError(f"{path}: not a file")
     if size > max_bytes:
         raise DataError(
-            f"{path}: {size / 1e6:.0f} MB is over the {max_bytes / 1e6:.0f} MB limit for a "
+            f"{path}: {human_size(size)} is over the {human_size(max_bytes)} limit for a "
             "recipient file; split it, or raise the limit with --max-input-size"
         )
 
@@ -306,11 +312,8 @@ def iter_rows(
             import yaml
 
             return _read_list(path, yaml.safe_load(path.read_text(encoding="utf-8-sig")))
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{path}: not {encoding} text (byte {exc.start}); export it as 'CSV UTF-8', "
-            "or name its encoding with --encoding (older Excel writes cp1252)"
-        ) from None
+    except UnicodeDecodeError:
+        raise _not_text(path, encoding) from None
     except DataError:
         raise
     except json.JSONDecodeError as exc:
@@ -349,14 +352,26 @@ def _read_csv(path: Path, encoding: str) -> tuple[list[str], Iterator[tuple[int,
                         yield number, _zip_row(header, values)
             except csv.Error as exc:
                 raise DataError(f"{path}:{number + 1}: not valid CSV: {clip(exc)}") from None
-            except UnicodeDecodeError as exc:
-                raise DataError(
-                    f"{path}:{number + 1}: not {encoding} text (byte {exc.start} of the "
-                    "row); export it as 'CSV UTF-8', or name its encoding with --encoding "
-                    "(older Excel writes cp1252)"
-                ) from None
+            except UnicodeDecodeError:
+                raise _not_text(path, encoding) from None
 
     return header, numbered()
+
+
+def _not_text(path: Path, encoding: str) -> DataError:
+    """The error for a file that is not in ``encoding``, at the first line that is not."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line = 0
+    with open(path, "rb") as fh:
+        for line, raw in enumerate(fh, start=1):  # noqa: B007 - the line is reported
+            try:
+                decoder.decode(raw)
+            except UnicodeDecodeError:
+                break
+    return DataError(
+        f"{path}:{line}: not {encoding} text; export it as 'CSV UTF-8', or name its "
+        "encoding with --encoding (older Excel writes cp1252)"
+    )
 
 
 def _zip_row(header: list[str], values: list[Any]) -> dict[str, Any]:
@@ -376,7 +391,7 @@ def _read_xlsx(
         unpacked = sum(info.file_size for info in zf.infolist())
     if unpacked > max_bytes:
         raise DataError(
-            f"{path}: unpacks to {unpacked / 1e6:.0f} MB, over the {max_bytes / 1e6:.0f} MB "
+            f"{path}: unpacks to {human_size(unpacked)}, over the {human_size(max_bytes)} "
             "limit; split it, or raise the limit with --max-input-size"
         )
     import openpyxl
