@@ -8,6 +8,7 @@ material. Shipping it as a package means no output depends on the system fonts.
 from __future__ import annotations
 
 import base64
+import unicodedata
 from functools import cache
 from pathlib import Path
 
@@ -103,12 +104,18 @@ def fallback_fonts_installed() -> list[str]:
 def needs_fallback_font(text: str) -> bool:
     """Whether some character of ``text`` is drawn by a fallback font, not the main one."""
     have = _cmap(font_dir() / _FACES[("normal", "normal")])
-    return any(ord(c) not in have for c in text if not c.isspace() and ord(c) >= 0x20)
+    return any(ord(c) not in have for c in _drawn(text))
+
+
+def _drawn(text: str) -> set[str]:
+    """The characters that need a glyph: not spaces, controls or format characters
+    (bidi isolates, joiners), which Pango lays out without one."""
+    return {c for c in text if not c.isspace() and unicodedata.category(c) not in ("Cc", "Cf")}
 
 
 def missing_glyphs(text: str) -> list[str]:
     """Characters of ``text`` that neither the main font nor a fallback can draw."""
-    need = {ord(c) for c in text if not c.isspace() and ord(c) >= 0x20}
+    need = {ord(c) for c in _drawn(text)}
     need -= _cmap(font_dir() / _FACES[("normal", "normal")])
     for path in _fallback_files():
         if not need:
