@@ -617,3 +617,31 @@ def test_a_fallback_names_its_real_cause(run, tmp_path):
         "C-3": "edition",
     }
     assert "  row 2 (id C-1): the prepared for text uses a fallback font" in result.stderr
+
+
+def test_an_xlsx_with_an_xml_entity_bomb_is_refused(run, tmp_path):
+    src = tmp_path / "laughs.xlsx"
+    _stale_dimension_xlsx(src, 1)
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        + b"".join(
+            f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10 if i > 1 else "&lol;" * 10}">'.encode()
+            for i in range(1, 10)
+        )
+        + b']><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        b'<sheetData><row><c t="inlineStr"><is><t>&lol9;</t></is></c></row></sheetData></worksheet>'
+    )
+    tmp = src.with_suffix(".tmp")
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            zout.writestr(item, bomb if item.filename == "xl/worksheets/sheet1.xml" else data)
+    tmp.replace(src)
+    t0 = time.monotonic()
+    result = batch(run, str(src), "-o", str(tmp_path / "out"), "--dry-run")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: {src}: refused: its XML declares entities, which spreadsheets never need "
+        "(the shape of an entity-expansion attack); save it again from Excel"
+    )
+    assert time.monotonic() - t0 < 20

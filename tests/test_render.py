@@ -10,7 +10,7 @@ import pikepdf
 import pytest
 import weasyprint
 
-from conftest import ROOT, pages_text
+from conftest import pages_text
 from handoutgen.content import load_library
 from handoutgen.errors import DataError, RenderError
 from handoutgen.render import make_request, render
@@ -289,10 +289,16 @@ def test_usage_errors_exit_2(run):
     assert "Invalid value for '--page-size'" in result.stderr
 
 
-def test_library_raises_the_exception_family(library):
+def test_library_raises_the_exception_family(library, tmp_ws):
     with pytest.raises(DataError):
         render(library, make_request(document="nope"))
-    assert issubclass(RenderError, Exception)
+    # A template error is a RenderError naming the template and line.
+    (tmp_ws / "templates" / "handout.html").write_text(
+        '{% extends "default/handout.html" %}\n{% block content %}{{ nope( }}{% endblock %}\n'
+    )
+    broken = load_library(Workspace.at(tmp_ws))
+    with pytest.raises(RenderError, match=r"handout\.html:2"):
+        render(broken, make_request(document="nonsurgical-options"))
 
 
 def test_pages_rasterize_with_poppler(handout, tmp_path):
@@ -304,10 +310,6 @@ def test_pages_rasterize_with_poppler(handout, tmp_path):
         check=True,
     )
     assert (tmp_path / "p-1.png").stat().st_size > 5000
-
-
-def test_repo_root_fixture():
-    assert (ROOT / "pyproject.toml").is_file()
 
 
 def test_table_header_repeats_and_rows_stay_whole(library):

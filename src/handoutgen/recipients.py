@@ -396,8 +396,11 @@ def _read_xlsx(
         )
     import openpyxl
 
-    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    sheet = wb.worksheets[0]
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        sheet = wb.worksheets[0]
+    except Exception as exc:  # noqa: BLE001 - openpyxl wraps everything in its own words
+        raise _xlsx_error(path, exc) from None
     # Exporters store a sheet size (<dimension ref="A1:D2"/>) that can be stale;
     # read-only mode trusts it and would drop every row past it. Forget it.
     sheet.reset_dimensions()
@@ -413,6 +416,23 @@ def _read_xlsx(
             wb.close()
 
     return header, numbered()
+
+
+def _xlsx_error(path: Path, exc: BaseException) -> DataError:
+    from defusedxml import DefusedXmlException
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, DefusedXmlException):
+            return DataError(
+                f"{path}: refused: its XML declares entities, which spreadsheets never need "
+                "(the shape of an entity-expansion attack); save it again from Excel"
+            )
+        seen = seen.__cause__ or seen.__context__
+    return DataError(
+        f"{path}: not a readable XLSX workbook ({type(exc).__name__}); open it in Excel and "
+        "save it again"
+    )
 
 
 def _read_list(path: Path, data: Any) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
