@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
@@ -17,6 +16,7 @@ import pikepdf
 import pypdfium2 as pdfium
 import pytest
 
+import conftest
 from conftest import ROOT, pages_text
 from handoutgen.batch import BatchSettings, run_batch
 from handoutgen.workspace import Workspace
@@ -30,8 +30,7 @@ GOOD = [
 
 
 def write_csv(path: Path, rows: list[str], header: str = HEADER) -> Path:
-    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
-    return path
+    return conftest.write_csv(path, rows, header)
 
 
 def batch(run, *args: str):
@@ -39,8 +38,7 @@ def batch(run, *args: str):
 
 
 def read_manifest(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+    return conftest.read_manifest(path.parent)
 
 
 def test_dry_run_lists_every_bad_row_and_renders_nothing(run, tmp_path):

@@ -4,7 +4,6 @@ with real files."""
 
 from __future__ import annotations
 
-import csv
 import re
 import shutil
 import signal
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import conftest
 from conftest import ROOT, pages_text
 
 HEADER = "id,first_name,last_name,address1,city,state,zip,options"
@@ -28,8 +28,7 @@ ROWS = [
 
 
 def write_csv(path: Path, rows: list[str], header: str = HEADER) -> Path:
-    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
-    return path
+    return conftest.write_csv(path, rows, header)
 
 
 def batch(run, *args: str):
@@ -37,8 +36,26 @@ def batch(run, *args: str):
 
 
 def manifest(out: Path) -> list[dict[str, str]]:
-    with open(out / "manifest.csv", newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+    return conftest.read_manifest(out)
+
+
+def batch_cmd(src: Path, out: Path, *args: str) -> list[str]:
+    """The batch command as a separate process (for locks, kills and races)."""
+    return [
+        sys.executable,
+        "-m",
+        "handoutgen.cli",
+        "--workspace",
+        str(ROOT),
+        "batch",
+        "followup-letter",
+        str(src),
+        "-o",
+        str(out),
+        "--letter-date",
+        "2026-11-22",
+        *args,
+    ]
 
 
 def stamp(path: Path) -> tuple[int, int]:
@@ -244,22 +261,7 @@ def test_a_lock_planted_as_a_symlink_is_never_followed(run, tmp_path):
 def test_two_concurrent_batches_never_mix_their_manifests(tmp_path):
     src = write_csv(tmp_path / "r.csv", ROWS)
     out = tmp_path / "out"
-    cmd = [
-        sys.executable,
-        "-m",
-        "handoutgen.cli",
-        "--workspace",
-        str(ROOT),
-        "batch",
-        "followup-letter",
-        str(src),
-        "-o",
-        str(out),
-        "--workers",
-        "1",
-        "--letter-date",
-        "2026-11-22",
-    ]
+    cmd = batch_cmd(src, out, "--workers", "1")
     procs = [subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
     codes = sorted(code for code, _ in results)
@@ -298,23 +300,7 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path):
     src = write_csv(tmp_path / "r.csv", rows)
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "handoutgen.cli",
-            "--workspace",
-            str(ROOT),
-            "batch",
-            "followup-letter",
-            str(src),
-            "-o",
-            str(out),
-            "--workers",
-            "2",
-            "--chunk-size",
-            "1",
-            "--full-render",
-        ],
+        batch_cmd(src, out, "--workers", "2", "--chunk-size", "1", "--full-render"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
