@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .content import Library, did_you_mean
-from .errors import DataError
+from .errors import DataError, HandoutgenError
 from .models import LANG_RE, Document
 
 FIELDS = (
@@ -113,9 +113,11 @@ def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
         if suffix == ".json":
             return _read_list(path, json.loads(path.read_text(encoding="utf-8-sig")))
         if suffix in (".yaml", ".yml"):
-            import yaml
+            from .yamlfile import load_bounded  # depth- and alias-bounded
 
-            return _read_list(path, yaml.safe_load(path.read_text(encoding="utf-8-sig")))
+            return _read_list(path, load_bounded(path.read_text(encoding="utf-8-sig"), str(path)))
+    except HandoutgenError:
+        raise
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except UnicodeDecodeError:
