@@ -79,6 +79,9 @@ class Marks:
     """The ``vdp`` object templates see. In a full render it only wraps; in a
     split render it records the personal parts and leaves placeholders."""
 
+    # All a (sandboxed) template may touch: not whether it is being split.
+    template_api = ("slot", "personal_pages")
+
     def __init__(self, splitting: bool = False) -> None:
         self.splitting = splitting
         self.slots: list[Slot] = []

@@ -89,7 +89,9 @@ def read_text_bounded(path: Path, display: str, max_bytes: int = MAX_BYTES) -> s
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise YamlInputError(Problem(display, None, None, f"not UTF-8 text ({exc.reason})")) from None
+        raise YamlInputError(
+            Problem(display, None, None, f"not UTF-8 text ({exc.reason})")
+        ) from None
 
 
 def _mark_problem(source: str, mark: Any, message: str) -> Problem:
