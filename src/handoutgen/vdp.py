@@ -237,85 +237,73 @@ def _remember(edition: Edition) -> Edition:
     return edition
 
 
-def _folder(key: str) -> Path | None:
-    from .cache import cache_dir
+def _pack(edition: Edition) -> bytes:
+    meta = json.dumps(edition.meta(), sort_keys=True).encode()
+    return meta + b"\n" + edition.pdf
 
-    base = cache_dir()
-    return None if base is None else base / "editions" / key[:2] / key
+
+def _unpack(key: str, payload: bytes) -> Edition:
+    head, _, pdf = payload.partition(b"\n")
+    meta = json.loads(head)
+    if meta.get("format") != FORMAT or meta.get("key") != key:
+        raise ValueError("wrong format or key")
+    if hashlib.sha256(pdf).hexdigest() != meta["sha256"]:
+        raise ValueError("checksum mismatch")
+    slots = {int(k): [float(x) for x in v] for k, v in meta["slots"].items()}
+    return Edition(key, pdf, int(meta["pages"]), slots, bool(meta["ok"]), str(meta["reason"]))
 
 
 def cached_edition(key: str) -> Edition | None:
-    """The edition from memory or disk; a damaged disk entry counts as missing."""
+    """The edition from memory or disk. A disk entry is authenticated by the
+    cache's HMAC (cache.py): a forged or damaged one is reported and missing."""
     if key in _MEMORY:
         _MEMORY.move_to_end(key)
         return _MEMORY[key]
-    folder = _folder(key)
-    if folder is None:
-        return None
-    meta_path, pdf_path = folder / "meta.json", folder / "edition.pdf"
-    if not meta_path.exists():
+    from .cache import open_cache
+
+    store = open_cache()
+    payload = store.get("editions", key) if store is not None else None
+    if payload is None:
         return None
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        pdf = pdf_path.read_bytes()
-        if meta.get("format") != FORMAT or meta.get("key") != key:
-            raise ValueError("wrong format or key")
-        if hashlib.sha256(pdf).hexdigest() != meta["sha256"]:
-            raise ValueError("checksum mismatch")
-        slots = {int(k): [float(x) for x in v] for k, v in meta["slots"].items()}
-        edition = Edition(key, pdf, int(meta["pages"]), slots, bool(meta["ok"]), meta["reason"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        edition = _unpack(key, payload)
+    except (ValueError, KeyError, TypeError) as exc:
         log.warning("edition %s in the cache is damaged (%s); building it again", key[:12], exc)
         return None
     return _remember(edition)
 
 
-def _store(edition: Edition) -> None:
-    from .output import write_atomic
-
-    folder = _folder(edition.key)
-    if folder is None:
-        return
+def _store(edition: Edition, store) -> None:  # noqa: ANN001 - a cache.Cache
     try:
-        write_atomic(folder / "edition.pdf", edition.pdf)
-        # The meta file is written last: its presence means the entry is complete.
-        write_atomic(folder / "meta.json", json.dumps(edition.meta(), indent=1).encode())
+        store.put("editions", edition.key, _pack(edition))
     except OSError as exc:
         log.debug("edition not cached (%s)", exc)
 
 
 @contextlib.contextmanager
 def _build_lock(key: str):  # noqa: ANN202
-    """Workers that need the same edition wait for one to build it."""
-    folder = _folder(key)
-    if folder is None:
-        yield
-        return
-    try:
-        import fcntl
+    """Workers that need the same edition wait for one to build it. Yields the
+    cache to store the result in, or None (no cache, or its lock is unsafe)."""
+    from .cache import open_cache
 
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(folder.parent / f"{key}.lock", "w")  # noqa: SIM115
-    except (ImportError, OSError):
-        yield
+    store = open_cache()
+    if store is None:
+        yield None
         return
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+    with store.lock("editions", key) as usable:
+        yield store if usable else None
 
 
 def get_edition(library: Library, s: Split, *, build: bool = True) -> Edition | None:
     edition = cached_edition(s.key)
     if edition is not None or not build:
         return edition
-    with _build_lock(s.key):
+    with _build_lock(s.key) as store:
         edition = cached_edition(s.key)  # another worker may have built it meanwhile
         if edition is None:
             edition = _remember(build_edition(library, s))
-            _store(edition)
+            if store is not None:
+                _store(edition, store)
     return edition
 
 
