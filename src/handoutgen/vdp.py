@@ -31,7 +31,6 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup, escape
