@@ -159,7 +159,12 @@ class Cache:
         return hmac.new(self.secret, head + payload, hashlib.sha256).digest()
 
     def _mkdir(self, folder: Path) -> None:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        """Every level under the root 0700 (mkdir's parents would get 0755)."""
+        current = self.root
+        for part in folder.relative_to(self.root).parts:
+            current = current / part
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(current, 0o700)
 
     # -- entries -----------------------------------------------------------------
     def get(self, kind: str, key: str) -> bytes | None:
@@ -306,7 +311,11 @@ def info() -> dict[str, Any]:
     if folder is None:
         return {"folder": None, "status": "off (HANDOUTGEN_CACHE_DIR=off)"}
     if not folder.exists():
-        return {"folder": str(folder), "status": "empty (not created yet)", "max_bytes": max_bytes()}
+        return {
+            "folder": str(folder),
+            "status": "empty (not created yet)",
+            "max_bytes": max_bytes(),
+        }
     try:
         _check_private_dir(folder, tighten=False)
     except CacheRefused as exc:
