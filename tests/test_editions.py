@@ -300,7 +300,7 @@ def test_personal_text_outside_the_marked_parts_falls_back(tmp_ws, fresh_cache):
     outcome = vdp.render_many(library, [request])[0]
     assert (outcome.mode, outcome.reason) == (
         "full",
-        "personal text outside the template's marked personal parts",
+        "personal data (patient) printed outside the template's marked personal parts",
     )
     assert "Dear Pat Doe, read on." in poppler_pages(outcome.pdf)[0]
 

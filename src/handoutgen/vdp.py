@@ -23,6 +23,7 @@ self-check (a full render compared page by page) failed.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import io
 import json
@@ -41,7 +42,8 @@ from .models import RenderRequest
 
 log = logging.getLogger("handoutgen")
 
-FORMAT = 1  # bump when the cached edition layout changes meaning
+FORMAT = 2  # bump when the cached edition layout changes meaning
+AUTHOR_PLACEHOLDER = "handoutgen-personal-author"
 HEAD_SLOTS = ("prepared-for",)  # slots whose text the running header repeats
 
 # The edition draws no personal margin text; the overlays draw only that.
@@ -79,13 +81,22 @@ class Marks:
     split render it records the personal parts and leaves placeholders."""
 
     # All a (sandboxed) template may touch: not whether it is being split.
-    template_api = ("slot", "personal_pages")
+    template_api = ("slot", "personal_pages", "author")
 
     def __init__(self, splitting: bool = False) -> None:
         self.splitting = splitting
         self.slots: list[Slot] = []
         self.personal: list[Markup] = []
         self.draft = False
+        self.author_value: str | None = None
+
+    def author(self, value: str | None) -> str:
+        """The PDF's author (the clinic) as personal metadata: an edition holds a
+        fixed placeholder, which assembly replaces with the recipient's value."""
+        if not self.splitting:
+            return value or ""
+        self.author_value = value
+        return AUTHOR_PLACEHOLDER
 
     def slot(self, name: str, line: bool = True, caller: Any = None) -> Markup:
         content = Markup(caller() if caller else "").strip()
@@ -110,9 +121,10 @@ class Marks:
 
 @dataclass
 class Split:
-    request: RenderRequest
-    base_html: str  # the document with placeholders, before the edition CSS
-    marks: Marks
+    request: RenderRequest  # the real request: only its marks are used for stamping
+    base_html: str  # the edition's document, placeholders in, before the edition CSS
+    marks: Marks  # the real request's personal parts
+    shared_request: RenderRequest | None = None  # the stand-in request the edition is built from
     key: str = ""
     reason: str = ""  # why this recipient needs a full render ("" if none)
 
@@ -139,7 +151,67 @@ def _weasyprint_version() -> str:
     return version("weasyprint")
 
 
-_PERSONAL_FIELDS = ("patient", "first_name", "last_name", "address1", "address2", "note")
+# Every field of a request that describes the patient, the visit or who sent it.
+PERSONAL_FIELDS = (
+    "patient",
+    "first_name",
+    "last_name",
+    "address1",
+    "address2",
+    "city",
+    "state",
+    "zip",
+    "note",
+    "clinician",
+    "clinic",
+    "visit_date",
+    "letter_date",
+)
+
+# Two made-up people who differ in every field: in length, first letter, case,
+# digits, month and day. An edition is rendered from the first; the second must
+# give the same shared HTML, or the template prints personal data outside its
+# marked parts. Stand-ins replace only the fields the real request has, so the
+# template takes the same branches.
+PERSONAS: tuple[dict[str, Any], dict[str, Any]] = (
+    {
+        "patient": "Avery Standin",
+        "first_name": "Avery",
+        "last_name": "Standin",
+        "address1": "1 Placeholder Road",
+        "address2": "Unit 2",
+        "city": "Sampleton",
+        "state": "ZZ",
+        "zip": "00001",
+        "note": "A stand-in note.",
+        "clinician": "Dr. Avery Example",
+        "clinic": "Stand-in Clinic",
+        "visit_date": dt.date(2001, 2, 3),
+        "letter_date": dt.date(2001, 2, 4),
+    },
+    {
+        "patient": "Moe Q. Placeholder-Wright",
+        "first_name": "Moe",
+        "last_name": "Placeholder-Wright",
+        "address1": "98765 Other Avenue North",
+        "address2": "Floor 11, Suite 1200",
+        "city": "Elsewhere Falls",
+        "state": "QQ",
+        "zip": "99999-8888",
+        "note": "Another made-up note,\nwith a second paragraph.",
+        "clinician": "Jo Other, NP",
+        "clinic": "Placeholder Health Partners",
+        "visit_date": dt.date(2019, 11, 28),
+        "letter_date": dt.date(2019, 12, 30),
+    },
+)
+
+
+def stand_in(request: RenderRequest, persona: int = 0) -> RenderRequest:
+    """The request with every personal field it has replaced by a stand-in."""
+    values = PERSONAS[persona]
+    update = {f: (values[f] if getattr(request, f) else None) for f in PERSONAL_FIELDS}
+    return request.model_copy(update=update)
 
 
 def ineligible(library: Library, request: RenderRequest) -> str:
@@ -161,18 +233,29 @@ def ineligible(library: Library, request: RenderRequest) -> str:
 
 
 def split(library: Library, request: RenderRequest) -> Split:
-    """Render the template once in split mode (a millisecond or so)."""
+    """Split a request into the edition it can share and its personal parts.
+
+    The edition's HTML is rendered from stand-ins (:func:`stand_in`), never from
+    the request: it holds no patient data by construction. The differential
+    check (:func:`_shared`) proves the template keeps personal data in its
+    marked parts; the request's own split render must then give the same shared
+    HTML, or it renders in full."""
     from .render import render_html
 
     marks = Marks(splitting=True)
     html = render_html(library, request, marks=marks)
-    s = Split(request, html, marks)
+    shared = _shared(library, request)
+    s = Split(request, shared.html, marks, shared_request=shared.request)
     if marks.draft:
         s.reason = "draft"
     elif "<main>" not in html or "</style>" not in html:
         s.reason = "template has no <main> or <style>"
-    else:
-        s.reason = _leak(request, html)
+    elif shared.reason:
+        s.reason = shared.reason
+    elif html != shared.html or _shape(marks) != shared.shape:
+        s.reason = (
+            "personal data changes the shared pages (the template treats some values specially)"
+        )
     h = hashlib.sha256()
     for part in (str(FORMAT), library.content_hash, _weasyprint_version(), request.pdf_variant):
         h.update(part.encode() + b"\n")
@@ -181,21 +264,58 @@ def split(library: Library, request: RenderRequest) -> Split:
     return s
 
 
-def _leak(request: RenderRequest, html: str) -> str:
-    """Personal text in the shared HTML means the template prints it outside a
-    marked slot: such a recipient cannot share an edition."""
-    values: list[str] = []
-    for name in _PERSONAL_FIELDS:
-        value = getattr(request, name, None)
-        if value:
-            values.extend(line.strip() for line in str(value).splitlines())
-    for value in values:
-        if len(value) < 4:
+@dataclass(frozen=True)
+class _Shared:
+    request: RenderRequest
+    html: str
+    shape: tuple
+    reason: str
+
+
+_SHARED: OrderedDict[tuple, _Shared] = OrderedDict()
+
+
+def _shape(marks: Marks) -> tuple:
+    return (tuple(slot.name for slot in marks.slots), len(marks.personal), marks.draft)
+
+
+def _shared(library: Library, request: RenderRequest) -> _Shared:
+    """The stand-in render and its differential check, once per document,
+    options and set of filled-in fields (a batch has a handful)."""
+    from .render import render_html
+
+    shared_request = stand_in(request, 0)
+    key = (library.content_hash, str(library.workspace.root), dt.date.today(), shared_request)
+    if key in _SHARED:
+        _SHARED.move_to_end(key)
+        return _SHARED[key]
+    marks_a, marks_b = Marks(splitting=True), Marks(splitting=True)
+    html_a = render_html(library, shared_request, marks=marks_a)
+    html_b = render_html(library, stand_in(request, 1), marks=marks_b)
+    reason = ""
+    if html_a != html_b or _shape(marks_a) != _shape(marks_b):
+        names = _leaking_fields(library, shared_request, html_a)
+        shown = ", ".join(n.replace("_", " ") for n in names) or "fields together"
+        reason = f"personal data ({shown}) printed outside the template's marked personal parts"
+    result = _Shared(shared_request, html_a, _shape(marks_a), reason)
+    _SHARED[key] = result
+    while len(_SHARED) > 256:
+        _SHARED.popitem(last=False)
+    return result
+
+
+def _leaking_fields(library: Library, shared_request: RenderRequest, html_a: str) -> list[str]:
+    """Which fields change the shared HTML, one at a time (only when the check fails)."""
+    from .render import render_html
+
+    names = []
+    for name in PERSONAL_FIELDS:
+        if getattr(shared_request, name) is None:
             continue
-        pattern = r"(?<!\w)" + re.escape(str(escape(value))) + r"(?!\w)"
-        if re.search(pattern, html):
-            return "personal text outside the template's marked personal parts"
-    return ""
+        other = shared_request.model_copy(update={name: PERSONAS[1][name]})
+        if render_html(library, other, marks=Marks(splitting=True)) != html_a:
+            names.append(name)
+    return names
 
 
 # -- editions -----------------------------------------------------------------------
@@ -328,7 +448,7 @@ def build_edition(library: Library, s: Split) -> Edition:
                 box.border_height(),
             ]
     with _watch_weasyprint():
-        pdf = write_pdf(document, library, s.request.pdf_variant)
+        pdf = write_pdf(document, library, s.shared_request.pdf_variant)
     edition = Edition(s.key, pdf, len(document.pages), slots, not reason, reason)
     if edition.ok:
         edition.ok, edition.reason = _self_check(library, edition, s)
@@ -337,28 +457,13 @@ def build_edition(library: Library, s: Split) -> Edition:
     return edition
 
 
-_PROBE = {
-    "patient": "Pat Probe",
-    "first_name": "Pat",
-    "last_name": "Probe",
-    "address1": "1 Probe Street",
-    "address2": "Unit 2",
-    "city": "Springfield",
-    "state": "IL",
-    "zip": "62701",
-    "note": "A short note.",
-    "clinician": "Dr. Probe",
-}
-
-
 def _self_check(library: Library, edition: Edition, s: Split) -> tuple[bool, str]:
-    """Assemble a made-up recipient with the same personal fields filled in, and
-    compare it with a full render. Catches templates whose margin boxes or
-    personal parts do not follow the conventions this module relies on."""
+    """Assemble the second stand-in persona and compare it with its full render.
+    Catches templates whose margin boxes or personal parts do not follow the
+    conventions this module relies on. No real request is involved."""
     from .render import render_pdf
 
-    probe_fields = {k: (v if getattr(s.request, k) else None) for k, v in _PROBE.items()}
-    probe = s.request.model_copy(update=probe_fields)
+    probe = stand_in(s.shared_request, 1)
     ps = split(library, probe)
     if ps.key != s.key or ps.reason:
         return True, ""  # the probe does not fit this edition; nothing to compare
@@ -542,7 +647,8 @@ def _personalize(library: Library, edition: Edition, splits: list[Split]) -> lis
         ltree = _LetterTree(lpdf) if lpdf is not None else None
         for k, (lp, op) in plan.items():
             try:
-                outcomes[k].pdf = _assemble(edition, ltree, lp, opdf, op)
+                author = splits[k].marks.author_value
+                outcomes[k].pdf = _assemble(edition, ltree, lp, opdf, op, author)
                 outcomes[k].mode = "edition"
                 outcomes[k].pages = len(lp) + len(op)
             except Exception as exc:  # noqa: BLE001 - fall back, never lose the row
@@ -600,11 +706,33 @@ class _LetterTree:
         self.parents = {int(nums[i]): nums[i + 1] for i in range(0, len(nums), 2)}
 
 
-def _assemble(edition: Edition, ltree: _LetterTree | None, lp: list[int], opdf, op: list[int]):  # noqa: ANN001
+def _set_author(out, author: str | None) -> None:  # noqa: ANN001
+    """Put the recipient's author (clinic) where the edition has the placeholder."""
+    if "/Author" in out.docinfo and str(out.docinfo.Author) == AUTHOR_PLACEHOLDER:
+        if author:
+            out.docinfo.Author = author
+        else:
+            del out.docinfo["/Author"]
+    if "/Metadata" in out.Root:
+        xmp = out.Root.Metadata.read_bytes()
+        if AUTHOR_PLACEHOLDER.encode() in xmp:
+            value = str(escape(author or "")).encode()
+            out.Root.Metadata.write(xmp.replace(AUTHOR_PLACEHOLDER.encode(), value))
+
+
+def _assemble(
+    edition: Edition,
+    ltree: _LetterTree | None,
+    lp: list[int],
+    opdf,  # noqa: ANN001
+    op: list[int],
+    author: str | None = None,
+):  # noqa: ANN202
     import pikepdf
     from pikepdf import Array, Name
 
     out = pikepdf.open(io.BytesIO(edition.pdf))
+    _set_author(out, author)
     # 1. Stamp each overlay as a form XObject, marked as an artifact (the
     #    header and page number are artifacts; slot text is pagination data too).
     for j, o_index in enumerate(op):
