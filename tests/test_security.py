@@ -55,6 +55,8 @@ RCE = [
     "{{ 9 ** 99999999 }}",
     "{{ ''|attr('__class__') }}",
     "{{ '{0.__class__}'.format(doc) }}",
+    "{{ person.clinician|length }}",  # None has no length: a bug, still a located error
+    "{{ 1 / 0 }}",
 ]
 
 

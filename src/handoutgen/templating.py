@@ -166,6 +166,10 @@ def render_template(template_dirs: list[Path], name: str, context: dict) -> str:
     except HandoutgenError as exc:
         # A helper (stylesheet, a vdp mark) refused something: say where.
         raise RenderError(f"{_template_location(exc, name)}: {exc.format_message()}") from None
+    except Exception as exc:  # noqa: BLE001 - a template bug (None|length, 1/0...) is a render error
+        raise RenderError(
+            f"{_template_location(exc, name)}: template error: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def _template_location(exc: BaseException, fallback: str) -> str:
