@@ -272,3 +272,32 @@ def test_a_yaml_file_that_is_a_device_or_huge_is_refused(tmp_ws, run):
 def test_hostile_text_never_reaches_a_pdf(tmp_ws, library):
     pdf = render(library, make_request(document="nonsurgical-options", patient="{{ 7*7 }}"))
     assert "{{ 7*7 }}" in " ".join(pages_text(pdf))
+
+
+@pytest.mark.parametrize(
+    "css",
+    [
+        '@import url("file:///etc/passwd");',
+        '@import "../../../../../../../../etc/passwd";',
+        "body { background: url(/etc/passwd); }",
+        "body { background: url(file:///etc/passwd); }",
+    ],
+    ids=["import-url", "import-relative", "background", "background-file-url"],
+)
+def test_a_workspace_stylesheet_cannot_pull_in_outside_files(tmp_ws, run, css):
+    (tmp_ws / "styles" / "extra.css").write_text(css + "\n")
+    path = tmp_ws / "handouts" / "nonsurgical-options.yaml"
+    path.write_text(path.read_text() + "styles: [extra.css]\n")
+    result = run("render", "nonsurgical-options", "-o", "out.pdf", workspace=tmp_ws)
+    if css.startswith("@import"):
+        # Stylesheets are inlined after others, where CSS ignores an @import:
+        # nothing is fetched, and the handout renders.
+        assert result.exit_code == 0, result.stderr
+        text = " ".join(pages_text((tmp_ws / "out.pdf").read_bytes()))
+        assert PASSWD_TEXT not in text
+    else:
+        assert result.exit_code == 1
+        assert "refused to load a local file: it lies outside the workspace" in result.stderr
+        assert "/etc/passwd" not in result.stderr
+        assert not (tmp_ws / "out.pdf").exists()
+    assert PASSWD_TEXT not in result.stderr + result.stdout
