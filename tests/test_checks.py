@@ -392,12 +392,14 @@ def test_check_results_are_cached_by_content_and_rebuilt_when_broken(tmp_ws, run
     cache = tmp_ws / "cache"
     monkeypatch.setenv("HANDOUTGEN_CACHE_DIR", str(cache))
     assert run("render", "nonsurgical-options", "-o", "a.pdf", workspace=tmp_ws).exit_code == 0
-    entries = list((cache / "checks").iterdir())
+    entries = list((cache / "checks").rglob("*.entry"))
     assert len(entries) == 1
+    good = entries[0].read_bytes()
     entries[0].write_text("{not json")
     checks._CACHE.clear()
     assert run("render", "nonsurgical-options", "-o", "b.pdf", workspace=tmp_ws).exit_code == 0
-    assert json.loads(entries[0].read_text())["value"] == []
+    assert entries[0].read_bytes() == good  # rebuilt, authenticated again (see test_cache.py)
+    assert json.loads(good[36:]) == []
     # A content change is a new key: the edited content is checked, not served stale.
     opt = tmp_ws / "handouts" / "options" / "spinal-injections.yaml"
     _set(opt, "  - No cut, and you", "  - A guaranteed fix. No cut, and you")
@@ -405,4 +407,4 @@ def test_check_results_are_cached_by_content_and_rebuilt_when_broken(tmp_ws, run
     result = run("render", "nonsurgical-options", "-o", "c.pdf", workspace=tmp_ws)
     assert result.exit_code == 1
     assert "absolute promise 'guaranteed'" in result.stderr
-    assert len(list((cache / "checks").iterdir())) == 2
+    assert len(list((cache / "checks").rglob("*.entry"))) == 2

@@ -663,6 +663,44 @@ def doctor() -> None:
         raise HandoutgenError("some required parts are missing (see above)")
 
 
+# -- cache (issue 13) -------------------------------------------------------------------
+
+
+@cli.group(name="cache")
+def cache_group() -> None:
+    """Show or clear the cache of editions and check results (no patient data)."""
+
+
+@cache_group.command(name="info")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def cache_info(as_json: bool) -> None:
+    """Where the cache is, whether it is used, and what it holds."""
+    from . import cache
+
+    data = cache.info()
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"folder: {data['folder'] or '-'}")
+    click.echo(f"status: {data['status']}")
+    for kind, k in sorted(data.get("kinds", {}).items()):
+        click.echo(f"{kind}: {k['entries']} entries, {k['bytes'] / 1048576:.1f} MiB")
+    if "bytes" in data:
+        click.echo(
+            f"total: {data['entries']} entries, {data['bytes'] / 1048576:.1f} MiB "
+            f"of {data['max_bytes'] / 1048576:.0f} MiB (HANDOUTGEN_CACHE_MAX_MB)"
+        )
+
+
+@cache_group.command(name="clear")
+def cache_clear() -> None:
+    """Delete every cached entry and the cache's key."""
+    from . import cache
+
+    removed = cache.clear()
+    click.echo(f"Removed {removed} cache entr{'y' if removed == 1 else 'ies'}.")
+
+
 def main() -> None:
     cli(prog_name="handoutgen")
 

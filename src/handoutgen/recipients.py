@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .content import Library, did_you_mean
-from .errors import DataError
+from .errors import DataError, HandoutgenError
 from .models import LANG_RE, Document
 
 FIELDS = (
@@ -309,13 +309,13 @@ def iter_rows(
         if suffix == ".json":
             return _read_list(path, json.loads(path.read_text(encoding="utf-8-sig")))
         if suffix in (".yaml", ".yml"):
-            import yaml
+            from .yamlfile import load_bounded  # depth- and alias-bounded
 
-            return _read_list(path, yaml.safe_load(path.read_text(encoding="utf-8-sig")))
+            return _read_list(path, load_bounded(path.read_text(encoding="utf-8-sig"), str(path)))
+    except HandoutgenError:
+        raise
     except UnicodeDecodeError:
         raise _not_text(path, encoding) from None
-    except DataError:
-        raise
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     except (ValueError, OSError, zipfile.BadZipFile) as exc:
