@@ -499,7 +499,6 @@ class _Checker:
                 document=doc.id,
             )
 
-
     def safety(self, doc: Document, yf: YamlFile, page: _ImageFinder, ids: dict) -> None:
         if doc.get_help is None:
             self.add(
@@ -547,7 +546,7 @@ class _Checker:
     def terms(self, doc: Document, yf: YamlFile, page: _ImageFinder, ids: dict) -> None:
         text = page.text()
         glossary = page.glossary_span
-        for name, pattern in TERMS.items():
+        for pattern in TERMS.values():
             m = pattern.search(text)
             if m is None:
                 continue
@@ -617,11 +616,7 @@ def _overflowing_panels(rendered) -> list[str]:  # noqa: ANN001
         if "panel" in classes and getattr(box, "element_tag", "") == "section":
             limit = box.position_y + box.border_height() + 0.5
             content = max(
-                (
-                    bottom(c)
-                    for c in box.children
-                    if c.style["position"] != "absolute"
-                ),
+                (bottom(c) for c in box.children if c.style["position"] != "absolute"),
                 default=0,
             )
             if content > limit:
