@@ -551,9 +551,11 @@ class _Checker:
             if m is None:
                 continue
             in_glossary = glossary[0] <= m.start() < glossary[1]
-            after = text[m.end() : m.end() + 2].lstrip()
-            before = text[max(0, m.start() - 2) : m.start()].rstrip()
-            if in_glossary or after.startswith("(") or before.endswith("("):
+            # Explained in brackets right after it ("facet joints (the small
+            # joints...)") or itself the bracketed name ("(the annulus)").
+            after = text[m.end() : m.end() + 12]
+            before = text[max(0, m.start() - 8) : m.start()]
+            if in_glossary or "(" in after or before.rfind("(") > before.rfind(")"):
                 continue
             self.add(
                 yf,
