@@ -33,7 +33,8 @@ def handout(library) -> bytes:
 
 def test_handout_is_personalized_on_every_page(library, handout):
     pages = pages_text(handout)
-    assert 2 <= len(pages) <= 4
+    # The reviewed content (help block, words to know, sourced evidence) at 12 pt.
+    assert 2 <= len(pages) <= 8
     for number, text in enumerate(pages, 1):
         assert PERSON["patient"] in text, f"name missing on page {number}"
         assert DISCLAIMER in text, f"disclaimer missing on page {number}"

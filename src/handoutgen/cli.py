@@ -200,14 +200,36 @@ def validate(ctx: click.Context) -> None:
 @cli.command()
 @click.argument("documents", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.option(
+    "--option",
+    "options",
+    multiple=True,
+    help="Check the documents with these options, as `render --option` would print them.",
+)
+@click.option(
+    "--report",
+    is_flag=True,
+    help="Print the IPDAS and PEMAT-P items a program can judge, met or not, per document.",
+)
 @click.pass_context
-def check(ctx: click.Context, documents: tuple[str, ...], as_json: bool) -> None:
+def check(
+    ctx: click.Context,
+    documents: tuple[str, ...],
+    as_json: bool,
+    options: tuple[str, ...],
+    report: bool,
+) -> None:
     """Check content against the patient-safety standards (reading level, balance,
     sources, review dates, required parts, claims). Exits 1 on any error."""
     from .checks import check as run_check
 
     library = _library(ctx)
-    findings = run_check(library, list(documents) or None)
+    if report:
+        from .report import print_report
+
+        print_report(library, list(documents) or None, options or None, as_json=as_json)
+        return
+    findings = run_check(library, list(documents) or None, options=options or None)
     errors = sum(f.severity == "error" for f in findings)
     warnings = len(findings) - errors
     if as_json:

@@ -20,6 +20,14 @@ _FACES = {
     ("bold", "italic"): "AtkinsonHyperlegible-BoldItalic.ttf",
 }
 
+DIGITS = "Handout Digits"
+_DIGIT_FACES = {
+    ("normal", "normal"): "HandoutDigits-Regular.ttf",
+    ("bold", "normal"): "HandoutDigits-Bold.ttf",
+    ("normal", "italic"): "HandoutDigits-Italic.ttf",
+    ("bold", "italic"): "HandoutDigits-BoldItalic.ttf",
+}
+
 
 @cache
 def font_dir() -> Path:
@@ -46,6 +54,20 @@ def font_face_css(inline: bool = False) -> str:
         rules.append(
             f'@font-face {{ font-family: "{FAMILY}"; font-weight: {weight}; '
             f"font-style: {style}; src: {src} format('truetype'); }}"
+        )
+    # Atkinson Hyperlegible draws a slashed zero, which older readers can misread
+    # (as 8 or Ø): the digits 0-9 come from Noto Sans, subset and shipped in
+    # fonts/ (SIL Open Font License 1.1), listed first in the stylesheets.
+    for (weight, style), name in _DIGIT_FACES.items():
+        path = Path(__file__).resolve().parent / "fonts" / name
+        if inline:
+            data = base64.b64encode(path.read_bytes()).decode("ascii")
+            src = f"url(data:font/ttf;base64,{data})"
+        else:
+            src = f'url("{path.as_uri()}")'
+        rules.append(
+            f'@font-face {{ font-family: "{DIGITS}"; font-weight: {weight}; '
+            f"font-style: {style}; src: {src} format('truetype'); unicode-range: U+0030-0039; }}"
         )
     return "\n".join(rules)
 

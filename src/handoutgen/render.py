@@ -178,6 +178,11 @@ def context(
             ],
             "letter_date": req.letter_date,
         },
+        "see_also": [
+            (library.documents[s.document], s.note)
+            for s in doc.see_also
+            if s.document in library.documents
+        ],
         "sources": sources,
         "source_number": {s: i + 1 for i, s in enumerate(sources)},
         "disclaimers": disclaimers,
