@@ -147,6 +147,12 @@ def remember(workspace: Workspace, user: str, clinician: str, clinic: str) -> No
     private.update(workspace, change)
 
 
+def _new_sid() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(12)
+
+
 @dataclass
 class Sessions:
     """Sign and read session cookies."""
@@ -154,6 +160,8 @@ class Sessions:
     workspace: Workspace
     idle: int = 30 * 60
     _serializer: Any = None
+    _revoked: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         from itsdangerous import URLSafeTimedSerializer
@@ -162,12 +170,23 @@ class Sessions:
             private.signing_key(self.workspace), salt="handoutgen-session"
         )
 
-    def issue(self, user: str) -> str:
-        return self._serializer.dumps({"u": user, "f": fingerprint(self.workspace, user)})
+    def issue(self, user: str, sid: str | None = None) -> str:
+        """A cookie for a new session (or a fresh timestamp for session ``sid``)."""
+        payload = {"u": user, "f": fingerprint(self.workspace, user), "s": sid or _new_sid()}
+        return self._serializer.dumps(payload)
 
-    def user(self, cookie: str | None) -> str | None:
-        """The signed-in user, or None (no cookie, forged, idle too long, or the
-        user was removed or given a new password since)."""
+    def revoke(self, cookie: str | None) -> None:
+        """Sign-out: this session's cookie stops working at once, even if copied."""
+        data = self._load(cookie)
+        if data is not None:
+            now = time.monotonic()
+            with self._lock:
+                self._revoked[str(data.get("s"))] = now
+                for sid, when in list(self._revoked.items()):
+                    if when < now - self.idle:  # expired by now anyway
+                        del self._revoked[sid]
+
+    def _load(self, cookie: str | None) -> dict[str, Any] | None:
         from itsdangerous import BadSignature
 
         if not cookie or len(cookie) > 500:
@@ -178,9 +197,22 @@ class Sessions:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("u"), str):
             return None
-        if data.get("f") != fingerprint(self.workspace, data["u"]):
+        return data
+
+    def session(self, cookie: str | None) -> tuple[str, str] | None:
+        """(user, session id) of a valid cookie, or None (no cookie, forged, idle
+        too long, signed out, or the user was removed or given a new password)."""
+        data = self._load(cookie)
+        if data is None or data.get("f") != fingerprint(self.workspace, data["u"]):
             return None
-        return data["u"]
+        with self._lock:
+            if str(data.get("s")) in self._revoked:
+                return None
+        return data["u"], str(data.get("s"))
+
+    def user(self, cookie: str | None) -> str | None:
+        found = self.session(cookie)
+        return found[0] if found else None
 
 
 @dataclass

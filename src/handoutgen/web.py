@@ -44,6 +44,7 @@ from .errors import HandoutgenError
 from .models import PageSize
 from .webpool import Busy, RenderPool, edition_job, render_job
 from .workspace import PACKAGE_DIR, Workspace
+from .yamlguard import yaml_guard
 
 log = logging.getLogger("handoutgen")
 
@@ -198,6 +199,7 @@ class _State:
         with self.lock:
             if self._library is None or stamp != self._stamp:
                 self._library = None  # a broken workspace must not serve stale content
+                yaml_guard(self.workspace)
                 self._library = load_library(self.workspace)
                 self._stamp = stamp
             return self._library
@@ -278,8 +280,10 @@ def create_app(
             request.cookies.get(CSRF_COOKIE), csrf_token
         ):
             return _expired()
+        if state.sessions is not None:
+            state.sessions.revoke(request.cookies.get(auth.SESSION_COOKIE))
         response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(auth.SESSION_COOKIE, path="/")
+        response.headers.append("set-cookie", _session_cookie(state, "", max_age=0))
         return response
 
     @app.get("/", response_class=HTMLResponse, summary="List the documents")
@@ -503,10 +507,13 @@ def _authenticate(state: _State, request: Request, refresh: list[str]) -> str | 
                 "ignored %s from an address that is not a trusted proxy", config.proxy_header
             )
     assert state.sessions is not None
-    user = state.sessions.user(request.cookies.get(auth.SESSION_COOKIE))
-    if user is not None:
+    found = state.sessions.session(request.cookies.get(auth.SESSION_COOKIE))
+    if found is None:
+        return None
+    user, sid = found
+    if request.url.path != "/logout":
         # Sliding expiry: each request restarts the idle clock.
-        refresh.append(_session_cookie(state, state.sessions.issue(user)))
+        refresh.append(_session_cookie(state, state.sessions.issue(user, sid)))
     return user
 
 
