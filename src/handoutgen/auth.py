@@ -131,6 +131,23 @@ def remembered(workspace: Workspace, user: str) -> dict[str, str]:
     return out
 
 
+def clinics(workspace: Workspace, limit: int = 4) -> list[str]:
+    """The clinic names forms will send (the settings' default, then the ones
+    users' forms remember, most common first): the clinic is printed in the
+    shared pages, so each one is its own edition."""
+    from collections import Counter
+
+    data = private.load(workspace)
+    seen: Counter[str] = Counter()
+    form = data.get("form") if isinstance(data.get("form"), dict) else {}
+    for prefs in form.values():
+        if isinstance(prefs, dict) and prefs.get("clinic"):
+            seen[str(prefs["clinic"])[:300]] += 1
+    default = str(data.get("clinic") or "")
+    names = ([default] if default else []) + [c for c, _ in seen.most_common() if c != default]
+    return names[:limit]
+
+
 def remember(workspace: Workspace, user: str, clinician: str, clinic: str) -> None:
     """Keep a user's clinician and clinic for their next form (only if changed)."""
     wanted = {"clinician": clinician[:300], "clinic": clinic[:300]}

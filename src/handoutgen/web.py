@@ -753,27 +753,31 @@ def _schedule_edition(state: _State, library: Library, job: dict[str, Any]) -> N
     state.pool.background(key, edition_job, *_job_args(state, library), job)
 
 
-def warm_requests(library: Library, today: dt.date | None = None) -> list[dict[str, Any]]:
+def warm_requests(
+    library: Library, clinics: list[str] | None = None, today: dt.date | None = None
+) -> list[dict[str, Any]]:
     """The jobs a clinician's form sends first: each handout with its own
-    options in its own order, the visit date, a name, the remembered clinician
-    and clinic, with and without a note."""
+    options in its own order, today's date, a name, a clinician, with and
+    without a note; for each clinic the forms remember (the clinic's name is
+    printed on the shared pages) or none."""
     today = today or dt.date.today()
     jobs = []
     for doc in sorted(library.documents.values(), key=lambda d: d.id):
         if doc.kind != "handout":
             continue
-        base = {
-            "document": doc.id,
-            "options": list(doc.options),
-            "patient": "Warm Up",
-            "visit_date": today.isoformat(),
-            "clinician": "Clinician",
-            "clinic": "Clinic",
-            "page_size": doc.page_size,
-            "large_print": False,
-        }
-        jobs.append({**base, "note": "Note."})
-        jobs.append({**base, "note": None})
+        for clinic in [*(clinics or []), None]:
+            base = {
+                "document": doc.id,
+                "options": list(doc.options),
+                "patient": "Warm Up",
+                "visit_date": today.isoformat(),
+                "clinician": "Clinician",
+                "clinic": clinic,
+                "page_size": doc.page_size,
+                "large_print": False,
+            }
+            jobs.append({**base, "note": "Note."})
+            jobs.append({**base, "note": None})
     return jobs
 
 
@@ -785,7 +789,11 @@ def _warm(state: _State) -> None:
         library = state.library()
     except Exception:  # noqa: BLE001 - the page reports a broken workspace
         return
-    for job in warm_requests(library):
+    try:
+        clinics = auth.clinics(state.workspace)
+    except HandoutgenError:
+        clinics = []
+    for job in warm_requests(library, clinics):
         while True:
             try:
                 state.pool.run(edition_job, *_job_args(state, library), job)
