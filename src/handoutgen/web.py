@@ -18,6 +18,7 @@ who made which document from which content, never for whom.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -238,7 +239,15 @@ def create_app(
     )
     if config.sign_in:
         state.sessions = auth.Sessions(workspace, idle=config.idle_minutes * 60)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):  # noqa: ANN202
+        yield
+        # Here, not after uvicorn returns: it re-raises Ctrl-C/SIGTERM on its way out.
+        state.pool.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="handoutgen",
         version=_version(),
         description="Personalized patient handouts from reviewed content.",
@@ -572,7 +581,12 @@ def _same_origin(request: Request) -> bool:
 
 
 def _login_page(
-    state: _State, request: Request, next_url: str, error: str = "", status: int = 200
+    state: _State,
+    request: Request,
+    next_url: str,
+    error: str = "",
+    status: int = 200,
+    username: str = "",
 ) -> Response:
     cookie, new = _csrf_cookie(request)
     response = _page(
@@ -580,6 +594,7 @@ def _login_page(
         status,
         next=next_url,
         error=error,
+        username=username,
         token=state.form_token(cookie),
         user=None,
         sign_in=state.config.sign_in,
@@ -617,7 +632,9 @@ def _login(state: _State, request: Request, fields: LoginForm) -> Response:
     if not auth.verify(state.workspace, fields.username, fields.password):
         state.throttle.failed(*keys)
         log.warning("failed sign-in for %r from %s", fields.username[:64], peer)
-        return _login_page(state, request, next_url, "Wrong user name or password.", 401)
+        return _login_page(
+            state, request, next_url, "Wrong user name or password.", 401, fields.username
+        )
     state.throttle.succeeded(keys[0])
     assert state.sessions is not None
     response = RedirectResponse(next_url, status_code=303)
@@ -1040,6 +1057,7 @@ def serve(
         ssl_keyfile=keyfile,
         limit_concurrency=max(64, config.workers * 16 + config.queue * 4),
         timeout_keep_alive=5,
+        timeout_graceful_shutdown=10,
         h11_max_incomplete_event_size=64 * 1024,
     )
     if on_ready:

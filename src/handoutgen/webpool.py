@@ -123,6 +123,22 @@ def _page_count(pdf: bytes) -> int:
     return len(pypdf.PdfReader(io.BytesIO(pdf)).pages)
 
 
+def _worker_init() -> None:
+    """In each worker: end with the server, even if the server is killed outright."""
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:  # PR_SET_PDEATHSIG: the kernel signals us when the parent dies
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() == 1:  # the server died before we got here
+        os._exit(0)
+
+
 def _ready() -> int:
     """Import the heavy parts so a worker's first render is not slower."""
     import weasyprint  # noqa: F401
@@ -145,6 +161,7 @@ class RenderPool:
         self._in_flight = 0
         self._background: set[str] = set()
         self._executor: Executor | None = None
+        self._closed = False
 
     # A separate method so tests can hold a slot without rendering anything.
     def try_acquire(self) -> bool:
@@ -164,6 +181,8 @@ class RenderPool:
 
     def _get_executor(self) -> Executor:
         with self._lock:
+            if self._closed:
+                raise RuntimeError("the render pool is closed")
             if self._executor is None:
                 if self.workers <= 0:
                     self._executor = ThreadPoolExecutor(1, thread_name_prefix="handoutgen-render")
@@ -175,6 +194,7 @@ class RenderPool:
                         self.workers,
                         mp_context=multiprocessing.get_context("spawn"),
                         max_tasks_per_child=self._recycle,
+                        initializer=_worker_init,
                     )
             return self._executor
 
@@ -191,6 +211,8 @@ class RenderPool:
         try:
             return self._get_executor().submit(fn, *args)
         except (BrokenProcessPool, RuntimeError):
+            if self._closed:
+                raise
             # A worker died (out of memory, killed): start a fresh pool once.
             log.warning("a render worker stopped; starting new workers")
             with self._lock:
@@ -241,7 +263,18 @@ class RenderPool:
         return True
 
     def close(self) -> None:
+        """Stop now: queued jobs are cancelled and running renders ended (their
+        clients are gone; an edition half-built is never stored)."""
         with self._lock:
+            self._closed = True
             ex, self._executor = self._executor, None
-        if ex is not None:
-            ex.shutdown(wait=False, cancel_futures=True)
+        if ex is None:
+            return
+        # The executor has no public way to end running work; without this an
+        # edition build would hold up Ctrl-C for as long as it takes.
+        processes = list((getattr(ex, "_processes", None) or {}).values())
+        ex.shutdown(wait=False, cancel_futures=True)
+        for proc in processes:
+            proc.terminate()
+        for proc in processes:
+            proc.join(timeout=5)
