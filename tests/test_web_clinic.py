@@ -11,6 +11,7 @@ import os
 import re
 import socket
 import sqlite3
+import ssl
 import stat
 import time
 
@@ -665,3 +666,69 @@ def test_serve_checks_its_tls_and_proxy_options(run, tmp_path):
     assert result.exit_code == 1 and "cannot use the certificate" in result.stderr
     result = run("serve", "--trusted-proxy-header", "X-Forwarded-User", "--trusted-proxy", "proxy!")
     assert result.exit_code == 1 and "is not an address or network" in result.stderr
+
+
+def test_https_with_a_certificate_and_secure_cookies(tmp_path):
+    """A real server on loopback with --certfile/--keyfile, bound to every
+    address (so sign-in is on): the page comes over TLS and the session
+    cookie is marked Secure."""
+    import shutil
+    import subprocess
+    import sys
+
+    import httpx
+
+    # openssl is Debian's (scripts/setup.sh installs it): a throwaway self-signed pair.
+    assert shutil.which("openssl"), "scripts/setup.sh installs openssl"
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    env = {**os.environ, "HANDOUTGEN_CACHE_DIR": str(tmp_path / "cache")}
+    auth.add_user(Workspace.at(ROOT), "alice", PASSWORD)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "handoutgen.cli", "--workspace", str(ROOT), "serve",
+         "--host", "0.0.0.0", "--port", str(port), "--workers", "1",
+         "--certfile", str(cert), "--keyfile", str(key)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode()
+                time.sleep(0.2)
+        with httpx.Client(
+            base_url=f"https://127.0.0.1:{port}",
+            verify=ssl.create_default_context(cafile=str(cert)),
+            timeout=60,
+        ) as c:
+            page = c.get("/login")
+            assert page.status_code == 200 and "Sign in" in page.text
+            assert "Secure" in page.headers["set-cookie"]  # the CSRF cookie
+            response = c.post(
+                "/login",
+                data={"username": "alice", "password": PASSWORD, "next": "/",
+                      "csrf_token": token_from(page.text)},
+                follow_redirects=False,
+            )  # fmt: skip
+            assert response.status_code == 303
+            session = response.headers["set-cookie"]
+            assert "Secure" in session and "HttpOnly" in session and "SameSite=Strict" in session
+            assert c.get("/").status_code == 200
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            with pytest.raises(httpx.HTTPError):  # no plain HTTP on a TLS port
+                http.get("/login")
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert f"at https://0.0.0.0:{port}/".encode() in err

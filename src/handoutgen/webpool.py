@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 log = logging.getLogger("handoutgen")
@@ -124,19 +125,19 @@ def _page_count(pdf: bytes) -> int:
 
 
 def _worker_init() -> None:
-    """In each worker: end with the server, even if the server is killed outright."""
-    import signal
-    import sys
+    """In each worker: end with the server, even if the server is killed outright
+    (a watchdog, since the kernel's parent-death signal follows the thread that
+    started the worker, not the server process)."""
+    parent = os.getppid()
 
-    if sys.platform.startswith("linux"):
-        import ctypes
+    def watch() -> None:
+        import time
 
-        try:  # PR_SET_PDEATHSIG: the kernel signals us when the parent dies
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() == 1:  # the server died before we got here
+        while os.getppid() == parent:
+            time.sleep(1)
         os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="handoutgen-watchdog").start()
 
 
 def _ready() -> int:
@@ -206,8 +207,6 @@ class RenderPool:
                 ex.submit(_ready)
 
     def _submit(self, fn: Callable, *args: Any) -> Future:
-        from concurrent.futures.process import BrokenProcessPool
-
         try:
             return self._get_executor().submit(fn, *args)
         except (BrokenProcessPool, RuntimeError):
@@ -215,10 +214,7 @@ class RenderPool:
                 raise
             # A worker died (out of memory, killed): start a fresh pool once.
             log.warning("a render worker stopped; starting new workers")
-            with self._lock:
-                old, self._executor = self._executor, None
-            if old is not None:
-                old.shutdown(wait=False, cancel_futures=True)
+            self._reset()
             return self._get_executor().submit(fn, *args)
 
     def run(self, fn: Callable, *args: Any) -> Any:
@@ -235,6 +231,16 @@ class RenderPool:
             return future.result(timeout=self.timeout)
         except FutureTimeout:
             raise Busy(30, "This render is taking too long.") from None
+        except BrokenProcessPool:
+            log.warning("a render worker stopped unexpectedly; starting new workers")
+            self._reset()
+            raise Busy(2, "A render worker stopped unexpectedly.") from None
+
+    def _reset(self) -> None:
+        with self._lock:
+            old, self._executor = self._executor, None
+        if old is not None:
+            old.shutdown(wait=False, cancel_futures=True)
 
     def background(self, key: str, fn: Callable, *args: Any) -> bool:
         """Run a job nobody waits for (an edition build), only when there is a
