@@ -227,6 +227,7 @@ def test_a_trusted_proxy_header_is_honoured_only_from_the_proxy():
     trusted = TestClient(app, base_url="http://127.0.0.1:8765", client=("10.9.8.7", 50000))
     page = trusted.get("/", headers={"X-Forwarded-User": "carol"})
     assert page.status_code == 200 and "Signed in as carol" in page.text
+    assert "Sign out" not in page.text  # the single sign-on signs people out
     # A header that is not a plain user name is ignored.
     bad = trusted.get("/", headers={"X-Forwarded-User": "<script>"}, follow_redirects=False)
     assert bad.status_code == 303
@@ -502,6 +503,20 @@ def test_the_audit_log_records_who_made_what_without_patient_data(run):
     assert later.exit_code == 0 and later.stdout == ""
     bad = run("audit", "--since", "March")
     assert bad.exit_code == 1 and "--since 'March': use the form YYYY-MM-DD" in bad.stderr
+
+
+def test_no_handout_without_its_audit_row(monkeypatch):
+    client = local_client()
+    fields = form_fields(client)
+
+    def broken(**row):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(client.app.state.hg.audit, "add", broken)
+    response = client.post("/render", data=fields)
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Nothing was handed out" in response.text
 
 
 # -- the form ----------------------------------------------------------------------------------

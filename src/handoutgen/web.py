@@ -27,6 +27,7 @@ import logging
 import re
 import secrets
 import socket
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -277,6 +278,8 @@ def create_app(
 
     @app.get("/login", response_class=HTMLResponse, summary="Sign-in page")
     def login_page(request: Request, next: str = "/") -> Response:  # noqa: A002
+        if not state.config.sign_in:
+            return RedirectResponse(_safe_next(next), status_code=303)
         return _login_page(state, request, _safe_next(next))
 
     @app.post("/login", response_class=HTMLResponse, summary="Sign in")
@@ -301,7 +304,13 @@ def create_app(
         if isinstance(library, Response):
             return library
         docs = sorted(library.documents.values(), key=lambda d: d.id)
-        return _page("index.html", 200, docs=docs, lang="en", **_chrome(state, request))
+        cookie, new = _csrf_cookie(request)
+        chrome = _chrome(state, request)
+        if chrome["sign_in"]:
+            chrome["signout_token"] = state.form_token(cookie)
+        response = _page("index.html", 200, docs=docs, lang="en", **chrome)
+        _set_csrf(state, response, new)
+        return response
 
     @app.get("/documents/{document}", response_class=HTMLResponse, summary="The form")
     def form(request: Request, document: str) -> Response:
@@ -511,6 +520,7 @@ def _authenticate(state: _State, request: Request, refresh: list[str]) -> str | 
         peer = request.client.host if request.client else ""
         if value is not None:
             if _is_trusted(peer, config.trusted_proxies) and auth.NAME_RE.match(value):
+                request.scope.setdefault("state", {})["via_proxy"] = True
                 return value
             log.warning(
                 "ignored %s from an address that is not a trusted proxy", config.proxy_header
@@ -726,17 +736,30 @@ def _submit(state: _State, request: Request, fields: RenderForm, *, preview: boo
         _schedule_edition(state, library, job)
     user = _user(request)
     action = "preview" if preview else ("print" if fields.inline == "1" else "pdf")
-    state.audit.add(
-        user=user,
-        action=action,
-        document=fields.document,
-        options=job["options"],
-        language=result["language"],
-        page_size=p.page_size,
-        large_print=job["large_print"],
-        content_hash=library.content_hash,
-        pages=result["pages"],
-    )
+    try:
+        state.audit.add(
+            user=user,
+            action=action,
+            document=fields.document,
+            options=job["options"],
+            language=result["language"],
+            page_size=p.page_size,
+            large_print=job["large_print"],
+            content_hash=library.content_hash,
+            pages=result["pages"],
+        )
+    except (sqlite3.Error, OSError) as exc:
+        # No handout without its audit row: a loud failure, not a silent gap.
+        log.error("cannot write the audit log %s: %s", state.audit.path, exc)
+        return _page(
+            "error.html",
+            500,
+            title="The audit log cannot be written",
+            message=(
+                "Nothing was handed out, because it could not be recorded. Tell IT: the disk "
+                "may be full or the audit log damaged (see the server's output)."
+            ),
+        )
     try:
         auth.remember(state.workspace, user, fields.clinician, fields.clinic)
     except (HandoutgenError, OSError) as exc:  # remembering is a convenience only
@@ -830,9 +853,10 @@ def _chrome(state: _State, request: Request) -> dict[str, Any]:
     if not state.config.sign_in:
         return {"user": None, "sign_in": False, "signout_token": ""}
     cookie = request.cookies.get(CSRF_COOKIE) or ""
+    via_proxy = bool(request.scope.get("state", {}).get("via_proxy"))
     return {
         "user": _user(request),
-        "sign_in": True,
+        "sign_in": not via_proxy,  # signing out is the single sign-on's business
         "signout_token": state.form_token(cookie) if cookie else "",
     }
 

@@ -161,6 +161,7 @@ class RenderPool:
         self._lock = threading.Lock()
         self._in_flight = 0
         self._background: set[str] = set()
+        self._pending: dict[str, tuple[Callable, tuple]] = {}  # insertion order: oldest first
         self._executor: Executor | None = None
         self._closed = False
 
@@ -175,6 +176,7 @@ class RenderPool:
     def release(self) -> None:
         with self._lock:
             self._in_flight -= 1
+        self._drain()
 
     @property
     def in_flight(self) -> int:
@@ -243,30 +245,45 @@ class RenderPool:
             old.shutdown(wait=False, cancel_futures=True)
 
     def background(self, key: str, fn: Callable, *args: Any) -> bool:
-        """Run a job nobody waits for (an edition build), only when there is a
-        free slot and the same key is not already running."""
+        """Run a job nobody waits for (an edition build) in an idle worker: now
+        if one is idle, else as soon as one is (at most 64 waiting; a key
+        already running or waiting is not added twice)."""
         with self._lock:
-            # Only into an idle worker: a build must never take a clinician's place.
-            if key in self._background or self._in_flight >= max(1, self.workers):
+            if key in self._background or key in self._pending:
                 return False
-            self._background.add(key)
-            self._in_flight += 1
-
-        def done(_f: Future) -> None:
-            with self._lock:
-                self._background.discard(key)
-                self._in_flight -= 1
-            if _f.exception() is not None:
-                log.debug("background job failed: %s", type(_f.exception()).__name__)
-
-        try:
-            self._submit(fn, *args).add_done_callback(done)
-        except Exception:  # noqa: BLE001 - a warm-up must never take the server down
-            done_future: Future = Future()
-            done_future.set_result(None)
-            done(done_future)
-            return False
+            self._pending[key] = (fn, args)
+            while len(self._pending) > 64:
+                self._pending.pop(next(iter(self._pending)))
+        self._drain()
         return True
+
+    def _drain(self) -> None:
+        """Start waiting background jobs while workers are idle. A build must
+        never take a clinician's place, so only below ``workers`` in flight."""
+        while True:
+            with self._lock:
+                if self._closed or not self._pending or self._in_flight >= max(1, self.workers):
+                    return
+                key = next(iter(self._pending))
+                fn, args = self._pending.pop(key)
+                self._background.add(key)
+                self._in_flight += 1
+
+            def done(f: Future, key: str = key) -> None:
+                with self._lock:
+                    self._background.discard(key)
+                    self._in_flight -= 1
+                if not f.cancelled() and f.exception() is not None:
+                    log.debug("background job failed: %s", type(f.exception()).__name__)
+                self._drain()
+
+            try:
+                self._submit(fn, *args).add_done_callback(done)
+            except Exception:  # noqa: BLE001 - a warm-up must never take the server down
+                failed: Future = Future()
+                failed.set_result(None)
+                done(failed)
+                return
 
     def close(self) -> None:
         """Stop now: queued jobs are cancelled and running renders ended (their
