@@ -197,9 +197,15 @@ def test_sign_in_phone_layout_and_keyboard_print_in_chromium(clinic_server, tmp_
             assert disposition.startswith("inline;")
             assert DOWNLOAD_NAME.search(disposition)
             # The PDF is opened in a frame for the browser's print dialog.
-            page.wait_for_function("window.printed !== undefined")
+            # (Polled from here: the page's CSP forbids the eval wait_for_function uses.)
+            for _ in range(300):
+                if page.evaluate("window.printed") is not None:
+                    break
+                page.wait_for_timeout(100)
             assert page.evaluate("window.printed").startswith("blob:")
-            assert page.get_attribute("iframe.print-frame", "src") == page.evaluate("window.printed")
+            assert page.get_attribute("iframe.print-frame", "src") == page.evaluate(
+                "window.printed"
+            )
             text = " ".join(pages_text(bodies[-1]))
             assert "Prepared for Quinn Example" in text and "Walk every day." in text
 

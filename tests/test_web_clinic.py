@@ -403,6 +403,28 @@ def test_a_full_queue_answers_busy_with_retry_after():
     assert client.post("/render", data=fields).status_code == 200
 
 
+def test_edition_builds_wait_for_an_idle_worker_and_never_take_a_place():
+    import threading
+
+    from handoutgen.webpool import RenderPool
+
+    pool = RenderPool(workers=0, queue=0)  # one place
+    ran = threading.Event()
+    try:
+        assert pool.try_acquire()  # a clinician's render is running
+        assert pool.background("edition-a", ran.set)
+        assert not pool.background("edition-a", ran.set)  # not twice
+        assert not ran.wait(0.3)  # it waits...
+        pool.release()
+        assert ran.wait(10)  # ...and runs once the worker is free
+        deadline = time.monotonic() + 10
+        while pool.in_flight and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pool.in_flight == 0
+    finally:
+        pool.close()
+
+
 def test_renders_run_in_worker_processes(tmp_path):
     """One real process pool: the PDF comes back whole and correct."""
     client = local_client(workers=1, queue=2)

@@ -243,6 +243,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):  # noqa: ANN202
+        state.pool.open()
         yield
         # Here, not after uvicorn returns: it re-raises Ctrl-C/SIGTERM on its way out.
         state.pool.close()
@@ -430,15 +431,15 @@ class _Front:
         request = Request(scope)
         if _host_name(request.headers.get("host", "")) not in state.allowed_hosts:
             # DNS rebinding: a page on evil.example resolving to this machine.
-            names = sorted(n for n in state.allowed_hosts if not n.startswith("["))
+            # (The names it does answer to are not listed: no need to tell a stranger.)
             await _page(
                 "error.html",
                 400,
                 title="Refused",
                 message=(
-                    "This server answers only to the address it runs on "
-                    f"({', '.join(names[:6])}). Open it by one of those names, or start it "
-                    "with --allowed-host NAME for this one."
+                    "This server answers only to the address it runs on and the names it "
+                    "was given. Open it by the address IT gave you; IT can add this name "
+                    "with --allowed-host NAME."
                 ),
             )(scope, receive, send_secure)
             return
@@ -447,18 +448,21 @@ class _Front:
         if length is not None and (not length.isdigit() or int(length) > state.config.max_body):
             await _too_large(state)(scope, receive, send_secure)
             return
-        body = b""
+        chunks: list[bytes] = []
+        size = 0
         if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
             more = True
             while more:
                 message = await receive()
                 if message["type"] == "http.disconnect":
                     return
-                body += message.get("body", b"")
+                chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
                 more = message.get("more_body", False)
-                if len(body) > state.config.max_body:
+                if size > state.config.max_body:
                     await _too_large(state)(scope, receive, send_secure)
                     return
+        body = b"".join(chunks)
         sent = False
 
         async def replay() -> dict:

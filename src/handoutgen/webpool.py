@@ -285,6 +285,11 @@ class RenderPool:
                 done(failed)
                 return
 
+    def open(self) -> None:
+        """Accept work again after ``close`` (an app started a second time)."""
+        with self._lock:
+            self._closed = False
+
     def close(self) -> None:
         """Stop now: queued jobs are cancelled and running renders ended (their
         clients are gone; an edition half-built is never stored)."""
