@@ -20,6 +20,12 @@ def client_for(root=ROOT) -> TestClient:
     return TestClient(create_app(Workspace.at(root), warm=False), base_url=BASE)
 
 
+@pytest.fixture(autouse=True)
+def _private_dir(tmp_path, monkeypatch):
+    """The audit log and remembered settings go to a temporary folder, not the repo."""
+    monkeypatch.setenv("HANDOUTGEN_PRIVATE_DIR", str(tmp_path / "private"))
+
+
 @pytest.fixture
 def client() -> TestClient:
     return client_for()
@@ -83,9 +89,10 @@ def test_render_returns_the_pdf_with_the_patients_text_as_data(client, library):
     response = client.post("/render", data=fields(form_token(client)))
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"
-    # The file name is the document's, never the patient's.
-    assert (
-        response.headers["content-disposition"] == 'attachment; filename="fusion-alternatives.pdf"'
+    # The file name is the document's and the time, never the patient's.
+    assert re.fullmatch(
+        r'attachment; filename="fusion-alternatives-20\d{6}-\d{4}\.pdf"',
+        response.headers["content-disposition"],
     )
     text = " ".join(pages_text(response.content))
     assert f"Prepared for {NAME}" in text  # markup in a name prints literally
@@ -171,15 +178,16 @@ def test_no_patient_data_reaches_disk_or_logs(tmp_ws, caplog, tmp_path_factory):
 def test_designer_preview_follows_the_workspace(tmp_ws):
     client = client_for(tmp_ws)
     page = client.get("/design/nonsurgical-options")
-    assert page.status_code == 200 and "/api/version" in page.text
+    assert page.status_code == 200 and 'id="design"' in page.text
+    token = {"X-Handoutgen-Token": re.search(r'data-token="([^"]+)"', page.text).group(1)}
     before = client.get("/api/version").json()["version"]
-    pages = client.get("/design/nonsurgical-options/pages")
+    pages = client.get("/design/nonsurgical-options/pages", headers=token)
     assert pages.text.count('<img src="data:image/png;base64,') >= 2
     doc = tmp_ws / "handouts" / "nonsurgical-options.yaml"
     doc.write_text(doc.read_text() + "\nbroken: [\n")
     after = client.get("/api/version").json()["version"]
     assert after != before
-    broken = client.get("/design/nonsurgical-options/pages")
+    broken = client.get("/design/nonsurgical-options/pages", headers=token)
     assert broken.status_code == 200
     assert "handouts/nonsurgical-options.yaml:" in broken.text and "<img" not in broken.text
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 
 import schemathesis
 from fastapi.testclient import TestClient
@@ -13,6 +15,8 @@ from conftest import ROOT
 from handoutgen.web import CSRF_COOKIE, create_app
 from handoutgen.workspace import Workspace
 
+# The audit log and remembered settings must not land in the repository.
+os.environ.setdefault("HANDOUTGEN_PRIVATE_DIR", tempfile.mkdtemp(prefix="handoutgen-private-"))
 app = create_app(Workspace.at(ROOT), "localhost", 8765, warm=False)
 HOST = {"host": "localhost"}
 schema = schemathesis.openapi.from_asgi("/openapi.json", app, headers=HOST)
