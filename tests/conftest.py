@@ -17,13 +17,34 @@ from handoutgen.workspace import Workspace
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory, monkeypatch):
-    """Tests never touch the user's cache folder."""
-    monkeypatch.setenv("HANDOUTGEN_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-    from handoutgen import checks
+# The day the suite lives on: content review dates are measured against it, so
+# the suite (and what it renders) gives the same answers on any real date.
+TODAY = "2026-11-22"
 
-    checks._CACHE.clear()
+
+def pytest_configure(config):
+    """Before any fixture, even module- and session-scoped ones: a private cache
+    folder for the whole session (never the user's), and a fixed today."""
+    import os
+    import tempfile
+
+    config._handoutgen_tmp = tempfile.mkdtemp(prefix="handoutgen-tests-")
+    os.environ["HANDOUTGEN_CACHE_DIR"] = str(Path(config._handoutgen_tmp) / "cache")
+    os.environ["HANDOUTGEN_TODAY"] = TODAY
+
+
+def pytest_unconfigure(config):
+    tmp = getattr(config, "_handoutgen_tmp", None)
+    if tmp:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memory():
+    """No test sees what another kept in memory (check results, editions...)."""
+    from handoutgen import reset_caches
+
+    reset_caches()
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +95,32 @@ def pages_text(pdf: bytes) -> list[str]:
     reader = pypdf.PdfReader(io.BytesIO(pdf))
     pages = [" ".join(page.extract_text().split()) for page in reader.pages]
     return [re.sub(r"(\w)- (\w)", r"\1-\2", p) for p in pages]
+
+
+# Modules whose tests render: each fails on any warning WeasyPrint or handoutgen
+# logs, unless it is marked @pytest.mark.logs_expected (WeasyPrint's own pattern).
+RENDER_TEST_MODULES = {
+    "test_render",
+    "test_editions",
+    "test_brochure",
+    "test_golden",
+    "test_api",
+    "test_privacy",
+    "test_content_rules",
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_unexpected_logs(request):
+    if (
+        request.node.module.__name__ not in RENDER_TEST_MODULES
+        or request.node.get_closest_marker("logs_expected")
+        or "assert_no_logs" in request.fixturenames
+    ):
+        yield
+        return
+    request.getfixturevalue("assert_no_logs")
+    yield
 
 
 @pytest.fixture

@@ -22,10 +22,10 @@ REQUEST = dict(document="fusion-alternatives", patient="Pat Doe", note="Rest.")
 def fresh_cache(tmp_path, monkeypatch):
     folder = tmp_path / "cache"
     monkeypatch.setenv("HANDOUTGEN_CACHE_DIR", str(folder))
-    vdp._MEMORY.clear()
+    vdp.clear_caches()
     cache._warned.clear()
     yield folder
-    vdp._MEMORY.clear()
+    vdp.clear_caches()
 
 
 def _mode(path) -> int:
@@ -99,7 +99,7 @@ def test_a_poisoned_edition_is_detected_reported_and_rebuilt(library, fresh_cach
     meta = json.loads(meta_line)
     meta["sha256"] = __import__("hashlib").sha256(evil_pdf).hexdigest()  # "updating its checksum"
     entry.write_bytes(raw[:head] + json.dumps(meta).encode() + b"\n" + evil_pdf)
-    vdp._MEMORY.clear()
+    vdp.clear_caches()
 
     caplog.set_level(logging.WARNING, logger="handoutgen")
     again = vdp.render_many(library, [request])[0]
@@ -195,7 +195,7 @@ def test_cache_info_and_clear(library, fresh_cache, run):
     result = run("cache", "clear")
     assert result.exit_code == 0 and "Removed" in result.stdout
     assert list(fresh_cache.iterdir()) == []
-    vdp._MEMORY.clear()
+    vdp.clear_caches()
     assert vdp.cached_edition(vdp.split(library, make_request(**REQUEST)).key) is None
 
 

@@ -408,14 +408,14 @@ def test_check_results_are_cached_by_content_and_rebuilt_when_broken(tmp_ws, run
     assert len(entries) == 1
     good = entries[0].read_bytes()
     entries[0].write_text("{not json")
-    checks._CACHE.clear()
+    checks.clear_caches()
     assert run("render", "nonsurgical-options", "-o", "b.pdf", workspace=tmp_ws).exit_code == 0
     assert entries[0].read_bytes() == good  # rebuilt, authenticated again (see test_cache.py)
     assert json.loads(good[36:]) == []
     # A content change is a new key: the edited content is checked, not served stale.
     opt = tmp_ws / "handouts" / "options" / "spinal-injections.yaml"
     _set(opt, "  - No cut, and you", "  - A guaranteed fix. No cut, and you")
-    checks._CACHE.clear()
+    checks.clear_caches()
     result = run("render", "nonsurgical-options", "-o", "c.pdf", workspace=tmp_ws)
     assert result.exit_code == 1
     assert "absolute promise 'guaranteed'" in result.stderr

@@ -33,9 +33,9 @@ LAST = ["Diaz", "Haddad", "Wang", "Ñúñez-O'Brien", "Tran", "Smith", "Okafor",
 def fresh_cache(tmp_path, monkeypatch):
     """An empty edition cache, on disk and in memory."""
     monkeypatch.setenv("HANDOUTGEN_CACHE_DIR", str(tmp_path / "cache"))
-    vdp._MEMORY.clear()
+    vdp.clear_caches()
     yield tmp_path / "cache"
-    vdp._MEMORY.clear()
+    vdp.clear_caches()
 
 
 def poppler_pages(pdf: bytes) -> list[str]:
@@ -263,14 +263,14 @@ def test_a_corrupt_cache_entry_is_detected_and_rebuilt(library, fresh_cache, cap
     entry = open_cache().path("editions", key)
     data = entry.read_bytes()
     entry.write_bytes(data[: len(data) // 2])  # a torn write
-    vdp._MEMORY.clear()
+    vdp.clear_caches()
     caplog.set_level(logging.WARNING, logger="handoutgen")
     again = vdp.render_many(library, [request])[0]
     assert f"editions entry {key[:12]} in the cache failed its integrity check" in caplog.text
     assert again.mode == "edition" and again.pdf == good.pdf
     assert entry.read_bytes() == data
     entry.write_bytes(data.replace(b'"pages": ', b'"pages": 1'))  # a changed meta field
-    vdp._MEMORY.clear()
+    vdp.clear_caches()
     assert vdp.cached_edition(key) is None
     assert not entry.exists()  # deleted, to be built again
 
@@ -329,9 +329,9 @@ def test_cache_can_be_turned_off(library, monkeypatch, tmp_path):
     monkeypatch.setenv("HANDOUTGEN_CACHE_DIR", "off")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    vdp._MEMORY.clear()
+    vdp.clear_caches()
     request = make_request(document="fusion-alternatives", patient="Pat Doe")
     outcome = vdp.render_many(library, [request])[0]
     assert outcome.mode == "edition"  # built in memory, for this process only
     assert list(tmp_path.iterdir()) == []
-    vdp._MEMORY.clear()
+    vdp.clear_caches()

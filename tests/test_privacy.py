@@ -121,7 +121,7 @@ def test_editions_of_the_shipped_templates_hold_no_patient_data(library, fresh_c
 def test_a_background_build_like_the_web_apps_holds_no_patient_data(library, fresh_cache):
     request = make_request(document="nonsurgical-options", clinic=PERSON["clinic"], patient="X Y")
     s = vdp.split(library, request)
-    assert s.reason == ""
+    assert s.fallback is None
     edition = vdp.get_edition(library, s)
     with pikepdf.open(io.BytesIO(edition.pdf)) as pdf:
         assert str(pdf.docinfo["/Author"]) == vdp.AUTHOR_PLACEHOLDER

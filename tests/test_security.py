@@ -308,3 +308,20 @@ def test_a_workspace_stylesheet_cannot_pull_in_outside_files(tmp_ws, run, css):
         assert "/etc/passwd" not in result.stderr
         assert not (tmp_ws / "out.pdf").exists()
     assert PASSWD_TEXT not in result.stderr + result.stdout
+
+
+def test_network_access_is_off_and_the_hint_names_a_real_flag(tmp_ws, run):
+    # Port 9 on loopback: refused at once, no DNS and nothing leaves the machine.
+    (tmp_ws / "templates" / "handout.html").write_text(
+        '{% extends "default/handout.html" %}{% block content %}'
+        '<img src="http://127.0.0.1:9/x.png" alt="x">{{ super() }}{% endblock %}\n'
+    )
+    off = run("render", "nonsurgical-options", "-o", "a.pdf", workspace=tmp_ws)
+    assert off.exit_code == 1
+    assert off.stderr.strip() == (
+        "Error: refused to load http://127.0.0.1:9/x.png: network access is off "
+        "(`handoutgen render --allow-http` turns it on for one render)"
+    )
+    on = run("render", "nonsurgical-options", "-o", "b.pdf", "--allow-http", workspace=tmp_ws)
+    assert on.exit_code == 0, on.stderr
+    assert "Failed to load image at 'http://127.0.0.1:9/x.png'" in on.stderr

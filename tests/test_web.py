@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -168,7 +170,7 @@ def test_no_patient_data_reaches_disk_or_logs(tmp_ws, caplog, tmp_path_factory):
     assert client.post("/render", data=fields(token, patient=secret)).status_code == 200
     assert client.post("/preview", data=fields(token, patient=secret)).status_code == 200
     assert secret not in caplog.text
-    cache = tmp_path_factory.getbasetemp() / "cache"
+    cache = Path(os.environ["HANDOUTGEN_CACHE_DIR"])
     for folder in (tmp_ws, cache):
         for path in folder.rglob("*"):
             if path.is_file():

@@ -15,7 +15,7 @@ Every error handoutgen reports is a :class:`HandoutgenError`: a
 for personal or recipient data, a :class:`RenderError` when rendering fails.
 """
 
-from .api import HandoutWorkspace, open_workspace
+from .api import HandoutWorkspace, open_workspace, reset_caches
 from .errors import ContentError, DataError, HandoutgenError, RenderError, ValidationFailed
 
 __version__ = "0.1.0"
@@ -29,4 +29,5 @@ __all__ = [
     "ValidationFailed",
     "__version__",
     "open_workspace",
+    "reset_caches",
 ]

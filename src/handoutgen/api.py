@@ -123,6 +123,18 @@ class HandoutWorkspace:
         return f"<HandoutWorkspace {self.root}>"
 
 
+def reset_caches() -> None:
+    """Forget everything kept in memory between renders: content-check results,
+    editions and their differential checks, parsed stylesheets, and the content
+    a batch worker loaded. The disk cache is left alone (``handoutgen cache clear``)."""
+    from . import batch, checks, vdp, weasy
+
+    checks.clear_caches()
+    vdp.clear_caches()
+    weasy.clear_caches()
+    batch.clear_caches()
+
+
 def open_workspace(path: str | os.PathLike[str] = ".") -> HandoutWorkspace:
     """Open the workspace at ``path`` (a folder with ``handouts/``).
 

@@ -28,6 +28,7 @@ from typing import Any, Literal
 from .content import Library, load_library
 from .errors import DataError, HandoutgenError
 from .lock import FolderLock
+from .models import PERSONAL_FIELDS
 from .output import make_private_dir, remove_parts, write_atomic
 from .recipients import (
     DEFAULT_MAX_INPUT,
@@ -150,6 +151,10 @@ Progress = Callable[[int, int, int], None]  # (done, total, failed)
 _WORKER: dict[str, Any] = {}
 
 
+def clear_caches() -> None:
+    _WORKER.clear()
+
+
 def render_chunk(
     workspace_root: str,
     content_hash: str,
@@ -164,9 +169,9 @@ def render_chunk(
     """
     import resource
 
+    from .errors import RenderError
     from .fonts import missing_glyphs
-    from .render import make_request, render
-    from .vdp import Outcome, render_many
+    from .render import Outcome, make_request, render, render_many
 
     library = _WORKER.get(workspace_root)
     if library is None or library.content_hash != content_hash:
@@ -194,7 +199,8 @@ def render_chunk(
                     outcomes.append(Outcome(error=exc))
     except Exception as exc:  # a bug must not lose the rest of the batch
         log.debug("chunk failed", exc_info=True)
-        outcomes = [Outcome(reason=f"internal error: {type(exc).__name__}")] * len(requests)
+        failure = RenderError(f"internal error: {type(exc).__name__}")
+        outcomes = [Outcome(error=failure) for _ in requests]
     for (rid, row, fields, _), outcome in zip(requests, outcomes, strict=False):
         if outcome.error is not None:
             out.append({"id": rid, "row": row, "error": outcome.error.format_message()})
@@ -202,7 +208,7 @@ def render_chunk(
         if outcome.pdf is None:
             out.append({"id": rid, "row": row, "error": outcome.reason or "internal error"})
             continue
-        personal = " ".join(str(fields.get(k) or "") for k in _GLYPH_FIELDS)
+        personal = " ".join(str(fields.get(k) or "") for k in PERSONAL_FIELDS)
         out.append(
             {
                 "id": rid,
@@ -210,7 +216,7 @@ def render_chunk(
                 "pdf": outcome.pdf,
                 "pages": outcome.pages or _page_count(outcome.pdf),
                 "missing": missing_glyphs(personal),
-                "mode": outcome.mode,
+                "mode": outcome.mode.value,
                 "reason": outcome.reason if outcome.mode == "full" and editions else "",
             }
         )
@@ -218,9 +224,6 @@ def render_chunk(
     for item in out:
         item["rss_kb"] = rss
     return out
-
-
-_GLYPH_FIELDS = ("first_name", "last_name", "address1", "address2", "city", "note", "clinician")
 
 
 def _page_count(pdf: bytes) -> int:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from html.parser import HTMLParser
 from typing import Literal
 
+from . import clock
 from .content import Library, add_months, did_you_mean
 from .models import DEFAULT_LANGUAGE, Document, Option, ReadingLevel
 from .yamlfile import Loc, YamlFile
@@ -467,10 +468,11 @@ class _Checker:
 
     def page(self, doc: Document, yf: YamlFile, option_ids: list[str]) -> None:
         """Rules read from the page as printed: the rendered HTML, in reading order."""
-        from .render import make_request, render_html
+        from .compose import render_html
+        from .context import make_request
 
         request = make_request(document=doc.id, options=tuple(option_ids))
-        html = render_html(self.library, request, checked=False)
+        html = render_html(self.library, request)
         finder = _ImageFinder()
         finder.feed(html)
         ids = {"document": doc.id}
@@ -571,10 +573,12 @@ class _Checker:
         """Brochures and booklets have a fixed size: their text must fit it."""
         if doc.kind != "brochure":
             return
-        from .render import layout, make_request, render_html
+        from .compose import render_html
+        from .context import make_request
+        from .weasy import layout, overflowing_panels
 
         request = make_request(document=doc.id, options=tuple(option_ids))
-        html = render_html(self.library, request, checked=False)
+        html = render_html(self.library, request)
         rendered = layout(self.library, html)
         ids = {"document": doc.id}
         pages = len(rendered.pages)
@@ -588,7 +592,7 @@ class _Checker:
                 "shorten the text or use fewer options",
                 **ids,
             )
-        for label in _overflowing_panels(rendered):
+        for label in overflowing_panels(rendered):
             self.add(
                 yf,
                 (),
@@ -598,38 +602,6 @@ class _Checker:
                 "or use fewer options",
                 **ids,
             )
-
-
-def _overflowing_panels(rendered) -> list[str]:  # noqa: ANN001
-    """Labels of fixed-size panels (class "panel") whose content runs past their box."""
-    out: list[str] = []
-
-    def bottom(box) -> float:  # noqa: ANN001
-        y = box.position_y + box.margin_height() if hasattr(box, "margin_height") else 0
-        for child in getattr(box, "children", []) or []:
-            if getattr(child, "style", None) is not None and child.style["position"] == "absolute":
-                continue
-            y = max(y, bottom(child))
-        return y
-
-    def walk(box) -> None:  # noqa: ANN001
-        element = getattr(box, "element", None)
-        classes = (element.get("class") or "").split() if element is not None else []
-        if "panel" in classes and getattr(box, "element_tag", "") == "section":
-            limit = box.position_y + box.border_height() + 0.5
-            content = max(
-                (bottom(c) for c in box.children if c.style["position"] != "absolute"),
-                default=0,
-            )
-            if content > limit:
-                out.append(element.get("aria-label") or "panel")
-            return
-        for child in getattr(box, "children", []) or []:
-            walk(child)
-
-    for page in rendered.pages:
-        walk(page._page_box)
-    return out
 
 
 class _ImageFinder(HTMLParser):
@@ -737,7 +709,7 @@ def check(
     """Check the named documents (default: all), each with ``options`` (default: its
     own). With no document named, every option is checked, and an option file no
     document uses is a warning."""
-    today = today or dt.date.today()
+    today = today or clock.today()
     doc_ids = documents if documents else list(library.documents)
     findings: set[Finding] = set()
     for doc_id in doc_ids:
@@ -771,10 +743,14 @@ def check_render(
 ) -> list[Finding]:
     """The errors that stop a render of this document with these options: the
     errors of :func:`rules`, the same function `handoutgen check` runs."""
-    return _check_render_cached(library, doc_id, option_ids, today or dt.date.today())
+    return _check_render_cached(library, doc_id, option_ids, today or clock.today())
 
 
 _CACHE: dict[tuple, list[Finding]] = {}
+
+
+def clear_caches() -> None:
+    _CACHE.clear()
 
 
 def _check_render_cached(

@@ -116,6 +116,11 @@ def _library(ctx: click.Context):
 )
 @click.option("--strict", is_flag=True, help="Fail on any rendering warning.")
 @click.option(
+    "--allow-http",
+    is_flag=True,
+    help="Let templates and styles load http(s) URLs (off: a handout is made offline).",
+)
+@click.option(
     "--allow-draft",
     is_flag=True,
     help="Render even if `handoutgen check` finds errors; every page says DRAFT.",
@@ -142,6 +147,7 @@ def render(
     fmt: str | None,
     output: str | None,
     strict: bool,
+    allow_http: bool,
     allow_draft: bool,
     large_print: bool,
     pdf_variant: str | None,
@@ -166,6 +172,7 @@ def render(
         page_size=page_size,
         format=fmt,
         strict=strict,
+        allow_http=allow_http,
         allow_draft=allow_draft,
         large_print=large_print,
         pdf_variant=pdf_variant,
@@ -398,7 +405,7 @@ def batch(
     from .workspace import Workspace
 
     try:
-        date = dt.date.fromisoformat(letter_date) if letter_date else dt.date.today()
+        date = dt.date.fromisoformat(letter_date) if letter_date else _today()
     except ValueError:
         raise DataError("--letter-date: not a date; use YYYY-MM-DD") from None
     settings = BatchSettings(
@@ -921,6 +928,12 @@ def cache_clear() -> None:
 
     removed = cache.clear()
     click.echo(f"Removed {removed} cache entr{'y' if removed == 1 else 'ies'}.")
+
+
+def _today():  # noqa: ANN202
+    from .clock import today
+
+    return today()
 
 
 def main() -> None:

@@ -363,7 +363,8 @@ def _content_hash(workspace: Workspace, files: dict[str, YamlFile]) -> str:
 
 
 def _rel(path: Path, root: Path) -> str:
-    for base, prefix in ((root, ""), (PACKAGE_DIR, "<package>/")):
+    # The package first: the checkout holds it inside the workspace, an install does not.
+    for base, prefix in ((PACKAGE_DIR, "<package>/"), (root, "")):
         try:
             return prefix + path.relative_to(base).as_posix()
         except ValueError:

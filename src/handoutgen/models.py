@@ -302,6 +302,25 @@ OutputFormat = Literal["pdf", "html", "png"]
 PdfVariant = Literal["pdf/ua-1", "pdf/a-3u"]
 
 
+# Every field of a request that describes the patient, the visit or who sent
+# it: never in a file name, a log line, a cache entry or an audit record.
+PERSONAL_FIELDS = (
+    "patient",
+    "first_name",
+    "last_name",
+    "address1",
+    "address2",
+    "city",
+    "state",
+    "zip",
+    "note",
+    "clinician",
+    "clinic",
+    "visit_date",
+    "letter_date",
+)
+
+
 class RenderRequest(BaseModel):
     """What to render for whom. The CLI's flags and the web form fill this in.
 

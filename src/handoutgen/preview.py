@@ -10,7 +10,7 @@ from pathlib import Path
 from .content import load_library
 from .errors import HandoutgenError
 from .output import write_atomic
-from .render import make_request, render_pdf
+from .render import make_request, render
 from .workspace import Workspace
 
 log = logging.getLogger("handoutgen")
@@ -20,25 +20,19 @@ def render_preview(
     workspace: Workspace, document: str, out_dir: Path, *, dpi: int = 72, **request: object
 ) -> list[Path]:
     """Render DOCUMENT and write ``DIR/<document>-<n>.png``; stale pages are removed."""
-    import io
-
-    import pypdfium2 as pdfium
+    from .raster import page_pngs
 
     library = load_library(workspace)
     # Designers see work in progress: content errors mark the page DRAFT
     # instead of stopping the preview.
-    pdf = render_pdf(library, make_request(document=document, allow_draft=True, **request))
-    doc = pdfium.PdfDocument(pdf)
+    pdf = render(
+        library, make_request(document=document, allow_draft=True, **request), editions=False
+    )
     written = []
-    try:
-        for n, page in enumerate(doc, start=1):
-            buf = io.BytesIO()
-            page.render(scale=dpi / 72).to_pil().save(buf, format="PNG")
-            path = out_dir / f"{document}-{n}.png"
-            write_atomic(path, buf.getvalue())
-            written.append(path)
-    finally:
-        doc.close()
+    for n, png in enumerate(page_pngs(pdf, dpi), start=1):
+        path = out_dir / f"{document}-{n}.png"
+        write_atomic(path, png)
+        written.append(path)
     for stale in out_dir.glob(f"{document}-*.png"):
         if stale not in written:
             stale.unlink(missing_ok=True)

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 
 import click
 
+from . import clock
 from .checks import EN, rules
 from .content import Library
 
@@ -169,7 +170,7 @@ def items(library: Library, doc_id: str, option_ids=None, *, today: dt.date) -> 
 def print_report(
     library: Library, documents, options, *, as_json: bool, today: dt.date | None = None
 ) -> None:  # noqa: ANN001
-    today = today or dt.date.today()
+    today = today or clock.today()
     doc_ids = documents or list(library.documents)
     out = {d: items(library, d, options, today=today) for d in doc_ids}
     if as_json:

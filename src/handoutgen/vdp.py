@@ -1,12 +1,11 @@
 """Variable-data rendering: lay out the shared pages once, stamp each recipient on top.
 
-A template marks what is personal: whole pages (``vdp.personal_pages``, the
-letter) and small boxes in the shared flow (``vdp.slot``: the "Prepared for"
-line, the note). A *split* render gives the edition HTML, where each box is a
-placeholder of the same size, plus the personal parts. An edition is laid out
-and written once and cached on disk, keyed by a hash of its HTML (which inlines
-the content, templates and styles), the content hash (which covers assets and
-handoutgen's version) and WeasyPrint's version.
+A template marks what is personal (marks.py). A *split* render gives the
+edition HTML, rendered from stand-in personas so it holds no patient data, and
+the request's personal parts. An edition is laid out and written once and
+cached on disk, keyed by a hash of its HTML (which inlines the content,
+templates and styles), the content hash (which covers assets and handoutgen's
+version) and WeasyPrint's version.
 
 Recipients are then laid out many per WeasyPrint document: their personal
 pages, and one overlay page per edition page holding the running header,
@@ -14,10 +13,13 @@ pages, and one overlay page per edition page holding the running header,
 stamps each overlay on a copy of the edition's pages and merges the letter's
 tag tree into the edition's, so the result reads like a full render.
 
-Whenever it might not, that recipient gets a full render and the reason is
-reported: a box whose text outgrew its placeholder, a personal page that
-overflowed, personal text found in the shared HTML, or an edition whose
-self-check (a full render compared page by page) failed.
+Whenever it might not, that recipient gets a full render and the outcome says
+why (:class:`Fallback`). An edition is used only once *verified*: its
+self-check assembled a stand-in recipient and found the same words, page by
+page and in reading order, as that recipient's full render.
+
+This module is below the pipeline (render.py): the content gate's verdict
+comes in as ``draft``, and WeasyPrint is reached only through weasy.py.
 """
 
 from __future__ import annotations
@@ -31,89 +33,63 @@ import logging
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from functools import cache
+from enum import Enum
 from typing import Any
 
 from markupsafe import Markup, escape
 
+from .compose import render_html
 from .content import Library
 from .errors import HandoutgenError
-from .models import RenderRequest
+from .fullrender import render_pdf
+from .marks import (
+    AUTHOR_PLACEHOLDER,
+    EDITION_CSS,
+    HEAD_SLOTS,
+    OVERLAY_PAGE_ATTR,
+    PERSONAL_CSS,
+    RECIPIENT_ATTR,
+    SLOT_ATTR,
+    Marks,
+)
+from .models import PERSONAL_FIELDS, RenderRequest
+from .weasy import first_marks, layout, marked_boxes, version, write_pages, write_pdf
 
 log = logging.getLogger("handoutgen")
 
-FORMAT = 2  # bump when the cached edition layout changes meaning
-AUTHOR_PLACEHOLDER = "handoutgen-personal-author"
-HEAD_SLOTS = ("prepared-for",)  # slots whose text the running header repeats
-
-# The edition draws no personal margin text; the overlays draw only that.
-EDITION_CSS = """
-@page { @top-left { content: none; } @bottom-right { content: none; } }
-@page :first { @top-left { content: none; } }
-"""
-PERSONAL_CSS = """
-html { background: none; }
-@page { background: var(--background); }
-@page vdp-overlay { background: none; }
-@page { @top-left { content: string(vdp-head); } @bottom-right { content: string(vdp-page); } }
-@page :first { @top-left { content: string(vdp-head); } }
-@page vdp-overlay { @top-right { content: none; } @bottom-left { content: none; } }
-.vdp-strings { string-set: vdp-head attr(data-head), vdp-page attr(data-page); height: 0; margin: 0; }
-.vdp-recipient + .vdp-recipient { break-before: page; }
-.vdp-overlay { page: vdp-overlay; break-before: page; }
-.vdp-recipient > .vdp-overlay:first-child { break-before: auto; }
-.vdp-slot { position: absolute; margin: 0; }
-"""
+FORMAT = 3  # bump when the cached edition layout changes meaning
 
 
-# -- template side ----------------------------------------------------------------
+class Mode(str, Enum):
+    """How a recipient's PDF was made."""
+
+    EDITION = "edition"
+    FULL = "full"
 
 
-@dataclass
-class Slot:
-    name: str
-    line: bool
-    content: Markup
+class Fallback(Enum):
+    """Why a recipient was rendered in full instead of from an edition.
 
+    The value is the text shown to users (summary lines, the manifest's
+    ``render`` column); ``{detail}`` is filled in from the outcome."""
 
-class Marks:
-    """The ``vdp`` object templates see. In a full render it only wraps; in a
-    split render it records the personal parts and leaves placeholders."""
+    INELIGIBLE = "{detail}"  # not a PDF, a brochure, print-ready... (detail says which)
+    DRAFT = "draft"
+    TEMPLATE = "template has no <main> or <style>"
+    PERSONAL_IN_SHARED = "{detail}"
+    NOT_CACHED = "edition not cached"
+    BOX_SPLIT = "a personal box breaks across pages"
+    UNVERIFIED = "the edition could not be checked against a full render"
+    SELF_CHECK = "self-check: the assembled pages differ from a full render"
+    NO_PLACE = "the edition has no place for a personal box"
+    SLOT_TOO_LONG = "the {detail} text is too long for its box"
+    SLOT_FONT = "the {detail} text uses a fallback font, which changes the size of its box"
+    PAGE_OVERFLOW = "a personal page overflowed"
+    OVERLAY_MISMATCH = "the overlay pages do not match the edition"
+    ASSEMBLY = "assembly failed ({detail})"
 
-    # All a (sandboxed) template may touch: not whether it is being split.
-    template_api = ("slot", "personal_pages", "author")
-
-    def __init__(self, splitting: bool = False) -> None:
-        self.splitting = splitting
-        self.slots: list[Slot] = []
-        self.personal: list[Markup] = []
-        self.draft = False
-        self.author_value: str | None = None
-
-    def author(self, value: str | None) -> str:
-        """The PDF's author (the clinic) as personal metadata: an edition holds a
-        fixed placeholder, which assembly replaces with the recipient's value."""
-        if not self.splitting:
-            return value or ""
-        self.author_value = value
-        return AUTHOR_PLACEHOLDER
-
-    def slot(self, name: str, line: bool = True, caller: Any = None) -> Markup:
-        content = Markup(caller() if caller else "").strip()
-        if not self.splitting or not content:
-            return Markup('<div class="{}">{}</div>').format(name, content)
-        index = len(self.slots)
-        self.slots.append(Slot(name, line, content))
-        # A line slot keeps one line of height; a block slot keeps its min-height.
-        filler = Markup("&nbsp;") if line else Markup("")
-        return Markup('<div class="{}" data-vdp-slot="{}">{}</div>').format(name, index, filler)
-
-    def personal_pages(self, caller: Any = None) -> Markup:
-        content = Markup(caller() if caller else "").strip()
-        if not self.splitting:
-            return content
-        self.personal.append(content)
-        return Markup("")
+    def text(self, detail: str = "") -> str:
+        return self.value.format(detail=detail)
 
 
 # -- splitting ----------------------------------------------------------------------
@@ -124,49 +100,20 @@ class Split:
     request: RenderRequest  # the real request: only its marks are used for stamping
     base_html: str  # the edition's document, placeholders in, before the edition CSS
     marks: Marks  # the real request's personal parts
+    draft: bool = False  # the content gate's verdict for this request
     shared_request: RenderRequest | None = None  # the stand-in request the edition is built from
     key: str = ""
-    reason: str = ""  # why this recipient needs a full render ("" if none)
+    fallback: Fallback | None = None  # why this recipient needs a full render
+    detail: str = ""
 
     @property
     def edition_html(self) -> str:
         return _inject_css(self.base_html, EDITION_CSS)
 
-    @property
-    def head_text(self) -> str:
-        for s in self.marks.slots:
-            if s.name in HEAD_SLOTS:
-                return s.content.striptags()
-        return ""
-
 
 def _inject_css(html: str, css: str) -> str:
     return html.replace("</style>", css + "</style>", 1)
 
-
-@cache
-def _weasyprint_version() -> str:
-    from importlib.metadata import version
-
-    return version("weasyprint")
-
-
-# Every field of a request that describes the patient, the visit or who sent it.
-PERSONAL_FIELDS = (
-    "patient",
-    "first_name",
-    "last_name",
-    "address1",
-    "address2",
-    "city",
-    "state",
-    "zip",
-    "note",
-    "clinician",
-    "clinic",
-    "visit_date",
-    "letter_date",
-)
 
 # Two made-up people who differ in every field: in length, first letter, case,
 # digits, month and day. An edition is rendered from the first; the second must
@@ -232,7 +179,7 @@ def ineligible(library: Library, request: RenderRequest) -> str:
     return ""
 
 
-def split(library: Library, request: RenderRequest) -> Split:
+def split(library: Library, request: RenderRequest, *, draft: bool = False) -> Split:
     """Split a request into the edition it can share and its personal parts.
 
     The edition's HTML is rendered from stand-ins (:func:`stand_in`), never from
@@ -240,24 +187,23 @@ def split(library: Library, request: RenderRequest) -> Split:
     check (:func:`_shared`) proves the template keeps personal data in its
     marked parts; the request's own split render must then give the same shared
     HTML, or it renders in full."""
-    from .render import render_html
-
     marks = Marks(splitting=True)
-    html = render_html(library, request, marks=marks)
-    shared = _shared(library, request)
-    s = Split(request, shared.html, marks, shared_request=shared.request)
+    html = render_html(library, request, draft=draft, marks=marks)
+    shared = _shared(library, request, draft)
+    s = Split(request, shared.html, marks, draft, shared_request=shared.request)
     if marks.draft:
-        s.reason = "draft"
+        s.fallback = Fallback.DRAFT
     elif "<main>" not in html or "</style>" not in html:
-        s.reason = "template has no <main> or <style>"
+        s.fallback = Fallback.TEMPLATE
     elif shared.reason:
-        s.reason = shared.reason
-    elif html != shared.html or _shape(marks) != shared.shape:
-        s.reason = (
-            "personal data changes the shared pages (the template treats some values specially)"
+        s.fallback, s.detail = Fallback.PERSONAL_IN_SHARED, shared.reason
+    elif html != shared.html or marks.shape != shared.shape:
+        s.fallback, s.detail = (
+            Fallback.PERSONAL_IN_SHARED,
+            "personal data changes the shared pages (the template treats some values specially)",
         )
     h = hashlib.sha256()
-    for part in (str(FORMAT), library.content_hash, _weasyprint_version(), request.pdf_variant):
+    for part in (str(FORMAT), library.content_hash, version(), request.pdf_variant):
         h.update(part.encode() + b"\n")
     h.update(s.edition_html.encode())
     s.key = h.hexdigest()
@@ -275,45 +221,39 @@ class _Shared:
 _SHARED: OrderedDict[tuple, _Shared] = OrderedDict()
 
 
-def _shape(marks: Marks) -> tuple:
-    return (tuple(slot.name for slot in marks.slots), len(marks.personal), marks.draft)
-
-
-def _shared(library: Library, request: RenderRequest) -> _Shared:
+def _shared(library: Library, request: RenderRequest, draft: bool) -> _Shared:
     """The stand-in render and its differential check, once per document,
     options and set of filled-in fields (a batch has a handful)."""
-    from .render import render_html
-
     shared_request = stand_in(request, 0)
-    key = (library.content_hash, str(library.workspace.root), dt.date.today(), shared_request)
+    key = (library.content_hash, str(library.workspace.root), draft, shared_request)
     if key in _SHARED:
         _SHARED.move_to_end(key)
         return _SHARED[key]
     marks_a, marks_b = Marks(splitting=True), Marks(splitting=True)
-    html_a = render_html(library, shared_request, marks=marks_a)
-    html_b = render_html(library, stand_in(request, 1), marks=marks_b)
+    html_a = render_html(library, shared_request, draft=draft, marks=marks_a)
+    html_b = render_html(library, stand_in(request, 1), draft=draft, marks=marks_b)
     reason = ""
-    if html_a != html_b or _shape(marks_a) != _shape(marks_b):
-        names = _leaking_fields(library, shared_request, html_a)
+    if html_a != html_b or marks_a.shape != marks_b.shape:
+        names = _leaking_fields(library, shared_request, html_a, draft)
         shown = ", ".join(n.replace("_", " ") for n in names) or "fields together"
         reason = f"personal data ({shown}) printed outside the template's marked personal parts"
-    result = _Shared(shared_request, html_a, _shape(marks_a), reason)
+    result = _Shared(shared_request, html_a, marks_a.shape, reason)
     _SHARED[key] = result
     while len(_SHARED) > 256:
         _SHARED.popitem(last=False)
     return result
 
 
-def _leaking_fields(library: Library, shared_request: RenderRequest, html_a: str) -> list[str]:
+def _leaking_fields(
+    library: Library, shared_request: RenderRequest, html_a: str, draft: bool
+) -> list[str]:
     """Which fields change the shared HTML, one at a time (only when the check fails)."""
-    from .render import render_html
-
     names = []
     for name in PERSONAL_FIELDS:
         if getattr(shared_request, name) is None:
             continue
         other = shared_request.model_copy(update={name: PERSONAS[1][name]})
-        if render_html(library, other, marks=Marks(splitting=True)) != html_a:
+        if render_html(library, other, draft=draft, marks=Marks(splitting=True)) != html_a:
             names.append(name)
     return names
 
@@ -329,8 +269,14 @@ class Edition:
     # slot index -> [page, x, y, width, height] of the placeholder's border box,
     # in CSS px from the top left of the page area
     slots: dict[int, list[float]]
-    ok: bool = True
-    reason: str = ""
+    # Checked against a full render (the self-check found the same words on
+    # every page, in reading order). An edition that was not is never used.
+    verified: bool = False
+    fallback: Fallback | None = None  # why it cannot be used, if it cannot
+
+    @property
+    def usable(self) -> bool:
+        return self.verified and self.fallback is None
 
     def meta(self) -> dict[str, Any]:
         return {
@@ -338,14 +284,19 @@ class Edition:
             "key": self.key,
             "pages": self.pages,
             "slots": {str(k): v for k, v in self.slots.items()},
-            "ok": self.ok,
-            "reason": self.reason,
+            "verified": self.verified,
+            "fallback": self.fallback.name if self.fallback else None,
             "sha256": hashlib.sha256(self.pdf).hexdigest(),
         }
 
 
 _MEMORY: OrderedDict[str, Edition] = OrderedDict()
 _MEMORY_SIZE = 24
+
+
+def clear_caches() -> None:
+    _MEMORY.clear()
+    _SHARED.clear()
 
 
 def _remember(edition: Edition) -> Edition:
@@ -369,7 +320,8 @@ def _unpack(key: str, payload: bytes) -> Edition:
     if hashlib.sha256(pdf).hexdigest() != meta["sha256"]:
         raise ValueError("checksum mismatch")
     slots = {int(k): [float(x) for x in v] for k, v in meta["slots"].items()}
-    return Edition(key, pdf, int(meta["pages"]), slots, bool(meta["ok"]), str(meta["reason"]))
+    fallback = Fallback[meta["fallback"]] if meta.get("fallback") else None
+    return Edition(key, pdf, int(meta["pages"]), slots, bool(meta["verified"]), fallback)
 
 
 def cached_edition(key: str) -> Edition | None:
@@ -428,94 +380,66 @@ def get_edition(library: Library, s: Split, *, build: bool = True) -> Edition | 
 
 def build_edition(library: Library, s: Split) -> Edition:
     """Lay out and write the shared pages, then check them against a full render."""
-    from .render import _watch_weasyprint, layout, write_pdf
-
+    assert s.shared_request is not None
     document = layout(library, s.edition_html)
     slots: dict[int, list[float]] = {}
-    reason = ""
+    fallback = None
     for page_index, page in enumerate(document.pages):
-        # Positions are kept relative to the page area, the containing block
-        # of the overlay's absolutely positioned copies.
-        ox, oy = page._page_box.content_box_x(), page._page_box.content_box_y()
-        for index, box in _slot_boxes(page):
+        for index, (x, y, w, h) in marked_boxes(page, SLOT_ATTR):
             if index in slots:
-                reason = "a personal box breaks across pages"
-            slots[index] = [
-                page_index,
-                box.border_box_x() - ox,
-                box.border_box_y() - oy,
-                box.width,
-                box.border_height(),
-            ]
-    with _watch_weasyprint():
-        pdf = write_pdf(document, library, s.shared_request.pdf_variant)
-    edition = Edition(s.key, pdf, len(document.pages), slots, not reason, reason)
-    if edition.ok:
-        edition.ok, edition.reason = _self_check(library, edition, s)
-    if not edition.ok:
-        log.info("edition %s renders in full: %s", s.key[:12], edition.reason)
+                fallback = Fallback.BOX_SPLIT
+            slots[index] = [page_index, x, y, w, h]
+    pdf = write_pdf(document, library, s.shared_request.pdf_variant)
+    edition = Edition(s.key, pdf, len(document.pages), slots, fallback=fallback)
+    if fallback is None:
+        edition.verified, edition.fallback = _self_check(library, edition, s)
+    if not edition.usable:
+        assert edition.fallback is not None
+        log.info("edition %s renders in full: %s", s.key[:12], edition.fallback.text())
     return edition
 
 
-def _self_check(library: Library, edition: Edition, s: Split) -> tuple[bool, str]:
-    """Assemble the second stand-in persona and compare it with its full render.
+def _self_check(library: Library, edition: Edition, s: Split) -> tuple[bool, Fallback | None]:
+    """(verified, why not usable): assemble the second stand-in persona and
+    compare it, page by page and in reading order, with its full render.
     Catches templates whose margin boxes or personal parts do not follow the
-    conventions this module relies on. No real request is involved."""
-    from .render import render_pdf
-
+    conventions this module relies on. No real request is involved. An edition
+    whose probe cannot be assembled is not verified, so it is not used."""
+    assert s.shared_request is not None
     probe = stand_in(s.shared_request, 1)
-    ps = split(library, probe)
-    if ps.key != s.key or ps.reason:
-        return True, ""  # the probe does not fit this edition; nothing to compare
+    ps = split(library, probe, draft=s.draft)
+    if ps.key != s.key or ps.fallback is not None:
+        return False, Fallback.UNVERIFIED
     outcome = _personalize(library, edition, [ps])[0]
     if outcome.pdf is None:
-        return True, ""
-    full = render_pdf(library, probe)
+        return False, Fallback.UNVERIFIED
+    full = render_pdf(library, probe, draft=s.draft)
     if page_words(outcome.pdf) != page_words(full):
-        return False, "self-check: the assembled pages differ from a full render"
-    return True, ""
+        return True, Fallback.SELF_CHECK
+    return True, None
 
 
 def page_words(pdf: bytes) -> list[list[str]]:
-    """Each page's words, sorted: equal for two PDFs with the same text per page."""
+    """Each page's words in reading order: lines from top to bottom, each line
+    left to right (by position, as a reader sees the page, not by the order
+    the content stream draws them in)."""
     import pypdfium2 as pdfium
 
     doc = pdfium.PdfDocument(pdf)
     try:
         out = []
         for page in doc:
-            text = page.get_textpage().get_text_range()
-            out.append(sorted(re.findall(r"\w+|[^\w\s]", text)))
+            textpage = page.get_textpage()
+            runs = []
+            for i in range(textpage.count_rects()):
+                left, bottom, right, top = textpage.get_rect(i)
+                text = textpage.get_text_bounded(left, bottom, right, top)
+                runs.append((-round(bottom / 2), left, text))
+            runs.sort(key=lambda r: (r[0], r[1]))
+            out.append([w for *_, text in runs for w in re.findall(r"\w+|[^\w\s]", text)])
         return out
     finally:
         doc.close()
-
-
-def _walk(box):  # noqa: ANN001, ANN202
-    """Every box under ``box``, absolutely positioned ones included."""
-    from weasyprint.layout.absolute import AbsolutePlaceholder
-
-    if isinstance(box, AbsolutePlaceholder):
-        box = box._box
-    yield box
-    for child in getattr(box, "children", ()):
-        yield from _walk(child)
-
-
-def _slot_boxes(page) -> list[tuple[int, Any]]:  # noqa: ANN001
-    from weasyprint.formatting_structure import boxes
-
-    found = []
-    seen: set[int] = set()
-    for box in _walk(page._page_box):
-        element = box.element
-        if element is None or not isinstance(box, boxes.BlockBox):
-            continue
-        index = element.get("data-vdp-slot")
-        if index is not None and int(index) not in seen:
-            seen.add(int(index))
-            found.append((int(index), box))
-    return found
 
 
 # -- personal layer -------------------------------------------------------------------
@@ -524,10 +448,20 @@ def _slot_boxes(page) -> list[tuple[int, Any]]:  # noqa: ANN001
 @dataclass
 class Outcome:
     pdf: bytes | None = None
-    mode: str = "full"  # "edition" or "full"
-    reason: str = ""  # why a full render was needed
+    mode: Mode = Mode.FULL
+    fallback: Fallback | None = None  # why a full render was needed
+    detail: str = ""
     error: HandoutgenError | None = None
     pages: int = 0
+
+    @property
+    def reason(self) -> str:
+        """Why a full render was needed, in words ("" if it was not)."""
+        return self.fallback.text(self.detail) if self.fallback else ""
+
+    def fall_back(self, fallback: Fallback, detail: str = "") -> None:
+        if self.fallback is None:  # the first cause found is the one reported
+            self.fallback, self.detail = fallback, detail
 
 
 _STYLE = re.compile(r"<style>(.*?)</style>", re.S)
@@ -538,8 +472,8 @@ _FIRST_TAG = re.compile(r"^\s*<[^>]+>")
 def _recipient_html(k: int, s: Split, edition: Edition) -> str:
     personal = s.marks.personal
     total = len(personal) + edition.pages
-    head = s.head_text
-    parts = [f'<div class="vdp-recipient" data-vdp-r="{k}">']
+    head = s.marks.head_text
+    parts = [f'<div class="vdp-recipient" {RECIPIENT_ATTR}="{k}">']
     for i, section in enumerate(personal):
         strings = Markup(_STRINGS).format("", f"Page {i + 1} of {total}")
         # Inside the page's first element, so no named-page break comes first.
@@ -554,16 +488,16 @@ def _recipient_html(k: int, s: Split, edition: Edition) -> str:
     for j in range(edition.pages):
         number = len(personal) + j + 1
         shown = head if (number > 1 and head_page is not None and head_page <= j) else ""
-        parts.append(f'<section class="vdp-overlay" data-vdp-p="{j}">')
+        parts.append(f'<section class="vdp-overlay" {OVERLAY_PAGE_ATTR}="{j}">')
         parts.append(Markup(_STRINGS).format(shown, f"Page {number} of {total}"))
         for i, slot in enumerate(s.marks.slots):
             page, x, y, w, _ = edition.slots[i]
             if int(page) == j:
                 parts.append(
                     Markup(
-                        '<div class="{} vdp-slot" data-vdp-slot="{}" '
+                        '<div class="{} vdp-slot" {}="{}" '
                         'style="left: {:.4f}px; top: {:.4f}px; width: {:.4f}px">{}</div>'
-                    ).format(slot.name, i, x, y, w, slot.content)
+                    ).format(slot.name, Markup(SLOT_ATTR), i, x, y, w, slot.content)
                 )
         parts.append("</section>")
     parts.append("</div>")
@@ -574,16 +508,23 @@ def _personalize(library: Library, edition: Edition, splits: list[Split]) -> lis
     """Lay out the personal layer of many recipients in one WeasyPrint document,
     then assemble each recipient's PDF. Recipients whose layer does not fit get
     an Outcome with a reason and no PDF (the caller renders them in full)."""
-    from .fonts import needs_fallback_font
-    from .render import _watch_weasyprint, layout
-
     outcomes = [Outcome() for _ in splits]
-    for s, o in zip(splits, outcomes, strict=False):
+    for s, o in zip(splits, outcomes, strict=True):
         if set(range(len(s.marks.slots))) - set(edition.slots):
-            o.reason = "the edition has no place for a personal box"
-    live = [k for k, o in enumerate(outcomes) if not o.reason]
+            o.fall_back(Fallback.NO_PLACE)
+    live = [k for k, o in enumerate(outcomes) if o.fallback is None]
     if not live:
         return outcomes
+    document = _lay_out_layers(library, edition, splits, live)
+    pages = _pages_by_recipient(document, edition, splits, outcomes, live)
+    letter_pages, overlay_pages, plan = _assembly_plan(edition, splits, outcomes, pages)
+    if plan:
+        _assemble_all(document, edition, splits, outcomes, letter_pages, overlay_pages, plan)
+    return outcomes
+
+
+def _lay_out_layers(library: Library, edition: Edition, splits: list[Split], live: list[int]):  # noqa: ANN202
+    """One WeasyPrint document with every live recipient's personal pages and overlays."""
     first = _inject_css(splits[live[0]].base_html, PERSONAL_CSS)
     prefix = first[: first.index("<main>") + len("<main>")]
     # The stylesheet is parsed once per process and reused for every chunk.
@@ -592,46 +533,61 @@ def _personalize(library: Library, edition: Edition, splits: list[Split]) -> lis
     if style:
         prefix = prefix[: style.start()] + prefix[style.end() :]
     body = "".join(_recipient_html(k, splits[k], edition) for k in live)
-    document = layout(library, prefix + body + "</main></body></html>", css=css)
+    return layout(library, prefix + body + "</main></body></html>", css=css)
 
-    # Which pages belong to whom, and did every box land where the edition's did?
+
+def _pages_by_recipient(
+    document: Any, edition: Edition, splits: list[Split], outcomes: list[Outcome], live: list[int]
+) -> dict[int, list[tuple[int, int | None]]]:
+    """Which pages belong to whom ((page index, overlay page or None for a
+    personal page)), and whether every box landed where the edition's did."""
+    from .fonts import needs_fallback_font
+
     pages: dict[int, list[tuple[int, int | None]]] = {k: [] for k in live}
     for index, page in enumerate(document.pages):
-        r, p = _page_owner(page)
+        owner = first_marks(page, (RECIPIENT_ATTR, OVERLAY_PAGE_ATTR))
+        r, p = owner.get(RECIPIENT_ATTR), owner.get(OVERLAY_PAGE_ATTR)
         if r is None or r not in pages:
             continue
         pages[r].append((index, p))
         if p is None:
             continue
-        ox, oy = page._page_box.content_box_x(), page._page_box.content_box_y()
-        for slot_index, box in _slot_boxes(page):
-            want = edition.slots[slot_index]
-            got = [box.border_box_x() - ox, box.border_box_y() - oy, box.width, box.border_height()]
-            if any(abs(a - b) > 0.01 for a, b in zip(got, want[1:], strict=False)):
+        for slot_index, got in marked_boxes(page, SLOT_ATTR):
+            want = edition.slots[slot_index][1:]
+            if any(abs(a - b) > 0.01 for a, b in zip(got, want, strict=True)):
                 slot = splits[r].marks.slots[slot_index]
                 label = slot.name.replace("-", " ")
-                if needs_fallback_font(slot.content.striptags()):
-                    # Another script's font has other line metrics: the box
-                    # moved or grew although the text may be short.
-                    outcomes[
-                        r
-                    ].reason = (
-                        f"the {label} text uses a fallback font, which changes the size of its box"
-                    )
-                else:
-                    outcomes[r].reason = f"the {label} text is too long for its box"
+                # Another script's font has other line metrics: the box moved
+                # or grew although the text may be short.
+                cause = (
+                    Fallback.SLOT_FONT
+                    if needs_fallback_font(slot.content.striptags())
+                    else Fallback.SLOT_TOO_LONG
+                )
+                outcomes[r].fall_back(cause, label)
+    return pages
+
+
+def _assembly_plan(
+    edition: Edition,
+    splits: list[Split],
+    outcomes: list[Outcome],
+    pages: dict[int, list[tuple[int, int | None]]],
+) -> tuple[list[int], list[int], dict[int, tuple[list[int], list[int]]]]:
+    """The letter pages and overlay pages to write, and for each recipient that
+    fits, its positions in each."""
     letter_pages: list[int] = []
     overlay_pages: list[int] = []
     plan: dict[int, tuple[list[int], list[int]]] = {}
-    for k in live:
+    for k, owned in pages.items():
         o = outcomes[k]
-        personal = [i for i, p in pages[k] if p is None]
-        overlays = [(i, p) for i, p in pages[k] if p is not None]
+        personal = [i for i, p in owned if p is None]
+        overlays = [(i, p) for i, p in owned if p is not None]
         if len(personal) != len(splits[k].marks.personal):
-            o.reason = o.reason or "a personal page overflowed"
+            o.fall_back(Fallback.PAGE_OVERFLOW)
         elif [p for _, p in overlays] != list(range(edition.pages)):
-            o.reason = o.reason or "the overlay pages do not match the edition"
-        if o.reason:
+            o.fall_back(Fallback.OVERLAY_MISMATCH)
+        if o.fallback is not None:
             continue
         plan[k] = (
             list(range(len(letter_pages), len(letter_pages) + len(personal))),
@@ -639,19 +595,23 @@ def _personalize(library: Library, edition: Edition, splits: list[Split]) -> lis
         )
         letter_pages.extend(personal)
         overlay_pages.extend(i for i, _ in overlays)
-    if not plan:
-        return outcomes
+    return letter_pages, overlay_pages, plan
+
+
+def _assemble_all(
+    document: Any,
+    edition: Edition,
+    splits: list[Split],
+    outcomes: list[Outcome],
+    letter_pages: list[int],
+    overlay_pages: list[int],
+    plan: dict[int, tuple[list[int], list[int]]],
+) -> None:
+    """Write the letters (tagged) and overlays once, then each recipient's PDF."""
     import pikepdf
 
-    with _watch_weasyprint():
-        letters = (
-            document.copy([document.pages[i] for i in letter_pages]).write_pdf(pdf_tags=True)
-            if letter_pages
-            else None
-        )
-        overlays_pdf = document.copy([document.pages[i] for i in overlay_pages]).write_pdf(
-            pdf_tags=False
-        )
+    letters = write_pages(document, letter_pages, tags=True) if letter_pages else None
+    overlays_pdf = write_pages(document, overlay_pages, tags=False)
     with contextlib.ExitStack() as stack:
         lpdf = stack.enter_context(pikepdf.open(io.BytesIO(letters))) if letters else None
         opdf = stack.enter_context(pikepdf.open(io.BytesIO(overlays_pdf)))
@@ -660,26 +620,11 @@ def _personalize(library: Library, edition: Edition, splits: list[Split]) -> lis
             try:
                 author = splits[k].marks.author_value
                 outcomes[k].pdf = _assemble(edition, ltree, lp, opdf, op, author)
-                outcomes[k].mode = "edition"
+                outcomes[k].mode = Mode.EDITION
                 outcomes[k].pages = len(lp) + len(op)
             except Exception as exc:  # noqa: BLE001 - fall back, never lose the row
                 log.debug("assembly failed: %r", exc, exc_info=True)
-                outcomes[k].reason = f"assembly failed ({type(exc).__name__})"
-    return outcomes
-
-
-def _page_owner(page) -> tuple[int | None, int | None]:  # noqa: ANN001
-    r = p = None
-    for box in page._page_box.descendants():
-        element = box.element
-        if element is None:
-            continue
-        if r is None and element.get("data-vdp-r") is not None:
-            r = int(element.get("data-vdp-r"))
-        if element.get("data-vdp-p") is not None:
-            p = int(element.get("data-vdp-p"))
-            break
-    return r, p
+                outcomes[k].fall_back(Fallback.ASSEMBLY, type(exc).__name__)
 
 
 # -- assembly (pikepdf) -------------------------------------------------------------------
@@ -802,66 +747,68 @@ def _assemble(
 @dataclass
 class Job:
     request: RenderRequest
+    draft: bool = False
     split: Split | None = None
     outcome: Outcome = field(default_factory=Outcome)
 
 
 def render_many(
-    library: Library, requests: list[RenderRequest], *, build: bool = True
+    library: Library,
+    requests: list[RenderRequest],
+    *,
+    drafts: list[bool] | None = None,
+    build: bool = True,
 ) -> list[Outcome]:
-    """PDFs for many requests, sharing editions where it is safe.
+    """PDFs for many requests that passed the content gate (``drafts``: its
+    verdicts), sharing editions where it is safe.
 
     ``build=False`` uses only editions already cached and renders the rest in
     full (a single render after a batch or a web app warm-up is fast; a cold
     single render is no slower than before)."""
-    from .render import render_pdf
-
-    jobs = [Job(r) for r in requests]
+    jobs = [Job(r, d) for r, d in zip(requests, drafts or [False] * len(requests), strict=True)]
     groups: dict[str, list[Job]] = {}
     for job in jobs:
         try:
-            reason = ineligible(library, job.request)
-            if not reason:
-                job.split = split(library, job.request)
-                reason = job.split.reason
+            why = ineligible(library, job.request)
+            if why:
+                job.outcome.fall_back(Fallback.INELIGIBLE, why)
+                continue
+            job.split = split(library, job.request, draft=job.draft)
         except HandoutgenError as exc:
             job.outcome = Outcome(error=exc)
             continue
-        if reason:
-            job.outcome.reason = reason
+        if job.split.fallback is not None:
+            job.outcome.fall_back(job.split.fallback, job.split.detail)
         else:
             groups.setdefault(job.split.key, []).append(job)
-    for _key, members in groups.items():
-        try:
-            edition = get_edition(library, members[0].split, build=build)
-        except HandoutgenError as exc:
-            for job in members:
-                job.outcome = Outcome(error=exc)
-            continue
-        if edition is None:
-            for job in members:
-                job.outcome.reason = "edition not cached"
-            continue
-        if not edition.ok:
-            for job in members:
-                job.outcome.reason = edition.reason
-            continue
-        outcomes = _personalize(library, edition, [j.split for j in members])
-        for job, outcome in zip(members, outcomes, strict=False):
-            job.outcome = outcome
+    for members in groups.values():
+        _render_group(library, members, build)
     for job in jobs:
         o = job.outcome
         if o.pdf is None and o.error is None:
             try:
-                o.pdf = render_pdf(library, job.request)
-                o.mode = "full"
+                o.pdf = render_pdf(library, job.request, draft=job.draft)
+                o.mode = Mode.FULL
             except HandoutgenError as exc:
                 o.error = exc
     return [j.outcome for j in jobs]
 
 
-def render_one(library: Library, request: RenderRequest, *, build: bool = False) -> Outcome:
-    outcome = render_many(library, [request], build=build)[0]
-    if outcome.error is not None:
-        raise outcome.error
-    return outcome
+def _render_group(library: Library, members: list[Job], build: bool) -> None:
+    """Recipients of one edition: stamped on it if it exists (or is built) and is usable."""
+    first = members[0].split
+    assert first is not None
+    try:
+        edition = get_edition(library, first, build=build)
+    except HandoutgenError as exc:
+        for job in members:
+            job.outcome = Outcome(error=exc)
+        return
+    if edition is None or not edition.usable:
+        cause = Fallback.NOT_CACHED if edition is None else edition.fallback
+        for job in members:
+            job.outcome.fall_back(cause or Fallback.UNVERIFIED)
+        return
+    splits = [j.split for j in members if j.split is not None]
+    for job, outcome in zip(members, _personalize(library, edition, splits), strict=True):
+        job.outcome = outcome

@@ -39,7 +39,7 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import auth
+from . import auth, clock
 from .audit import AuditLog
 from .content import Library, load_library
 from .errors import HandoutgenError
@@ -330,7 +330,7 @@ def create_app(
         values: dict[str, Any] = {
             "option": list(doc.options),
             "page_size": doc.page_size,
-            "visit_date": dt.date.today().isoformat(),
+            "visit_date": clock.today().isoformat(),
             **auth.remembered(state.workspace, _user(request)),
         }
         return _form_page(state, request, library, document, values)
@@ -804,7 +804,7 @@ def warm_requests(
     options in its own order, today's date, a name, a clinician, with and
     without a note; for each clinic the forms remember (the clinic's name is
     printed on the shared pages) or none."""
-    today = today or dt.date.today()
+    today = today or clock.today()
     jobs = []
     for doc in sorted(library.documents.values(), key=lambda d: d.id):
         if doc.kind != "handout":

@@ -56,28 +56,20 @@ def _library(root: str, content_hash: str):  # noqa: ANN202
 def png_pages(pdf: bytes, dpi: int = 64) -> list[str]:
     """Each page as a PNG data URI (nothing is written to disk)."""
     import base64
-    import io
 
-    import pypdfium2 as pdfium
+    from .raster import page_pngs
 
-    doc = pdfium.PdfDocument(pdf)
-    try:
-        out = []
-        for page in doc:
-            buf = io.BytesIO()
-            page.render(scale=dpi / 72).to_pil().save(buf, format="PNG")
-            out.append("data:image/png;base64," + base64.b64encode(buf.getvalue()).decode())
-        return out
-    finally:
-        doc.close()
+    return [
+        "data:image/png;base64," + base64.b64encode(png).decode() for png in page_pngs(pdf, dpi)
+    ]
 
 
 def render_job(root: str, content_hash: str, fields: dict[str, Any], images: bool) -> dict:
     """Render one handout (in a worker). Returns the PDF, page images if asked,
     whether its edition was missing, the language; or the error's message."""
     from .errors import HandoutgenError
-    from .render import make_request, plan
-    from .vdp import render_one
+    from .render import make_request, plan, render_one
+    from .vdp import Fallback
 
     try:
         library = _library(root, content_hash)
@@ -87,8 +79,8 @@ def render_job(root: str, content_hash: str, fields: dict[str, Any], images: boo
         return {
             "pdf": outcome.pdf,
             "pages": outcome.pages or _page_count(outcome.pdf),
-            "mode": outcome.mode,
-            "missed": outcome.reason == "edition not cached",
+            "mode": outcome.mode.value,
+            "missed": outcome.fallback is Fallback.NOT_CACHED,
             "language": language,
             "images": png_pages(outcome.pdf) if images else [],
         }
@@ -98,20 +90,12 @@ def render_job(root: str, content_hash: str, fields: dict[str, Any], images: boo
 
 def edition_job(root: str, content_hash: str, fields: dict[str, Any]) -> bool:
     """Build (and cache on disk) the edition a request would use. True if there is one."""
-    from . import vdp
     from .errors import HandoutgenError
-    from .render import make_request
+    from .render import make_request, warm_edition
 
     try:
         library = _library(root, content_hash)
-        request = make_request(**fields)
-        if vdp.ineligible(library, request):
-            return False
-        s = vdp.split(library, request)
-        if s.reason:
-            return False
-        edition = vdp.get_edition(library, s)
-        return bool(edition and edition.ok)
+        return warm_edition(library, make_request(**fields))
     except HandoutgenError:
         return False
 
@@ -142,9 +126,9 @@ def _worker_init() -> None:
 
 def _ready() -> int:
     """Import the heavy parts so a worker's first render is not slower."""
-    import weasyprint  # noqa: F401
+    from . import render, vdp, weasy  # noqa: F401
 
-    from . import render, vdp  # noqa: F401
+    weasy.preload()
 
     return os.getpid()
 

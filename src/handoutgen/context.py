@@ -1,0 +1,196 @@
+"""The template context: a request resolved against the content.
+
+``make_request`` turns loose input (CLI flags, form fields, a recipient row)
+into a validated :class:`RenderRequest`; ``plan`` resolves its document and
+options; ``context`` is everything a template sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import Markup
+from pydantic import ValidationError
+
+from . import __version__
+from .content import Library, add_months, did_you_mean
+from .errors import DataError, RenderError
+from .fonts import FAMILY, font_face_css
+from .marks import Marks
+from .models import Document, Option, RenderRequest
+
+# Unicode isolates: a name typed or pasted with a right-to-left override (or
+# simply in Arabic or Hebrew) cannot reorder the generated text around it
+# ("Prepared for ... · Visit of ..."). WeasyPrint does not implement CSS
+# `unicode-bidi: isolate`, but Pango honours FSI...PDI in the text itself.
+_FSI, _PDI = "\u2068", "\u2069"
+_ISOLATE_CONTROLS = dict.fromkeys(range(0x2066, 0x206A))  # LRI RLI FSI PDI: could break out
+
+
+def isolate(value: str | None) -> str | None:
+    """A personal value wrapped in a bidi isolate (None and "" unchanged)."""
+    if not value:
+        return value
+    return _FSI + value.translate(_ISOLATE_CONTROLS) + _PDI
+
+
+def make_request(**fields: Any) -> RenderRequest:
+    """Build a RenderRequest from loose input, reporting bad fields as a DataError."""
+    fields = {k: v for k, v in fields.items() if v is not None}
+    try:
+        return RenderRequest(**fields)
+    except ValidationError as exc:
+        msgs = []
+        for err in exc.errors(include_url=False):
+            name = ".".join(str(p) for p in err["loc"])
+            msgs.append(f"{name}: {err['msg'].removeprefix('Value error, ')}")
+        raise DataError("; ".join(msgs)) from None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A resolved request: the document, its options and the template context."""
+
+    request: RenderRequest
+    document: Document
+    options: list[Option]
+    page_size: str
+    language: str
+
+
+def plan(library: Library, request: RenderRequest) -> Plan:
+    doc = library.document(request.document)
+    ids = list(dict.fromkeys(request.options)) if request.options else list(doc.options)
+    unknown = [i for i in ids if i not in library.options]
+    if unknown:
+        raise DataError(
+            "; ".join(f"unknown option '{i}'{did_you_mean(i, library.options)}" for i in unknown)
+            + " (`handoutgen list` shows the options)"
+        )
+    return Plan(
+        request=request,
+        document=doc,
+        options=[library.options[i] for i in ids],
+        page_size=request.page_size or doc.page_size,
+        language=request.language or doc.language,
+    )
+
+
+def _brand(library: Library, p: Plan):  # noqa: ANN202
+    brand_id = p.request.brand or p.document.brand
+    if brand_id is None:
+        return None
+    try:
+        return library.brands[brand_id]
+    except KeyError:
+        raise DataError(
+            f"unknown brand '{brand_id}'{did_you_mean(brand_id, library.brands)}"
+        ) from None
+
+
+def _qr_svg(url: str, dark: str) -> Markup:
+    """A vector QR code (segno) for a validated http(s) URL."""
+    import segno
+
+    qr = segno.make(url, error="m", micro=False)
+    # segno writes well-formed SVG from the URL's bytes; nothing else goes in.
+    return Markup(qr.svg_inline(scale=4, dark=dark, light="#ffffff", border=2, omitsize=True))
+
+
+def context(
+    library: Library,
+    p: Plan,
+    *,
+    inline_fonts: bool = False,
+    draft: bool = False,
+    pad_pages: int = 0,
+    marks: Marks | None = None,
+) -> dict[str, Any]:
+    """Everything a template sees. Personal fields stay plain strings (escaped on output)."""
+    req, doc = p.request, p.document
+    sources: list[str] = []
+    for option in p.options:
+        for ev in option.evidence:
+            if ev.source not in sources:
+                sources.append(ev.source)
+    disclaimers = list(doc.disclaimers)
+    for option in p.options:
+        if option.disclaimer and option.disclaimer not in disclaimers:
+            disclaimers.append(option.disclaimer)
+    reviewed = min(o.reviewed for o in p.options)
+
+    ws = library.workspace
+
+    def stylesheet(name: str) -> Markup:
+        path = ws.find_style(name)
+        if path is None:
+            raise RenderError(
+                f"stylesheet '{name}' not found; looked in {ws.looked_in(ws.style_dirs)}"
+            )
+        # Stylesheets are trusted workspace files, inlined so the HTML stands alone.
+        return Markup(path.read_text(encoding="utf-8"))
+
+    return {
+        "doc": doc,
+        "options": p.options,
+        "factors": doc.factors,
+        "lang": p.language,
+        "page_size": p.page_size,
+        "person": {
+            "patient": isolate(req.patient),
+            "visit_date": req.visit_date,
+            "clinician": isolate(req.clinician),
+            "clinic": req.clinic,
+            "note": req.note,
+            "first_name": isolate(req.first_name),
+            "last_name": isolate(req.last_name),
+            "address": [
+                line
+                for line in (
+                    " ".join(isolate(x) for x in (req.first_name, req.last_name) if x)
+                    or isolate(req.patient),
+                    isolate(req.address1),
+                    isolate(req.address2),
+                    " ".join(
+                        x
+                        for x in (
+                            f"{isolate(req.city)}," if req.city else None,
+                            isolate(req.state),
+                            isolate(req.zip),
+                        )
+                        if x
+                    ),
+                )
+                if line
+            ],
+            "letter_date": req.letter_date,
+        },
+        "see_also": [
+            (library.documents[s.document], s.note)
+            for s in doc.see_also
+            if s.document in library.documents
+        ],
+        "sources": sources,
+        "source_number": {s: i + 1 for i, s in enumerate(sources)},
+        "disclaimers": disclaimers,
+        "reviewed": reviewed,
+        "next_review": add_months(reviewed, doc.review_interval_months),
+        "font_faces": Markup(font_face_css(inline_fonts)),
+        "font_family": FAMILY,
+        "stylesheet": stylesheet,
+        "extra_styles": doc.styles,
+        "draft": draft or doc.status != "approved",
+        "brand": (brand := _brand(library, p)),
+        "qr_svg": _qr_svg(doc.qr, brand.colors.text if brand else "#1b1b1b") if doc.qr else None,
+        "print_ready": req.print_ready,
+        "pad_pages": pad_pages,
+        "vdp": marks if marks is not None else Marks(),
+        "large_print": req.large_print,
+        "meta": {
+            "version": __version__,
+            "content_hash": library.content_hash,
+            "generator": f"handoutgen {__version__}",
+            "options": ",".join(o.id for o in p.options),
+        },
+    }

@@ -1,0 +1,300 @@
+"""The WeasyPrint adapter: layout, writing, log capture, and every internal.
+
+This is the only module that imports WeasyPrint or reads its internals (page
+boxes, absolutely positioned placeholders). Each internal it reads is covered
+by ``tests/test_weasy_adapter.py``, which fails loudly if a WeasyPrint release
+changes it; pyproject.toml caps the major version for the same reason.
+WeasyPrint is imported inside functions, so importing handoutgen stays cheap.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import logging
+from collections.abc import Iterator, Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from .content import Library
+from .errors import RenderError
+from .fonts import font_dir
+from .workspace import PACKAGE_DIR
+
+if TYPE_CHECKING:
+    import weasyprint
+
+log = logging.getLogger("handoutgen")
+
+
+@cache
+def version() -> str:
+    from importlib.metadata import version as dist_version
+
+    return dist_version("weasyprint")
+
+
+def preload() -> None:
+    """Import WeasyPrint now (a worker's first render is then not the slow one)."""
+    import weasyprint  # noqa: F401
+
+
+# -- logs ------------------------------------------------------------------------------
+
+
+class Warnings(logging.Handler):
+    """WeasyPrint's warnings during one step (missing glyphs, images, bad CSS)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+class _RedactGlyphs(logging.Filter):
+    """WeasyPrint quotes the character it could not draw; that character comes
+    from a patient's name, so only its code point may reach a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith(".notdef glyph") and len(record.args or ()) == 2:
+            record.msg = ".notdef glyph rendered: no font can draw U+%04X"
+            record.args = (record.args[1],)  # type: ignore[index]
+        return True
+
+
+_REDACT = _RedactGlyphs()
+
+
+@contextlib.contextmanager
+def watch(strict: bool = False) -> Iterator[Warnings]:
+    """Collect WeasyPrint's warnings; with ``strict``, any warning is a RenderError."""
+    handler = Warnings()
+    wp_log = logging.getLogger("weasyprint")
+    wp_log.addFilter(_REDACT)
+    wp_log.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        wp_log.removeHandler(handler)
+    if strict and handler.messages:
+        raise RenderError("rendering produced warnings (--strict): " + "; ".join(handler.messages))
+
+
+# -- layout --------------------------------------------------------------------------------
+
+
+def _fetcher(library: Library, allow_http: bool = False):  # noqa: ANN202
+    from .fetcher import SafeURLFetcher
+
+    return SafeURLFetcher([library.workspace.root, PACKAGE_DIR, font_dir()], allow_http=allow_http)
+
+
+_PARSED_CSS: dict[tuple[str, str], Any] = {}
+# Dropped before interpreter shutdown, when WeasyPrint's font clean-up can no
+# longer run.
+atexit.register(_PARSED_CSS.clear)
+
+
+def clear_caches() -> None:
+    _PARSED_CSS.clear()
+
+
+def parsed_css(library: Library, css: str):  # noqa: ANN201
+    """A parsed stylesheet and its font configuration, kept between layouts:
+    parsing the stylesheet and loading its fonts is a good part of a small render."""
+    import weasyprint
+    from weasyprint.text.fonts import FontConfiguration
+
+    key = (str(library.workspace.root), hashlib.sha256(css.encode()).hexdigest())
+    if key not in _PARSED_CSS:
+        if len(_PARSED_CSS) >= 8:
+            _PARSED_CSS.pop(next(iter(_PARSED_CSS)))
+        fonts = FontConfiguration()
+        sheet = weasyprint.CSS(
+            string=css,
+            base_url=library.workspace.root.as_uri() + "/",
+            url_fetcher=_fetcher(library),
+            font_config=fonts,
+        )
+        _PARSED_CSS[key] = (sheet, fonts)
+    return _PARSED_CSS[key]
+
+
+def layout(
+    library: Library,
+    html: str,
+    *,
+    strict: bool = False,
+    allow_http: bool = False,
+    css: str | None = None,
+) -> weasyprint.Document:
+    """Lay out HTML under the safe fetcher; return WeasyPrint's Document.
+
+    ``css``, if given, is applied as a stylesheet parsed once and reused (the
+    HTML then carries no <style> of its own)."""
+    import weasyprint
+
+    from .fetcher import RefusedURL
+
+    source = weasyprint.HTML(
+        string=html,
+        base_url=library.workspace.root.as_uri() + "/",
+        url_fetcher=_fetcher(library, allow_http),
+    )
+    refuse_attachments(source)
+    options: dict[str, Any] = {}
+    if css is not None:
+        sheet, fonts = parsed_css(library, css)
+        options = {"stylesheets": [sheet], "font_config": fonts}
+    with watch(strict):
+        try:
+            return source.render(**options)
+        except RefusedURL as exc:
+            raise RenderError(f"refused to load {exc.url}: {exc.reason}") from None
+
+
+def refuse_attachments(source: weasyprint.HTML) -> None:
+    """No file may be embedded in a handout: ``<link>`` or ``<a rel=attachment>``
+    is refused before layout, so nothing is fetched or written."""
+    urls = [
+        element.get("href") or "(no href)"
+        for element in source.etree_element.iter()
+        if element.tag in ("link", "a")
+        and "attachment" in (element.get("rel") or "").lower().split()
+    ]
+    if urls:
+        raise RenderError(
+            f"refused to attach {', '.join(urls)}: handouts may not carry attachments"
+        )
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def write_pdf(
+    document: weasyprint.Document,
+    library: Library,
+    variant: str = "pdf/ua-1",
+    *,
+    strict: bool = False,
+) -> bytes:
+    """Tagged (accessible) PDF; a fixed identifier from the content keeps it byte-identical.
+    Glyphs are drawn while writing, so missing-glyph warnings come from here."""
+    with watch(strict):
+        return document.write_pdf(
+            custom_metadata=True,
+            pdf_identifier=library.content_hash[:32].encode(),
+            pdf_variant=variant,
+            pdf_tags=True,
+        )
+
+
+def write_pages(document: weasyprint.Document, pages: Sequence[int], *, tags: bool) -> bytes:
+    """Some pages of a laid-out document as their own PDF."""
+    with watch():
+        return document.copy([document.pages[i] for i in pages]).write_pdf(pdf_tags=tags)
+
+
+# -- internals (each covered by tests/test_weasy_adapter.py) --------------------------------
+
+Geometry = tuple[float, float, float, float]  # x, y, width, height of a border box, in CSS px
+
+
+def _page_box(page: Any) -> Any:
+    try:
+        return page._page_box
+    except AttributeError:  # pragma: no cover - only on an unsupported WeasyPrint
+        raise RenderError(
+            f"WeasyPrint {version()} no longer exposes page boxes; handoutgen needs "
+            "WeasyPrint below 71 for shared editions"
+        ) from None
+
+
+def _walk(box: Any) -> Iterator[Any]:
+    """Every box under ``box``, absolutely positioned ones included (WeasyPrint
+    keeps those behind an AbsolutePlaceholder)."""
+    from weasyprint.layout.absolute import AbsolutePlaceholder
+
+    if isinstance(box, AbsolutePlaceholder):
+        box = box._box
+    yield box
+    for child in getattr(box, "children", ()):
+        yield from _walk(child)
+
+
+def marked_boxes(page: Any, attribute: str) -> list[tuple[int, Geometry]]:
+    """Block boxes whose element has ``attribute`` (an integer), first box of each,
+    with their border box relative to the page area (the containing block of
+    absolutely positioned content)."""
+    from weasyprint.formatting_structure import boxes
+
+    root = _page_box(page)
+    ox, oy = root.content_box_x(), root.content_box_y()
+    found: list[tuple[int, Geometry]] = []
+    seen: set[int] = set()
+    for box in _walk(root):
+        element = box.element
+        if element is None or not isinstance(box, boxes.BlockBox):
+            continue
+        value = element.get(attribute)
+        if value is not None and int(value) not in seen:
+            seen.add(int(value))
+            geometry = (
+                box.border_box_x() - ox,
+                box.border_box_y() - oy,
+                box.width,
+                box.border_height(),
+            )
+            found.append((int(value), geometry))
+    return found
+
+
+def first_marks(page: Any, attributes: Sequence[str]) -> dict[str, int]:
+    """The first integer value of each attribute found on the page's elements, in
+    document order (which recipient and which overlay page a page belongs to)."""
+    out: dict[str, int] = {}
+    for box in _page_box(page).descendants():
+        element = box.element
+        if element is None:
+            continue
+        for name in attributes:
+            if name not in out and element.get(name) is not None:
+                out[name] = int(element.get(name))
+        if len(out) == len(attributes):
+            break
+    return out
+
+
+def overflowing_panels(rendered: Any) -> list[str]:
+    """Labels of fixed-size panels (class "panel") whose content runs past their box."""
+    out: list[str] = []
+
+    def bottom(box) -> float:  # noqa: ANN001
+        y = box.position_y + box.margin_height() if hasattr(box, "margin_height") else 0
+        for child in getattr(box, "children", []) or []:
+            if getattr(child, "style", None) is not None and child.style["position"] == "absolute":
+                continue
+            y = max(y, bottom(child))
+        return y
+
+    def walk(box) -> None:  # noqa: ANN001
+        element = getattr(box, "element", None)
+        classes = (element.get("class") or "").split() if element is not None else []
+        if "panel" in classes and getattr(box, "element_tag", "") == "section":
+            limit = box.position_y + box.border_height() + 0.5
+            content = max(
+                (bottom(c) for c in box.children if c.style["position"] != "absolute"),
+                default=0,
+            )
+            if content > limit:
+                out.append(element.get("aria-label") or "panel")
+            return
+        for child in getattr(box, "children", []) or []:
+            walk(child)
+
+    for page in rendered.pages:
+        walk(_page_box(page))
+    return out

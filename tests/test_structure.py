@@ -1,0 +1,94 @@
+"""The code's shape: one-way layers, no import cycles, WeasyPrint behind one adapter."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from conftest import ROOT
+
+SRC = ROOT / "src" / "handoutgen"
+
+
+def imports_of(path: Path) -> set[str]:
+    """Modules of the package that ``path`` imports, at the top or inside functions."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                found.add(node.module.split(".")[0])
+            else:  # from . import x, y
+                found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("handoutgen."):
+            found.add(node.module.split(".")[1])
+    modules = {p.stem for p in SRC.glob("*.py")}
+    return {m for m in found if m in modules and m != path.stem}
+
+
+def graph() -> dict[str, set[str]]:
+    return {p.stem: imports_of(p) for p in SRC.glob("*.py") if p.stem != "__init__"}
+
+
+def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt) :] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(edges):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    """Lazy imports inside functions count too: they are still a dependency."""
+    assert find_cycle(graph()) is None
+
+
+def test_the_layers_point_one_way():
+    g = graph()
+    below = {
+        "weasy": {"render", "vdp", "fullrender", "compose", "checks", "batch", "web"},
+        "compose": {"render", "vdp", "fullrender", "checks", "weasy"},
+        "context": {"render", "vdp", "compose", "checks", "weasy"},
+        "vdp": {"render", "checks", "batch", "web"},
+        "fullrender": {"render", "vdp", "checks"},
+        "checks": {"render", "vdp", "fullrender", "batch", "web"},
+    }
+    for module, forbidden in below.items():
+        assert not (g[module] & forbidden), f"{module} imports {sorted(g[module] & forbidden)}"
+
+
+def test_only_the_adapter_touches_weasyprint():
+    for path in SRC.glob("*.py"):
+        # fetcher implements WeasyPrint's url_fetcher contract for the adapter;
+        # doctor reports WeasyPrint's version and Pango's.
+        if path.stem in ("weasy", "fetcher", "doctor"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            else:
+                continue
+            assert not any(n.split(".")[0] == "weasyprint" for n in names), path.name
+        assert "._page_box" not in path.read_text(encoding="utf-8"), path.name
