@@ -53,7 +53,10 @@ class SafeURLFetcher(URLFetcher):
             return super().fetch(url, headers)
         if scheme in _HTTP:
             if not self.allow_http:
-                raise RefusedURL(url, "network access is off (`handoutgen render --allow-http` turns it on for one render)")
+                raise RefusedURL(
+                    url,
+                    "network access is off (`handoutgen render --allow-http` turns it on for one render)",
+                )
             self.fetched.append(url)
             return super().fetch(url, headers)
         raise RefusedURL(url, f"the '{scheme or 'empty'}' scheme is not allowed")
