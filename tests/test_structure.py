@@ -92,3 +92,39 @@ def test_only_the_adapter_touches_weasyprint():
                 continue
             assert not any(n.split(".")[0] == "weasyprint" for n in names), path.name
         assert "._page_box" not in path.read_text(encoding="utf-8"), path.name
+
+
+def test_edition_conventions_match_the_shipped_stylesheet():
+    """marks.py says which margin boxes carry per-recipient text and which slots
+    feed the running header; the stylesheet editions are built from must agree,
+    or an edition would print one recipient's name on everyone's pages."""
+    import re
+
+    from handoutgen.marks import EDITION_CSS, HEAD_SLOTS, PERSONAL_CSS, PERSONAL_MARGIN_BOXES
+
+    css = (SRC / "styles" / "handout.css").read_text(encoding="utf-8")
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    margin = (
+        r"(?:top|bottom)-(?:left|center|right)(?:-corner)?|(?:left|right)-(?:top|middle|bottom)"
+    )
+    boxes = re.findall(rf"@({margin})\s*\{{([^}}]*)\}}", css)
+    uses: dict[str, set[str]] = {}
+    for box, body in boxes:
+        for content in re.findall(r"content:\s*([^;]+)", body):
+            if "counter(page" in content:
+                uses.setdefault(box, set()).add("page number")
+            if any(f"string({s}" in content for s in HEAD_SLOTS):
+                uses.setdefault(box, set()).add("running name")
+            shared = re.sub(
+                r"counter\(pages?\)|string\((?:%s)\)|\"[^\"]*\"|none" % "|".join(HEAD_SLOTS),
+                "",
+                content,
+            )
+            if box in PERSONAL_MARGIN_BOXES and shared.strip():
+                uses.setdefault(box, set()).add(f"shared text: {content.strip()}")
+    assert uses == {box: {what} for box, what in PERSONAL_MARGIN_BOXES.items()}, uses
+    for slot in HEAD_SLOTS:
+        assert re.search(rf"string-set:\s*{slot}\b", css), slot
+    for box in PERSONAL_MARGIN_BOXES:
+        assert f"@{box} {{ content: none; }}" in EDITION_CSS
+        assert f"@{box} {{ content: string(vdp-" in PERSONAL_CSS

@@ -7,6 +7,7 @@ options; ``context`` is everything a template sees.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,13 +25,18 @@ from .models import Document, Option, RenderRequest
 # simply in Arabic or Hebrew) cannot reorder the generated text around it
 # ("Prepared for ... · Visit of ..."). WeasyPrint does not implement CSS
 # `unicode-bidi: isolate`, but Pango honours FSI...PDI in the text itself.
+# Only values that can reorder anything get them: the isolate characters come
+# from a fallback font, whose taller line would change the box of every plain
+# left-to-right name (and so keep it off its shared edition).
 _FSI, _PDI = "\u2068", "\u2069"
 _ISOLATE_CONTROLS = dict.fromkeys(range(0x2066, 0x206A))  # LRI RLI FSI PDI: could break out
+_REORDERING = {"R", "AL", "AN", "LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"}
 
 
 def isolate(value: str | None) -> str | None:
-    """A personal value wrapped in a bidi isolate (None and "" unchanged)."""
-    if not value:
+    """A personal value wrapped in a bidi isolate if it has right-to-left
+    characters or bidi controls (None, "" and plain left-to-right text unchanged)."""
+    if not value or not any(unicodedata.bidirectional(c) in _REORDERING for c in value):
         return value
     return _FSI + value.translate(_ISOLATE_CONTROLS) + _PDI
 

@@ -27,6 +27,18 @@ from pydantic import (
 )
 
 DEFAULT_LANGUAGE = "en"
+
+
+def pick_text(value: dict[str, str] | str | None, lang: str = "en") -> str:
+    """A text field in ``lang`` (or its base language, "es" for "es-MX"), else
+    in English, the language every field has; plain strings pass through."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return value.get(lang) or value.get(lang.split("-")[0]) or value.get(DEFAULT_LANGUAGE, "")
+
+
 LANG_RE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
 
 Slug = Annotated[

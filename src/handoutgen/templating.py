@@ -26,7 +26,7 @@ from markupsafe import Markup
 from pydantic import BaseModel
 
 from .errors import HandoutgenError, RenderError
-from .models import DEFAULT_LANGUAGE
+from .models import DEFAULT_LANGUAGE, pick_text
 from .workspace import PACKAGE_DIR, display_path, inside
 
 _BLANK_LINES = re.compile(r"\r?\n\s*\r?\n|\r?\n")
@@ -35,10 +35,7 @@ _BLANK_LINES = re.compile(r"\r?\n\s*\r?\n|\r?\n")
 @jinja2.pass_context
 def localize(ctx: jinja2.runtime.Context, value: dict[str, str] | None) -> str:
     """Pick the context's language from a Text field, falling back to English."""
-    if value is None:
-        return ""
-    lang = ctx.get("lang", DEFAULT_LANGUAGE)
-    return value.get(lang) or value.get(lang.split("-")[0]) or value[DEFAULT_LANGUAGE]
+    return pick_text(value, ctx.get("lang", DEFAULT_LANGUAGE))
 
 
 def paragraphs(text: str | None) -> Markup:

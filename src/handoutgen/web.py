@@ -43,7 +43,7 @@ from . import auth, clock
 from .audit import AuditLog
 from .content import Library, load_library
 from .errors import HandoutgenError
-from .models import PageSize
+from .models import PageSize, pick_text
 from .webpool import Busy, RenderPool, edition_job, render_job
 from .workspace import PACKAGE_DIR, Workspace
 from .yamlguard import yaml_guard
@@ -65,9 +65,7 @@ _pages = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_pages.filters["tr"] = lambda v: (
-    (v.get("en") or next(iter(v.values()), "")) if isinstance(v, dict) else (v or "")
-)
+_pages.filters["tr"] = pick_text  # the form is in English; text fields fall back the same way
 _STATIC = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
 
 # No inline script anywhere: scripts come only from /static. Styles too.
