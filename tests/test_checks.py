@@ -82,9 +82,7 @@ def test_reading_level_above_ten_is_an_error(tmp_ws, opt):
         end = text.index(f"{nxt}:")
         text = text[:start] + f"{field}: >-\n  {hard}\n" + text[end:]
     opt.write_text(text)
-    findings = [
-        f for f in _findings(tmp_ws) if f.rule == "reading-level" and "Flesch" in f.message
-    ]
+    findings = [f for f in _findings(tmp_ws) if f.rule == "reading-level" and "Flesch" in f.message]
     assert len(findings) == 1
     assert findings[0].severity == "error"
     assert findings[0].line == _line(opt, "how_it_works")
@@ -125,7 +123,11 @@ def test_one_option_crowding_the_others_is_a_warning(tmp_ws):
 
 
 def test_numbers_need_a_source(tmp_ws, opt):
-    _set(opt, "  - It is done with a needle,", "  - About 9 in 10 people say it is done with a needle,")
+    _set(
+        opt,
+        "  - It is done with a needle,",
+        "  - About 9 in 10 people say it is done with a needle,",
+    )
     _set(opt, "  - It aims to treat", "  - Studies show it aims to treat")
     errors = _messages(_findings(tmp_ws), "error")
     assert any("number '9' has no source" in m for m in errors)

@@ -92,7 +92,16 @@ def _qr_svg(url: str, dark: str) -> Markup:
 
     qr = segno.make(url, error="m", micro=False)
     # segno writes well-formed SVG from the URL's bytes; nothing else goes in.
-    return Markup(qr.svg_inline(scale=4, dark=dark, light="#ffffff", border=2, omitsize=True))
+    # The <title> becomes the figure's alternate text in the tagged PDF.
+    svg = qr.svg_inline(
+        scale=4,
+        dark=dark,
+        light="#ffffff",
+        border=2,
+        omitsize=True,
+        title=f"QR code that opens {url}",
+    )
+    return Markup(svg)
 
 
 def context(
@@ -362,13 +371,17 @@ def render_pdf(library: Library, request: RenderRequest) -> bytes:
 
 
 def write_pdf(document: weasyprint.Document, library: Library, variant: str = "pdf/ua-1") -> bytes:
-    """Tagged (accessible) PDF; a fixed identifier from the content keeps it byte-identical."""
-    return document.write_pdf(
+    """Tagged (accessible) PDF; a fixed identifier from the content keeps it byte-identical.
+    The tag tree is repaired (tagging.py): header scopes, elements cut by page breaks."""
+    from .tagging import open_depths, repair
+
+    pdf = document.write_pdf(
         custom_metadata=True,
         pdf_identifier=library.content_hash[:32].encode(),
         pdf_variant=variant,
         pdf_tags=True,
     )
+    return repair(pdf, open_depths(document))
 
 
 def pdf_to_png(pdf: bytes, dpi: int = 96) -> bytes:
