@@ -43,7 +43,7 @@ def _where(pdf: bytes, page_no: int, needle: str) -> float:
 def test_trifold_panels_land_in_folding_order(trifold):
     assert len(pages_text(trifold)) == 2
     # Side 1 (outside): inside flap (help first) | back | cover.
-    assert _where(trifold, 0, "When to get help") < 1 / 3
+    assert _where(trifold, 0, "Call 911 or go to the emergency") < 1 / 3
     assert _where(trifold, 0, "Questions to ask") < 1 / 3
     assert 1 / 3 < _where(trifold, 0, "Contact us") < 2 / 3
     assert 1 / 3 < _where(trifold, 0, "Sources") < 2 / 3

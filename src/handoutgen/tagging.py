@@ -120,9 +120,6 @@ def merge_page_fragments(pdf: pikepdf.Pdf, open_depths: list[int] | None = None)
     _set_kids(
         document, [first] + [k for k in _kids(document) if not any(_same(k, p) for p in parts)]
     )
-    # The document reads as one part now: it is not a page any more.
-    if "/Pg" in first:
-        del first["/Pg"]
     return merges
 
 
