@@ -42,14 +42,17 @@ def _where(pdf: bytes, page_no: int, needle: str) -> float:
 
 def test_trifold_panels_land_in_folding_order(trifold):
     assert len(pages_text(trifold)) == 2
-    # Side 1 (outside): inside flap | back | cover.
+    # Side 1 (outside): inside flap (help first) | back | cover.
+    assert _where(trifold, 0, "Call 911 or go to the emergency") < 1 / 3
     assert _where(trifold, 0, "Questions to ask") < 1 / 3
     assert 1 / 3 < _where(trifold, 0, "Contact us") < 2 / 3
+    assert 1 / 3 < _where(trifold, 0, "Sources") < 2 / 3
     assert _where(trifold, 0, "Back pain: your") > 2 / 3
-    # Side 2 (inside): panels 2, 3, 4.
+    # Side 2 (inside): panels 2, 3, 4, one option each.
     assert _where(trifold, 1, "Is this for you?") < 1 / 3
-    assert 1 / 3 < _where(trifold, 1, "Options at a glance") < 2 / 3
-    assert _where(trifold, 1, "Sources") > 2 / 3
+    assert _where(trifold, 1, "Managing pain without a procedure") < 1 / 3
+    assert 1 / 3 < _where(trifold, 1, "Decompression surgery") < 2 / 3
+    assert _where(trifold, 1, "What you can do next") > 2 / 3
 
 
 def test_trifold_is_letter_landscape_with_a_disclaimer_on_each_side(trifold):
@@ -60,14 +63,23 @@ def test_trifold_is_letter_landscape_with_a_disclaimer_on_each_side(trifold):
 
 
 def test_booklet_is_padded_to_a_multiple_of_four(library):
-    pdf = render(library, make_request(document="spine-booklet"))
-    pages = pages_text(pdf)
-    assert len(pages) % 4 == 0
-    assert pages[-1].startswith("Notes") or "Notes" in pages[-1]
-    for text in pages:
-        assert "This brochure is general information" in text
-    with pikepdf.open(io.BytesIO(pdf)) as doc:
-        assert [round(float(x)) for x in doc.pages[0].mediabox] == [0, 0, 396, 612]
+    from handoutgen.render import layout, render_html
+
+    padded = 0
+    for options in (None, ("conservative-care", "decompression"), ("fusion",)):
+        request = make_request(document="spine-booklet", options=options)
+        natural = len(layout(library, render_html(library, request)).pages)
+        pdf = render(library, request)
+        pages = pages_text(pdf)
+        assert len(pages) % 4 == 0
+        if natural % 4:
+            padded += 1
+            assert pages[-1].startswith("Notes") or "Notes" in pages[-1]
+        for text in pages:
+            assert "This brochure is general information" in text
+        with pikepdf.open(io.BytesIO(pdf)) as doc:
+            assert [round(float(x)) for x in doc.pages[0].mediabox] == [0, 0, 396, 612]
+    assert padded, "no option set needed padding: the test proves nothing"
 
 
 def test_print_ready_adds_bleed_and_trim_boxes(library, trifold):

@@ -302,3 +302,15 @@ def test_check_report_json(run, tmp_ws):
 def test_shipped_documents_meet_every_report_item(run, doc_id):
     data = json.loads(run("check", doc_id, "--report", "--json").stdout)
     assert [i["item"] for i in data[doc_id] if not i["met"]] == []
+
+
+def test_a_research_bullet_above_grade_8_is_an_error(tmp_ws):
+    _set(
+        _opt(tmp_ws, "spinal-cord-stimulation"),
+        "Disability scores improved about the same either way.",
+        "Standardized disability questionnaires demonstrated statistically "
+        "indistinguishable improvements irrespective of stimulation allocation.",
+    )
+    found = rules(_lib(tmp_ws), "nonsurgical-options", today=TODAY, layout=False)
+    bullets = [f for f in found if f.message.startswith("research bullet is grade")]
+    assert [(f.severity, f.option) for f in bullets] == [("error", "spinal-cord-stimulation")]

@@ -105,7 +105,20 @@ def test_assembled_pdf_is_tagged_with_fonts_embedded(library, fresh_cache, tmp_p
         # The letter's tags come first and point at page 1; every tag points at a real page.
         first_pages = [pages[kid.Pg.objgen] for kid in document.K]
         assert first_pages[0] == 0 and first_pages == sorted(first_pages)
-        assert set(first_pages) == set(range(len(pdf.pages)))
+        # The edition's tags are one part (tagging.py merges WeasyPrint's
+        # page-by-page parts); every page is still reached from the tree.
+        seen, todo = set(), list(document.K)
+        while todo:
+            node = todo.pop()
+            if isinstance(node, pikepdf.Dictionary) and "/S" in node:
+                if "/Pg" in node:
+                    seen.add(pages[node.Pg.objgen])
+                kids = node.get("/K")
+                if isinstance(kids, pikepdf.Array):
+                    todo.extend(kids)
+                elif kids is not None:
+                    todo.append(kids)
+        assert seen == set(range(len(pdf.pages)))
         nums = root.ParentTree.Nums
         keys = {int(nums[i]) for i in range(0, len(nums), 2)}
         for page in pdf.pages:
@@ -194,7 +207,8 @@ def test_merged_print_file_stores_each_edition_once(run, tmp_path):
             for page in pdf.pages
             for f in page.obj.Resources.get("/Font", pikepdf.Dictionary()).values()
         }
-        assert len(fonts) <= 4  # the edition's two faces, and the letters' two
+        # The edition's two faces and two digit faces, and the letters' (as many).
+        assert len(fonts) <= 8
     texts = poppler_pages(merged.read_bytes())
     for i in range(12):
         start = i * per_recipient
@@ -287,7 +301,8 @@ def test_a_template_that_breaks_the_conventions_fails_its_self_check(tmp_ws, fre
     outcome = vdp.render_many(library, [request])[0]
     assert outcome.mode == "full"
     assert outcome.reason == "self-check: the assembled pages differ from a full render"
-    assert "p. 1 / 4" in poppler_pages(outcome.pdf)[0]
+    pages = poppler_pages(outcome.pdf)
+    assert f"p. 1 / {len(pages)}" in pages[0]
 
 
 def test_personal_text_outside_the_marked_parts_falls_back(tmp_ws, fresh_cache):
@@ -302,7 +317,9 @@ def test_personal_text_outside_the_marked_parts_falls_back(tmp_ws, fresh_cache):
         "full",
         "personal data (patient) printed outside the template's marked personal parts",
     )
-    assert "Dear Pat Doe, read on." in poppler_pages(outcome.pdf)[0]
+    # The block sits before the comparison table (after the help box and
+    # "Words to know", so not necessarily on page 1).
+    assert any("Dear Pat Doe, read on." in page for page in poppler_pages(outcome.pdf))
 
 
 def test_single_render_uses_a_cached_edition_but_never_builds_one(library, fresh_cache):

@@ -20,13 +20,14 @@ OPTION_IDS = {
     "spinal-cord-stimulation",
     "fibrin-injection",
     "regenerative-injections",
+    "cervical-fusion",
 }
 
 
 def test_shipped_content_is_valid(run):
     result = run("validate")
     assert result.exit_code == 0, result.output
-    assert result.stderr == "OK: 5 documents and 13 options are valid.\n"
+    assert result.stderr == "OK: 7 documents and 14 options are valid.\n"
 
 
 def test_shipped_options_are_exactly_the_thirteen(library):
@@ -122,7 +123,11 @@ def test_duplicate_keys_are_reported(run, tmp_ws: Path):
 
 def test_missing_answer_for_a_comparison_row(run, tmp_ws: Path):
     path = tmp_ws / "handouts" / "options" / "fusion.yaml"
-    _edit(path, "  cost: Usually covered by insurance when medically needed\n", "")
+    _edit(
+        path,
+        "  cost: Some insurers refuse it unless it corrects a deformity; ask your insurer\n",
+        "",
+    )
     result = run("validate", workspace=tmp_ws)
     assert result.exit_code == 1
     assert "option 'fusion' has no answer for 'cost'" in result.stderr

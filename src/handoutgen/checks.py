@@ -283,6 +283,18 @@ class _Checker:
         self.unsourced_numbers(yf, texts, **ids)
         prose = [(loc, t) for loc, t in texts + claims if loc[0] != "facts"]
         self.reading_level(yf, prose, limits, ("summary",), **ids)
+        # Each research bullet on its own: a reader meets them one at a time.
+        for loc, claim in claims:
+            if (level := grade(_sentences([claim]))) > limits.warn:
+                self.add(
+                    yf,
+                    loc,
+                    "error",
+                    "reading-level",
+                    f"research bullet is grade {level:.1f} (Flesch-Kincaid), above "
+                    f"{limits.warn:g}: use shorter sentences and everyday words",
+                    **ids,
+                )
 
         # Balance: harms in comparable detail to benefits.
         good = sum(len(b[EN].split()) for b in option.benefits)

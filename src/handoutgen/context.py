@@ -101,7 +101,16 @@ def _qr_svg(url: str, dark: str) -> Markup:
 
     qr = segno.make(url, error="m", micro=False)
     # segno writes well-formed SVG from the URL's bytes; nothing else goes in.
-    return Markup(qr.svg_inline(scale=4, dark=dark, light="#ffffff", border=2, omitsize=True))
+    # The <title> becomes the figure's alternate text in the tagged PDF.
+    svg = qr.svg_inline(
+        scale=4,
+        dark=dark,
+        light="#ffffff",
+        border=2,
+        omitsize=True,
+        title=f"QR code that opens {url}",
+    )
+    return Markup(svg)
 
 
 def context(
@@ -137,7 +146,21 @@ def context(
         # Stylesheets are trusted workspace files, inlined so the HTML stands alone.
         return Markup(path.read_text(encoding="utf-8"))
 
+    def asset(src: str) -> str:
+        """An image's URL: relative for layout; a data URI in a standalone HTML file."""
+        if not inline_fonts:
+            return src
+        import base64
+        import mimetypes
+
+        path = (ws.root / src).resolve()
+        if not path.is_relative_to(ws.root.resolve()) or not path.is_file():
+            raise RenderError(f"image '{src}' is not a file in the workspace")
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
     return {
+        "asset": asset,
         "doc": doc,
         "options": p.options,
         "factors": doc.factors,

@@ -189,7 +189,7 @@ class ReadingLevel(_Model):
 
     warn: float = Field(default=8, ge=1, le=20)
     error: float = Field(default=10, ge=1, le=20)
-    smog_warn: float = Field(default=10, ge=1, le=25)
+    smog_warn: float = Field(default=9, ge=1, le=25)
     smog_error: float = Field(default=11, ge=1, le=25)
     max_sentence_words: int = Field(default=25, ge=5, le=100)
 

@@ -183,13 +183,17 @@ def write_pdf(
 ) -> bytes:
     """Tagged (accessible) PDF; a fixed identifier from the content keeps it byte-identical.
     Glyphs are drawn while writing, so missing-glyph warnings come from here."""
+    from .tagging import repair
+
     with watch(strict):
-        return document.write_pdf(
+        pdf = document.write_pdf(
             custom_metadata=True,
             pdf_identifier=library.content_hash[:32].encode(),
             pdf_variant=variant,
             pdf_tags=True,
         )
+    # The tag tree is repaired (tagging.py): header scopes, elements cut by page breaks.
+    return repair(pdf, open_depths(document))
 
 
 def write_pages(document: weasyprint.Document, pages: Sequence[int], *, tags: bool) -> bytes:
@@ -298,3 +302,50 @@ def overflowing_panels(rendered: Any) -> list[str]:
     for page in rendered.pages:
         walk(_page_box(page))
     return out
+
+
+def open_depths(document: Any) -> list[int]:
+    """For each page but the last, how many nested boxes (below <main>) are
+    still open at its foot: the boxes on the page's last-child path whose
+    element also has boxes on the next page."""
+    untagged = {"html", "body", "main"}
+
+    def elements(page) -> set[int]:  # noqa: ANN001
+        found: set[int] = set()
+
+        def walk(box) -> None:  # noqa: ANN001
+            element = getattr(box, "element", None)
+            if element is not None:
+                found.add(id(element))
+            for child in getattr(box, "children", None) or []:
+                walk(child)
+
+        walk(_page_box(page).children[0])
+        return found
+
+    def last_path(page) -> list:  # noqa: ANN001
+        path = []
+        box = _page_box(page).children[0]
+        while True:
+            kids = [
+                c
+                for c in getattr(box, "children", None) or []
+                if getattr(c, "element", None) is not None and c.style["position"] == "static"
+            ]
+            if not kids:
+                return path
+            box = kids[-1]
+            path.append(box)
+
+    pages = [p for p in document.pages if _page_box(p).children]
+    sets = [elements(p) for p in pages]
+    depths = []
+    for i in range(len(pages) - 1):
+        depths.append(
+            sum(
+                1
+                for box in last_path(pages[i])
+                if box.element_tag not in untagged and id(box.element) in sets[i + 1]
+            )
+        )
+    return depths
