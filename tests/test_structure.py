@@ -116,7 +116,7 @@ def test_edition_conventions_match_the_shipped_stylesheet():
             if any(f"string({s}" in content for s in HEAD_SLOTS):
                 uses.setdefault(box, set()).add("running name")
             shared = re.sub(
-                r"counter\(pages?\)|string\((?:%s)\)|\"[^\"]*\"|none" % "|".join(HEAD_SLOTS),
+                r"counter\(pages?\)|string\((?:" + "|".join(HEAD_SLOTS) + r")\)|\"[^\"]*\"|none",
                 "",
                 content,
             )
