@@ -407,6 +407,10 @@ def _self_check(library: Library, edition: Edition, s: Split) -> tuple[bool, Fal
     whose probe cannot be assembled is not verified, so it is not used."""
     assert s.shared_request is not None
     probe = stand_in(s.shared_request, 1)
+    if probe.note:
+        # Persona B's two-paragraph note outgrows the note box's minimum height
+        # (that recipient would rightly render in full); the probe must fit.
+        probe = probe.model_copy(update={"note": "A different stand-in note."})
     ps = split(library, probe, draft=s.draft)
     if ps.key != s.key or ps.fallback is not None:
         return False, Fallback.UNVERIFIED
@@ -420,9 +424,12 @@ def _self_check(library: Library, edition: Edition, s: Split) -> tuple[bool, Fal
 
 
 def page_words(pdf: bytes) -> list[list[str]]:
-    """Each page's words in reading order: lines from top to bottom, each line
-    left to right (by position, as a reader sees the page, not by the order
-    the content stream draws them in)."""
+    """Each page's text in reading order, as a reader sees the page: lines from
+    top to bottom (characters grouped by baseline), each line's characters left
+    to right, spaces dropped. It follows positions, not the order a content
+    stream draws in, so an assembled page (edition, then stamped overlay) and
+    its full render compare equal exactly when they show the same text in the
+    same places."""
     import pypdfium2 as pdfium
 
     doc = pdfium.PdfDocument(pdf)
@@ -430,13 +437,21 @@ def page_words(pdf: bytes) -> list[list[str]]:
         out = []
         for page in doc:
             textpage = page.get_textpage()
-            runs = []
-            for i in range(textpage.count_rects()):
-                left, bottom, right, top = textpage.get_rect(i)
-                text = textpage.get_text_bounded(left, bottom, right, top)
-                runs.append((-round(bottom / 2), left, text))
-            runs.sort(key=lambda r: (r[0], r[1]))
-            out.append([w for *_, text in runs for w in re.findall(r"\w+|[^\w\s]", text)])
+            chars = []
+            for i in range(textpage.count_chars()):
+                ch = textpage.get_text_range(i, 1)
+                if ch.strip():
+                    left, bottom, _, _ = textpage.get_charbox(i)
+                    chars.append((-bottom, left, ch))
+            chars.sort()
+            lines: list[list[tuple[float, str]]] = []
+            top = None
+            for neg_bottom, left, ch in chars:
+                if top is None or neg_bottom - top > 2:  # a new baseline, 2 pt apart or more
+                    lines.append([])
+                    top = neg_bottom
+                lines[-1].append((left, ch))
+            out.append(["".join(ch for _, ch in sorted(line)) for line in lines])
         return out
     finally:
         doc.close()
