@@ -626,7 +626,10 @@ def serve(
 
 @cli.group()
 def users() -> None:
-    """Who may sign in to 'handoutgen serve' (kept in the workspace's .handoutgen/, mode 0600)."""
+    """Who may sign in to 'handoutgen serve' beyond this machine.
+
+    Kept in the workspace's .handoutgen/settings.json (mode 0600), passwords
+    only as argon2 hashes."""
 
 
 def _new_password(name: str, password_stdin: bool) -> str:
