@@ -188,6 +188,16 @@ def test_a_new_password_or_removal_ends_existing_sessions():
     assert client.get("/", follow_redirects=False).status_code == 303
 
 
+def test_a_damaged_settings_file_is_reported_not_a_crash():
+    client = lan_client()
+    sign_in(client)
+    private.settings_path(client.app.state.hg.workspace).write_text("{ not json")
+    page = client.get("/")
+    assert page.status_code == 503
+    assert "settings are damaged" in page.text and "settings.json:1: not valid JSON" in page.text
+    assert "content-security-policy" in page.headers
+
+
 def test_a_forged_session_cookie_is_refused():
     client = lan_client()
     client.cookies.set(auth.SESSION_COOKIE, "eyJ1IjoiYWxpY2UifQ.Zz.forged")

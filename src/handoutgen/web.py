@@ -472,7 +472,16 @@ class _Front:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        user = _authenticate(state, request, refresh)
+        try:
+            user = _authenticate(state, request, refresh)
+        except HandoutgenError as exc:  # a damaged settings file: say so, loudly
+            await _page(
+                "error.html",
+                503,
+                title="The server's settings are damaged",
+                message=exc.format_message(),
+            )(scope, replay, send_secure)
+            return
         scope.setdefault("state", {})["user"] = user
         path = scope["path"]
         if user is None and not (path in ("/login", "/logout") or path.startswith("/static/")):
@@ -1083,7 +1092,6 @@ def serve(
         log_level="warning",
         ssl_certfile=certfile,
         ssl_keyfile=keyfile,
-        limit_concurrency=max(64, config.workers * 16 + config.queue * 4),
         timeout_keep_alive=5,
         timeout_graceful_shutdown=10,
         h11_max_incomplete_event_size=64 * 1024,
