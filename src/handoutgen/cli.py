@@ -620,6 +620,11 @@ def serve(
                 f"({config.workers} render worker{'s' * (config.workers != 1)}; Ctrl-C stops)",
                 err=True,
             )
+            if host in ("0.0.0.0", "::"):
+                import socket
+
+                name = (allowed_hosts or (socket.gethostname(),))[0]
+                click.echo(f"Clinicians open {scheme}://{name}:{port}/", err=True)
 
     run_server(workspace, config, certfile=certfile, keyfile=keyfile, on_ready=ready)
 

@@ -1036,6 +1036,8 @@ def bind(host: str, port: int) -> socket.socket:
         infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
     except OSError as exc:
         raise HandoutgenError(f"cannot listen on {host}: {exc.strerror or exc}") from None
+    # IPv4 first: "localhost" may list ::1 before 127.0.0.1, and browsers try both.
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)
     family, _, _, _, address = infos[0]
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -1098,8 +1100,20 @@ def serve(
     )
     if on_ready:
         on_ready()
+    import signal
+
+    def stopped(signum: int, frame: Any) -> None:
+        raise SystemExit(0)
+
+    # uvicorn shuts down gracefully, then re-raises SIGTERM to the handler it
+    # found: this one ends the process normally, so exit handlers still run
+    # (the worker pool's queues are released: no "leaked semaphore" warnings).
+    previous = signal.signal(signal.SIGTERM, stopped)
     try:
         uvicorn.Server(uv).run(sockets=[sock])
+    except KeyboardInterrupt:  # Ctrl-C, re-raised by uvicorn after its shutdown
+        pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         app.state.hg.pool.close()
         sock.close()

@@ -234,6 +234,8 @@ class RenderPool:
         except FutureTimeout:
             raise Busy(30, "This render is taking too long.") from None
         except BrokenProcessPool:
+            if self._closed:  # the server is stopping: its workers were ended on purpose
+                raise Busy(5, "The server is restarting.") from None
             log.warning("a render worker stopped unexpectedly; starting new workers")
             self._reset()
             raise Busy(2, "A render worker stopped unexpectedly.") from None
@@ -306,3 +308,6 @@ class RenderPool:
             proc.terminate()
         for proc in processes:
             proc.join(timeout=5)
+        # With its workers gone the executor's manager thread notices at once;
+        # waiting for it frees the queues' semaphores (no leak warning at exit).
+        ex.shutdown(wait=True)
