@@ -195,7 +195,7 @@ def main() -> None:
 
         cold = batch("cold", merged=True)
         cold_rate = cold.rendered / cold.seconds
-        editions = len(list((tmpdir / "cache").glob("editions/*/*/meta.json")))
+        editions = len(list((tmpdir / "cache").glob("editions/*/*.entry")))
         print(
             f"editions, {cores} workers, empty cache:        {cold_rate:7.2f} documents/s"
             f"  ({cold_rate / naive:.1f}x naive; {editions} editions built,"

@@ -91,7 +91,7 @@ def main() -> None:
             # The edition is built in the background after the first render.
             time.sleep(1)
             for _ in range(60):
-                if len(list((Path(tmp) / "cache").glob("editions/*/*/meta.json"))) >= 1:
+                if len(list((Path(tmp) / "cache").glob("editions/*/*.entry"))) >= 1:
                     break
                 time.sleep(0.5)
             time.sleep(2)  # let start-up warm-ups finish too

@@ -55,6 +55,19 @@ def run():
     return _run
 
 
+def write_csv(path: Path, rows: list[str], header: str) -> Path:
+    """A recipient list as a spreadsheet exports it: a header line, then the rows."""
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def read_manifest(out_dir: Path) -> list[dict[str, str]]:
+    import csv
+
+    with open(out_dir / "manifest.csv", newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
 def pages_text(pdf: bytes) -> list[str]:
     """Each page's text with whitespace folded; a word wrapped after its hyphen
     ("non-" / "surgical") is joined again."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +16,7 @@ import pikepdf
 import pypdfium2 as pdfium
 import pytest
 
+import conftest
 from conftest import ROOT, pages_text
 from handoutgen.batch import BatchSettings, run_batch
 from handoutgen.workspace import Workspace
@@ -29,8 +30,7 @@ GOOD = [
 
 
 def write_csv(path: Path, rows: list[str], header: str = HEADER) -> Path:
-    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
-    return path
+    return conftest.write_csv(path, rows, header)
 
 
 def batch(run, *args: str):
@@ -38,30 +38,42 @@ def batch(run, *args: str):
 
 
 def read_manifest(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+    return conftest.read_manifest(path.parent)
 
 
 def test_dry_run_lists_every_bad_row_and_renders_nothing(run, tmp_path):
     rows = [
         *GOOD,
-        ",No,Id,1 A St,X,IL,1,,,,",
-        "A-1,Dup,Licate,1 A St,X,IL,1,,,,",
-        "../etc/passwd,Bad,Id,1 A St,X,IL,1,,,,",
-        "A-6,Bad,Option,1 A St,X,IL,1,fusoin;decompression,,,",
-        "A-7,Bad,Date,1 A St,X,IL,1,,,2026-02-30,",
+        ",No,Id,1 A St,Peoria,IL,61602,,,,",
+        "A-1,Dup,Licate,1 A St,Peoria,IL,61602,,,,",
+        "../etc/passwd,Bad,Id,1 A St,Peoria,IL,61602,,,,",
+        "A-6,Bad,Option,1 A St,Peoria,IL,61602,fusoin;decompression,,,",
+        "A-7,Bad,Date,1 A St,Peoria,IL,61602,,,2026-02-30,",
     ]
     src = write_csv(tmp_path / "r.csv", rows)
     out = tmp_path / "out"
     result = batch(run, str(src), "-o", str(out), "--dry-run")
     assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    # Pages come from real sample renders (3 rows, 4 + 4 + 3 pages); time is machine-dependent.
+    assert re.fullmatch(
+        r"Estimate: about 11 pages, about \d+ s \(from 3 sample renders\)\.", lines[8]
+    )
+    lines[8] = "Estimate: ESTIMATE"
     # A-1's note spans two lines but is one spreadsheet row: rows are 2..9.
-    assert result.stderr.splitlines() == [
+    assert lines == [
         f"Error: {src}:5: id: missing; every row needs a unique id",
         f"Error: {src}:6: id: duplicate of row 2",
         f"Error: {src}:7: id: not a safe file name: use letters, digits, '.', '_' or '-' (at most 64), starting with a letter or digit",
         f"Error: {src}:8: options: unknown option 'fusoin'; did you mean 'fusion'?",
         f"Error: {src}:9: visit_date: not a date; use YYYY-MM-DD",
+        "Rows: 8 read, 3 valid, 5 with problems (listed above).",
+        "Columns read: 'id' -> id, 'first_name' -> first_name, 'last_name' -> last_name, "
+        "'address1' -> address1, 'city' -> city, 'state' -> state, 'zip' -> zip, "
+        "'options' -> options, 'clinician' -> clinician, 'visit_date' -> visit_date, "
+        "'note' -> note.",
+        "Option sets: 3; 3 recipients rendered in full (no set is shared by 3 or more).",
+        "Estimate: ESTIMATE",
         "Error: 5 problems found; nothing rendered",
     ]
     assert not out.exists() or not list(out.iterdir())
@@ -71,14 +83,17 @@ def test_dry_run_ok(run, tmp_path):
     src = write_csv(tmp_path / "r.csv", GOOD)
     result = batch(run, str(src), "-o", str(tmp_path / "out"), "--dry-run")
     assert result.exit_code == 0
-    assert result.stderr == "OK: every row is valid; nothing rendered (--dry-run).\n"
+    lines = result.stderr.splitlines()
+    assert lines[0] == "Rows: 3 read, all valid."
+    assert lines[-1] == "OK: every row is valid; nothing rendered (--dry-run)."
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory):
     """One real batch with a bad row, rendered in one process."""
     tmp = tmp_path_factory.mktemp("batch")
-    src = write_csv(tmp / "r.csv", [*GOOD, "A-9,Bad,Option,1 A St,X,IL,1,nope,,,"])
+    src = write_csv(tmp / "r.csv", [*GOOD, "A-9,Bad,Option,1 A St,Peoria,IL,61602,nope,,,"])
     settings = BatchSettings(
         document="followup-letter",
         recipients=src,
@@ -179,7 +194,7 @@ def test_exit_codes_and_summary(run, tmp_path):
     # One recipient alone does not repay building an edition.
     assert lines[-1] == "0 from shared editions, 1 rendered in full."
     assert "Omar" not in result.stderr
-    src = write_csv(tmp_path / "bad.csv", [*GOOD[1:2], "X-1,A,B,1 A St,X,IL,1,nope,,,"])
+    src = write_csv(tmp_path / "bad.csv", [*GOOD[1:2], "X-1,A,B,1 A St,Peoria,IL,61602,nope,,,"])
     result = batch(run, str(src), "-o", str(tmp_path / "out2"), "--workers", "1")
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1] == "Error: 1 row failed (see the manifest)"
@@ -189,8 +204,8 @@ def test_hostile_but_valid_rows_print_literally(run, tmp_path):
     long_name = "Ann" + "e" * 297
     note = "<script>alert(1)</script> {{ 7*7 }} " + ("Keep walking every day. " * 210)
     rows = [
-        f'H-1,{long_name},Smith,1 A St,X,IL,1,,,,"{note}"',
-        "H-2,=cmd|' /C calc'!A0,@SUM(1+1),1 A St,X,IL,1,,,,{{ 7*7 }}",
+        f'H-1,{long_name},Smith,1 A St,Peoria,IL,61602,,,,"{note}"',
+        "H-2,=cmd|' /C calc'!A0,@SUM(1+1),1 A St,Peoria,IL,61602,,,,{{ 7*7 }}",
     ]
     src = write_csv(tmp_path / "r.csv", rows)
     out = tmp_path / "out"
@@ -211,21 +226,61 @@ def test_input_formats(run, tmp_path, library):
     import openpyxl
     import yaml
 
+    addr = {"address1": "1 A St", "city": "Boston", "state": "MA"}
     rows = [
-        {"id": "F-1", "first_name": "Ada", "last_name": "King", "zip": 2134, "options": "fusion"},
-        {"id": "F-2", "first_name": "Bo", "last_name": "Lee", "visit_date": "2026-11-20"},
+        {
+            "id": "F-1",
+            "first_name": "Ada",
+            "last_name": "King",
+            **addr,
+            "zip": 2134,
+            "options": "fusion",
+        },
+        {
+            "id": "F-2",
+            "first_name": "Bo",
+            "last_name": "Lee",
+            **addr,
+            "zip": "02110",
+            "visit_date": "2026-11-20",
+        },
     ]
     # Excel's "CSV UTF-8": BOM, CRLF, semicolons.
     excel = tmp_path / "excel.csv"
     excel.write_bytes(
-        "\ufeffid;first_name;last_name;zip;options;visit_date\r\n"
-        "F-1;Ada;King;2134;fusion;\r\nF-2;Bo;Lee;;;2026-11-20\r\n".encode()
+        "\ufeffid;first_name;last_name;address1;city;state;zip;options;visit_date\r\n"
+        "F-1;Ada;King;1 A St;Boston;MA;2134;fusion;\r\n"
+        "F-2;Bo;Lee;1 A St;Boston;MA;02110;;2026-11-20\r\n".encode()
     )
     wb = openpyxl.Workbook()
     ws = wb.active
-    ws.append(["ID", "First_Name", "last_name", "zip", "options", "visit_date"])
-    ws.append(["F-1", "Ada", "King", 2134, "fusion", None])
-    ws.append(["F-2", "Bo", "Lee", None, None, __import__("datetime").datetime(2026, 11, 20)])
+    ws.append(
+        [
+            "ID",
+            "First_Name",
+            "last_name",
+            "address1",
+            "city",
+            "state",
+            "zip",
+            "options",
+            "visit_date",
+        ]
+    )
+    ws.append(["F-1", "Ada", "King", "1 A St", "Boston", "MA", 2134, "fusion", None])
+    ws.append(
+        [
+            "F-2",
+            "Bo",
+            "Lee",
+            "1 A St",
+            "Boston",
+            "MA",
+            "02110",
+            None,
+            __import__("datetime").datetime(2026, 11, 20),
+        ]
+    )
     wb.save(tmp_path / "list.xlsx")
     (tmp_path / "list.json").write_text(json.dumps(rows))
     (tmp_path / "list.yaml").write_text(yaml.safe_dump({"recipients": rows}))
@@ -234,28 +289,34 @@ def test_input_formats(run, tmp_path, library):
     doc = library.documents["followup-letter"]
     seen = []
     for name in ("excel.csv", "list.xlsx", "list.json", "list.yaml"):
-        good, problems = load_recipients(tmp_path / name, library, doc)
-        assert problems == [], name
+        result = load_recipients(tmp_path / name, library, doc)
+        assert result.problems == [], name
+        # The ZIP stored as a number lost its leading zero: restored, and said so.
+        assert [(w.row, w.field) for w in result.warnings] == [
+            (2 if name.endswith(("csv", "xlsx")) else 1, "zip")
+        ]
         seen.append(
             [
                 (r.id, r.fields.get("zip"), r.fields.get("options"), r.fields.get("visit_date"))
-                for r in good
+                for r in result.good
             ]
         )
     assert all(s == seen[0] for s in seen), seen
-    assert seen[0][0] == ("F-1", "2134", ("fusion",), None)
+    assert seen[0][0] == ("F-1", "02134", ("fusion",), None)
     assert str(seen[0][1][3]) == "2026-11-20"
 
 
 def test_map_reads_other_headers(run, tmp_path):
     src = write_csv(
         tmp_path / "r.csv",
-        ["M-9,Zed,Ray,1 A St,X,IL,1,,,,"],
-        header="MRN,Given,Family,address1,city,state,zip,options,clinician,visit_date,note",
+        ["M-9,Zed,Ray,1 A St,Peoria,IL,61602,,,,"],
+        header="Chart Ref,Vorname,Nachname,address1,city,state,zip,options,clinician,visit_date,note",
     )
     result = batch(run, str(src), "-o", str(tmp_path / "o"), "--dry-run")
     assert result.exit_code == 1
     assert "no 'id' column; add one, or map yours with --map COLUMN=id" in result.stderr
+    # Common synonyms need no --map: MRN, Given name, Surname...
+    assert "Column ignored: 'Chart Ref'." in result.stderr
     result = batch(
         run,
         str(src),
@@ -263,24 +324,24 @@ def test_map_reads_other_headers(run, tmp_path):
         str(tmp_path / "o"),
         "--dry-run",
         "--map",
-        "MRN=id",
+        "chart ref=id",
         "--map",
-        "Given=first_name",
+        "Vorname=first_name",
         "--map",
-        "Family=last_name",
+        "NACHNAME=last_name",
     )
     assert result.exit_code == 0, result.stderr
-    result = batch(run, str(src), "-o", str(tmp_path / "o"), "--dry-run", "--map", "MRN=ids")
+    result = batch(run, str(src), "-o", str(tmp_path / "o"), "--dry-run", "--map", "Chart Ref=ids")
     assert result.exit_code == 1
     assert "--map: 'ids' is not a recipient field; did you mean 'id'?" in result.stderr
 
 
 def test_names_in_other_scripts_get_a_fallback_font(run, tmp_path, caplog):
     rows = [
-        "S-1,王,小明,1 A St,X,IL,1,,,,",
-        "S-2,محمد,العلي,1 A St,X,IL,1,,,,",
-        "S-3,Nguyễn,Thị Hương,1 A St,X,IL,1,,,,",
-        "S-4,Private\ue000Use,Char,1 A St,X,IL,1,,,,",
+        "S-1,王,小明,1 A St,Peoria,IL,61602,,,,",
+        "S-2,محمد,العلي,1 A St,Peoria,IL,61602,,,,",
+        "S-3,Nguyễn,Thị Hương,1 A St,Peoria,IL,61602,,,,",
+        "S-4,Private\ue000Use,Char,1 A St,Peoria,IL,61602,,,,",
     ]
     src = write_csv(tmp_path / "r.csv", rows)
     out = tmp_path / "out"
@@ -311,7 +372,7 @@ def test_names_in_other_scripts_get_a_fallback_font(run, tmp_path, caplog):
 def test_workers_and_resume_after_kill(tmp_path):
     """Kill -9 a real multi-process run, then --resume: finished files untouched,
     every row done once, the manifest equal to what is on disk."""
-    rows = [f"K-{i},Pat,Number{i},1 A St,X,IL,1,,,," for i in range(1, 17)]
+    rows = [f"K-{i},Pat,Number{i},1 A St,Peoria,IL,61602,,,," for i in range(1, 17)]
     src = write_csv(tmp_path / "r.csv", rows)
     out = tmp_path / "out"
     exe = [sys.executable, "-m", "handoutgen.cli"]
@@ -339,11 +400,20 @@ def test_workers_and_resume_after_kill(tmp_path):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    before = {p.name: (p.stat().st_mtime_ns, p.stat().st_ino) for p in out.glob("K-*.pdf")}
+    # Finished = written and vouched for by its manifest line. A PDF the kill
+    # caught between its rename and its manifest line is not, and is rendered again.
+    vouched = {r["id"] for r in read_manifest(out / "manifest.csv") if r["status"] == "ok"}
+    before = {
+        p.name: (p.stat().st_mtime_ns, p.stat().st_ino)
+        for p in out.glob("K-*.pdf")
+        if p.stem in vouched
+    }
     assert 1 <= len(before) < 16, "the kill should land mid-batch"
     result = subprocess.run([*cmd, "--resume"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert f"resumed {len(before)}," in result.stderr
+    # kill -9 left the lock file behind; its owner is dead, so it is taken over.
+    assert "took over the lock of an earlier batch" in result.stderr
     after = {p.name: (p.stat().st_mtime_ns, p.stat().st_ino) for p in out.glob("K-*.pdf")}
     assert len(after) == 16
     for name, stamp in before.items():

@@ -4,7 +4,6 @@ like a full render, and anything that could break that falls back to one."""
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import random
 import subprocess
@@ -252,27 +251,28 @@ def test_a_changed_style_builds_a_new_edition(tmp_ws, fresh_cache):
     assert vdp.cached_edition(key) is None
     second = vdp.render_many(library, [request])[0]
     assert second.mode == "edition" and vdp.cached_edition(key) is not None
-    assert len(list(fresh_cache.glob("editions/*/*/meta.json"))) == 2
+    assert len(list(fresh_cache.glob("editions/*/*.entry"))) == 2
 
 
 def test_a_corrupt_cache_entry_is_detected_and_rebuilt(library, fresh_cache, caplog):
+    from handoutgen.cache import open_cache
+
     request = make_request(document="fusion-alternatives", patient="Pat Doe", note="Rest.")
     good = vdp.render_many(library, [request])[0]
     key = vdp.split(library, request).key
-    folder = next(fresh_cache.glob(f"editions/*/{key}"))
-    data = (folder / "edition.pdf").read_bytes()
-    (folder / "edition.pdf").write_bytes(data[: len(data) // 2])  # a torn write
+    entry = open_cache().path("editions", key)
+    data = entry.read_bytes()
+    entry.write_bytes(data[: len(data) // 2])  # a torn write
     vdp._MEMORY.clear()
     caplog.set_level(logging.WARNING, logger="handoutgen")
     again = vdp.render_many(library, [request])[0]
-    assert f"edition {key[:12]} in the cache is damaged (checksum mismatch)" in caplog.text
+    assert f"editions entry {key[:12]} in the cache failed its integrity check" in caplog.text
     assert again.mode == "edition" and again.pdf == good.pdf
-    assert (folder / "edition.pdf").read_bytes() == data
-    meta = json.loads((folder / "meta.json").read_text())
-    meta["pages"] = "many"  # a damaged meta file counts as a miss too
-    (folder / "meta.json").write_text(json.dumps(meta))
+    assert entry.read_bytes() == data
+    entry.write_bytes(data.replace(b'"pages": ', b'"pages": 1'))  # a changed meta field
     vdp._MEMORY.clear()
     assert vdp.cached_edition(key) is None
+    assert not entry.exists()  # deleted, to be built again
 
 
 def test_a_template_that_breaks_the_conventions_fails_its_self_check(tmp_ws, fresh_cache):
@@ -300,7 +300,7 @@ def test_personal_text_outside_the_marked_parts_falls_back(tmp_ws, fresh_cache):
     outcome = vdp.render_many(library, [request])[0]
     assert (outcome.mode, outcome.reason) == (
         "full",
-        "personal text outside the template's marked personal parts",
+        "personal data (patient) printed outside the template's marked personal parts",
     )
     assert "Dear Pat Doe, read on." in poppler_pages(outcome.pdf)[0]
 
@@ -308,7 +308,7 @@ def test_personal_text_outside_the_marked_parts_falls_back(tmp_ws, fresh_cache):
 def test_single_render_uses_a_cached_edition_but_never_builds_one(library, fresh_cache):
     request = make_request(document="fusion-alternatives", patient="Pat Doe", note="Rest.")
     cold = render(library, request)
-    assert not list(fresh_cache.glob("editions/*/*/meta.json"))
+    assert not list(fresh_cache.glob("editions/*/*.entry"))
     vdp.render_many(library, [request])  # a batch, say, builds it
     warm = render(library, request)
     assert warm != cold  # assembled, not the full render...

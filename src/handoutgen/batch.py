@@ -9,12 +9,16 @@ or on a dask.distributed cluster with the same task function.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
 import io
+import json
 import logging
 import os
+import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,13 +27,21 @@ from typing import Any, Literal
 
 from .content import Library, load_library
 from .errors import DataError, HandoutgenError
-from .output import write_atomic
-from .recipients import Recipient, RowProblem, load_recipients
+from .lock import FolderLock
+from .output import make_private_dir, remove_parts, write_atomic
+from .recipients import (
+    DEFAULT_MAX_INPUT,
+    Column,
+    Recipient,
+    RecipientList,
+    RowProblem,
+    load_recipients,
+)
 from .workspace import Workspace
 
 log = logging.getLogger("handoutgen")
 
-MANIFEST_FIELDS = ("id", "status", "pages", "bytes", "sha256", "render", "error")
+MANIFEST_FIELDS = ("id", "status", "pages", "bytes", "sha256", "render", "error", "fingerprint")
 
 
 @dataclass
@@ -41,7 +53,11 @@ class BatchSettings:
     merged: Path | None = None
     sort: Literal["input", "zip"] = "input"
     resume: bool = False
+    overwrite: bool = False  # replace PDFs of an earlier run in out_dir
     dry_run: bool = False
+    estimate: bool = True  # --dry-run estimates pages and time from a few sample renders
+    encoding: str = "utf-8-sig"  # CSV text encoding
+    max_input_size: int = DEFAULT_MAX_INPUT
     scheduler: str | None = None
     mapping: dict[str, str] = field(default_factory=dict)
     letter_date: dt.date | None = None
@@ -73,8 +89,17 @@ class RowResult:
     sha256: str = ""
     error: str = ""
     missing_glyphs: list[str] = field(default_factory=list)
-    full_render: str = ""  # why this row was rendered in full instead of from an edition
-    mode: str = ""  # "edition" or "full"; "" when resumed from disk
+    # The manifest's render column: "edition", "full", or "full: <why an
+    # edition could not be used>"; kept as it was for a resumed row.
+    render: str = ""
+    resumed: bool = False
+    fingerprint: str = ""
+    fallback: bool = False  # an edition was tried for this row and could not be used
+
+    @property
+    def full_render(self) -> str:
+        """Why this row was rendered in full instead of from an edition ("" if it was not)."""
+        return self.render.removeprefix("full: ") if self.render.startswith("full: ") else ""
 
     def manifest_row(self) -> dict[str, Any]:
         return {
@@ -83,8 +108,9 @@ class RowResult:
             "pages": self.pages or "",
             "bytes": self.size or "",
             "sha256": self.sha256,
-            "render": f"full: {self.full_render}" if self.full_render else self.mode,
+            "render": self.render,
             "error": self.error,
+            "fingerprint": self.fingerprint,
         }
 
 
@@ -92,8 +118,11 @@ class RowResult:
 class BatchReport:
     results: list[RowResult]
     problems: list[RowProblem]
+    warnings: list[RowProblem] = field(default_factory=list)
+    plan: BatchPlan | None = None  # --dry-run
     rendered: int = 0
     resumed: int = 0
+    changed: int = 0  # resumed run: rows whose input or settings changed since their PDF
     from_editions: int = 0
     seconds: float = 0.0
     peak_rss_kb: int = 0
@@ -104,12 +133,13 @@ class BatchReport:
 
     @property
     def pages(self) -> int:
-        return sum(r.pages for r in self.results if r.status == "ok")
+        """Pages rendered in this run (rows kept by --resume not counted)."""
+        return sum(r.pages for r in self.results if r.status == "ok" and not r.resumed)
 
     @property
     def full_renders(self) -> list[RowResult]:
-        """Rows that could have shared an edition but were rendered in full."""
-        return [r for r in self.results if r.status == "ok" and r.full_render]
+        """Rows rendered in this run that could have shared an edition but were rendered in full."""
+        return [r for r in self.results if r.status == "ok" and not r.resumed and r.fallback]
 
 
 Progress = Callable[[int, int, int], None]  # (done, total, failed)
@@ -205,38 +235,346 @@ def _page_count(pdf: bytes) -> int:
 
 # -- client side -----------------------------------------------------------------
 
+MANIFEST = "manifest.csv"
+LOCK = ".handoutgen.lock"
+
+
+def fingerprint(rec: Recipient, settings: BatchSettings, content_hash: str) -> str:
+    """What a row's PDF was made from: its input fields, the document, the
+    content (templates, styles and assets included) and every setting that
+    changes the output. A PDF is reused only under the same fingerprint."""
+    from importlib.metadata import version
+
+    from . import __version__
+
+    payload = {
+        "fields": rec.request_fields(settings.document, settings.letter_date),
+        "content": content_hash,
+        "allow_draft": settings.allow_draft,
+        "editions": settings.editions,
+        "handoutgen": __version__,
+        "weasyprint": version("weasyprint"),
+    }
+    blob = json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Voucher:
+    """A finished row as a manifest records it."""
+
+    id: str
+    pages: int
+    size: int
+    sha256: str
+    render: str
+    fingerprint: str
+
+
+def read_vouchers(path: Path) -> dict[str, Voucher]:
+    """The rows a manifest says were finished. A torn or altered line vouches
+    for nothing; the last line for an id wins (the manifest is appended as rows
+    finish, then rewritten in order at the end)."""
+    out: dict[str, Voucher] = {}
+    try:
+        fh = open(path, newline="", encoding="utf-8")  # noqa: SIM115
+    except (FileNotFoundError, IsADirectoryError):
+        return out
+    with fh:
+        try:
+            for row in csv.DictReader(fh):
+                rid = row.get("id") or ""
+                if row.get("status") != "ok":
+                    out.pop(rid, None)
+                    continue
+                try:
+                    v = Voucher(
+                        rid,
+                        int(row["pages"]),
+                        int(row["bytes"]),
+                        row["sha256"],
+                        row.get("render") or "",
+                        row["fingerprint"],
+                    )
+                except (KeyError, TypeError, ValueError):
+                    continue
+                if _HEX64.match(v.sha256) and _HEX64.match(v.fingerprint):
+                    out[rid] = v
+        except (csv.Error, UnicodeDecodeError):
+            pass  # a damaged manifest vouches for what was read before the damage
+    return out
+
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass
+class Existing:
+    """What an output folder already holds, measured against this run."""
+
+    reusable: dict[str, Voucher]  # id -> a PDF on disk that this run may keep
+    changed: list[str]  # ids whose earlier PDF was made from other input or settings
+    foreign: list[Path]  # PDFs that no manifest line with this run's fingerprint vouches for
+    previous: list[Path]  # PDFs the manifest lists for ids not in this run
+
+
+def survey(out_dir: Path, fingerprints: dict[str, str], verify: bool) -> Existing:
+    vouchers = read_vouchers(out_dir / MANIFEST)
+    pdfs = sorted(out_dir.glob("*.pdf")) if out_dir.is_dir() else []
+    ex = Existing({}, [], [], [])
+    for path in pdfs:
+        rid = path.stem
+        v = vouchers.get(rid)
+        fp = fingerprints.get(rid)
+        if fp is None:
+            (ex.previous if v else ex.foreign).append(path)
+            continue
+        if v is None or v.fingerprint != fp:
+            ex.foreign.append(path)
+            if v is not None:
+                ex.changed.append(rid)
+            continue
+        if verify and not _intact(path, v):
+            ex.foreign.append(path)
+            continue
+        ex.reusable[rid] = v
+    return ex
+
+
+def _intact(path: Path, v: Voucher) -> bool:
+    """The file is the one the manifest vouches for, and it opens as a PDF."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    if len(data) != v.size or hashlib.sha256(data).hexdigest() != v.sha256:
+        return False
+    try:
+        return _page_count(data) == v.pages
+    except Exception:  # noqa: BLE001 - any failure to open means "not done"
+        return False
+
+
+def check_paths(settings: BatchSettings, ids: list[str]) -> None:
+    """Refuse, before anything is rendered, outputs that would overwrite an
+    input or each other."""
+    out = settings.out_dir.resolve()
+    source = settings.recipients.resolve()
+    if out.exists() and not out.is_dir():
+        raise DataError(f"-o {settings.out_dir}: is a file; -o takes a folder")
+    written = {out / f"{i}.pdf" for i in ids} | {out / MANIFEST, out / LOCK}
+    if source in written:
+        raise DataError(
+            f"{settings.recipients}: the batch would overwrite its own recipient file; "
+            "move it out of the output folder, or pick another -o"
+        )
+    if settings.merged is None:
+        return
+    merged = settings.merged.resolve()
+    if merged == source:
+        raise DataError(
+            f"--merged {settings.merged}: that is the recipient file; pick another name"
+        )
+    if merged == out or out in merged.parents:
+        raise DataError(
+            f"--merged {settings.merged}: inside the output folder {settings.out_dir}, where "
+            "it could replace a recipient's PDF or the manifest; put it outside, "
+            f"like {settings.out_dir.parent / (settings.out_dir.name + '-print.pdf')}"
+        )
+    if merged.is_dir():
+        raise DataError(f"--merged {settings.merged}: is a folder; --merged takes a file name")
+
+
+@dataclass
+class BatchPlan:
+    """What a run will do, for --dry-run."""
+
+    rows: int
+    valid: int
+    bad_rows: int
+    columns: list[Column]
+    option_sets: int
+    shared_sets: int  # option sets with enough recipients to share an edition
+    shared_rows: int
+    resumable: int = 0
+    foreign: int = 0
+    est_pages: int | None = None
+    est_seconds: float | None = None
+    samples: int = 0
+
+
+def plan_batch(
+    settings: BatchSettings,
+    recipients: RecipientList,
+    good: list[Recipient],
+    existing: Existing | None,
+) -> BatchPlan:
+    keys = [_edition_group(r.request_fields(settings.document, None)) for r in good]
+    counts: dict[tuple, int] = {}
+    for key in keys:
+        counts[key] = counts.get(key, 0) + 1
+    shared = {k: n for k, n in counts.items() if n >= MIN_SHARED} if settings.editions else {}
+    return BatchPlan(
+        rows=recipients.rows,
+        valid=len(good),
+        bad_rows=recipients.bad_rows,
+        columns=recipients.columns,
+        option_sets=len({k[0] for k in counts}),
+        shared_sets=len(shared),
+        shared_rows=sum(shared.values()),
+        resumable=len(existing.reusable) if existing else 0,
+        foreign=len(existing.foreign) if existing else 0,
+    )
+
+
+def estimate(
+    library: Library, settings: BatchSettings, good: list[Recipient], plan: BatchPlan
+) -> None:
+    """Fill in estimated pages and time from a few real renders (one per count
+    of options, at most three), laid out in this process and written nowhere."""
+    from .render import make_request, render
+
+    if not good:
+        plan.est_pages, plan.est_seconds = 0, 0.0
+        return
+    by_count: dict[int, Recipient] = {}
+    for rec in good:
+        by_count.setdefault(len(rec.fields.get("options") or ()), rec)
+    picks = sorted(by_count)
+    if len(picks) > 3:
+        picks = [picks[0], picks[len(picks) // 2], picks[-1]]
+    pages: dict[int, int] = {}
+    seconds: list[float] = []
+    for n in picks:
+        rec = by_count[n]
+        t0 = time.perf_counter()
+        req = make_request(
+            **rec.request_fields(settings.document, settings.letter_date),
+            allow_draft=settings.allow_draft,
+        )
+        pages[n] = _page_count(render(library, req, editions=False))
+        seconds.append(time.perf_counter() - t0)
+    known = sorted(pages)
+    total = 0
+    for rec in good:
+        n = len(rec.fields.get("options") or ())
+        nearest = min(known, key=lambda k: (abs(k - n), k))
+        total += pages[nearest]
+    full = min(seconds)
+    startup = max(seconds)  # the first render also pays for imports and fonts, as each worker does
+    workers = settings.workers or os.cpu_count() or 1
+    shared_rows = plan.shared_rows
+    work = (
+        (plan.valid - shared_rows - plan.resumable) * full
+        + plan.shared_sets * 2 * full  # build + self-check of each edition
+        + shared_rows * full / 12
+    )
+    plan.est_pages = total
+    plan.est_seconds = startup + max(0.0, work) / workers
+    plan.samples = len(picks)
+
 
 def run_batch(
     workspace: Workspace, settings: BatchSettings, progress: Progress | None = None
 ) -> BatchReport:
     """Validate every row, then render the good ones. Raises DataError on unusable input."""
     start = time.perf_counter()
+    if settings.resume and settings.overwrite:
+        raise DataError("--resume keeps finished PDFs and --overwrite replaces them; pick one")
     library = load_library(workspace)
     doc = library.document(settings.document)
-    good, problems = load_recipients(settings.recipients, library, doc, settings.mapping)
+    recipients = load_recipients(
+        settings.recipients,
+        library,
+        doc,
+        settings.mapping,
+        encoding=settings.encoding,
+        max_bytes=settings.max_input_size,
+    )
+    good = list(recipients.good)
+    problems = recipients.problems
     if settings.sort == "zip":
         good.sort(key=lambda r: (r.fields.get("zip") or "", r.row))
-    report = BatchReport(results=[], problems=problems)
-    invalid = {p.row for p in problems}
+    check_paths(settings, [r.id for r in good])
+    fps = {r.id: fingerprint(r, settings, library.content_hash) for r in good}
+    report = BatchReport(results=[], problems=problems, warnings=recipients.warnings)
     if settings.dry_run:
+        existing = survey(settings.out_dir, fps, verify=True) if settings.resume else None
+        if existing is None and settings.out_dir.is_dir():
+            existing = survey(settings.out_dir, fps, verify=False)
+            existing.reusable.clear()
+        report.plan = plan_batch(settings, recipients, good, existing)
+        if settings.estimate:
+            estimate(library, settings, good, report.plan)
         report.seconds = time.perf_counter() - start
         return report
 
     out_dir = settings.out_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # A crash can leave write_atomic's temporary files behind; they are never
-    # finished output, so they go.
+    make_private_dir(out_dir)
+    with FolderLock(out_dir / LOCK, what="batch") as lock:
+        if lock.stale_pid:
+            log.warning(
+                "took over the lock of an earlier batch (pid %s) that ended without releasing it",
+                lock.stale_pid,
+            )
+        _run_locked(library, settings, good, fps, report, progress)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _run_locked(
+    library: Library,
+    settings: BatchSettings,
+    good: list[Recipient],
+    fps: dict[str, str],
+    report: BatchReport,
+    progress: Progress | None,
+) -> None:
+    out_dir = settings.out_dir
+    # A crash can leave write_atomic's temporary files behind (the merged
+    # file's too, which holds every patient's pages); they are never finished
+    # output, so they go.
     for stale in out_dir.glob(".*.part"):
         stale.unlink(missing_ok=True)
+    if settings.merged is not None:
+        remove_parts(settings.merged)
+    existing = survey(out_dir, fps, verify=settings.resume)
+    if existing.foreign and not (settings.resume or settings.overwrite):
+        n = len(existing.foreign)
+        raise DataError(
+            f"{out_dir} already holds {n} PDF{'s' if n != 1 else ''} that this run did not "
+            "make (from another recipient list, changed rows or other settings; no manifest "
+            "line of this run vouches for them). Add --resume to keep the PDFs that still "
+            "match and render the rest, or --overwrite to replace them all, or pick an "
+            "empty folder"
+        )
+    if settings.overwrite:
+        for path in existing.previous:
+            path.unlink(missing_ok=True)
+        if existing.previous:
+            log.info("removed %d PDFs of the previous run", len(existing.previous))
+    if existing.previous and not settings.overwrite:
+        log.warning(
+            "%s holds %d PDFs of recipients not in this list; they are left as they are and "
+            "are not in the manifest or the merged file",
+            out_dir,
+            len(existing.previous),
+        )
+    problems = report.problems
+    invalid = {p.row for p in problems}
     results: dict[str, RowResult] = {}
     todo: list[Recipient] = []
     for rec in good:
-        path = out_dir / f"{rec.id}.pdf"
-        if settings.resume and path.is_file():
-            results[rec.id] = _result_from_disk(rec, path)
+        v = existing.reusable.get(rec.id) if settings.resume else None
+        if v is not None:
+            results[rec.id] = RowResult(
+                rec.id, rec.row, "ok", v.pages, v.size, v.sha256, render=v.render, resumed=True
+            )
+            results[rec.id].fingerprint = v.fingerprint
             report.resumed += 1
         else:
             todo.append(rec)
+    report.changed = len(set(existing.changed) & set(fps)) if settings.resume else 0
 
     order = [r.id for r in good]
     # Invalid rows are named by row number: their id may be missing or unsafe.
@@ -249,70 +587,84 @@ def run_batch(
         )
         for row in sorted(invalid)
     ]
+    manifest = out_dir / MANIFEST
 
-    def write_manifest() -> None:
-        rows = [results[i] for i in order if i in results] + invalid_results
-        _write_manifest(out_dir / "manifest.csv", rows)
+    def final_manifest() -> None:
+        _write_manifest(manifest, [results[i] for i in order if i in results] + invalid_results)
+
+    # The manifest is a journal while the run lasts: the rows kept from before,
+    # then one line per finished row, appended and flushed after its PDF is in
+    # place. A kill at any moment leaves every finished PDF vouched for, or
+    # (if it landed between the two writes) not vouched for and so rendered again.
+    _write_manifest(manifest, list(results.values()))
+    journal = open(manifest, "a", newline="", encoding="utf-8")  # noqa: SIM115
+    writer = csv.DictWriter(journal, fieldnames=MANIFEST_FIELDS, lineterminator="\n")
+
+    def record(result: RowResult) -> None:
+        results[result.id] = result
+        writer.writerow(result.manifest_row())
+        journal.flush()
+        os.fsync(journal.fileno())
 
     total = len(todo)
     done = failed = 0
-    last_manifest = time.monotonic()
     if progress:
         progress(0, total, 0)
     try:
-        for item in _execute(library, settings, todo):
-            rec_id = item["id"]
-            if "error" in item:
-                results[rec_id] = RowResult(rec_id, item["row"], "failed", error=item["error"])
-                failed += 1
-                log.warning("row %s (id %s): failed: %s", item["row"], rec_id, item["error"])
-            else:
-                pdf = item["pdf"]
-                write_atomic(out_dir / f"{rec_id}.pdf", pdf)
-                results[rec_id] = RowResult(
-                    rec_id,
-                    item["row"],
-                    "ok",
-                    item["pages"],
-                    len(pdf),
-                    hashlib.sha256(pdf).hexdigest(),
-                    missing_glyphs=item["missing"],
-                    full_render=item.get("reason", ""),
-                    mode=item.get("mode", ""),
-                )
-                report.rendered += 1
-                report.from_editions += item.get("mode") == "edition"
-                if item["missing"]:
-                    log.warning(
-                        "row %s (id %s): no installed font can draw %s; they print as empty boxes",
-                        item["row"],
+        with contextlib.closing(_execute(library, settings, todo)) as items:
+            for item in items:
+                rec_id = item["id"]
+                if "error" in item:
+                    result = RowResult(rec_id, item["row"], "failed", error=item["error"])
+                    failed += 1
+                    log.warning("row %s (id %s): failed: %s", item["row"], rec_id, item["error"])
+                else:
+                    pdf = item["pdf"]
+                    write_atomic(out_dir / f"{rec_id}.pdf", pdf)
+                    mode = item.get("mode", "") or "full"
+                    reason = item.get("reason", "")
+                    fallback = bool(reason)  # an edition was tried and could not be used
+                    if mode == "full" and not reason:
+                        reason = (
+                            f"fewer than {MIN_SHARED} recipients share this set of options"
+                            if settings.editions
+                            else "--full-render"
+                        )
+                    result = RowResult(
                         rec_id,
-                        " ".join(item["missing"]),
+                        item["row"],
+                        "ok",
+                        item["pages"],
+                        len(pdf),
+                        hashlib.sha256(pdf).hexdigest(),
+                        missing_glyphs=item["missing"],
+                        render=f"full: {reason}" if reason else mode,
+                        fallback=fallback,
                     )
-            report.peak_rss_kb = max(report.peak_rss_kb, item.get("rss_kb", 0))
-            done += 1
-            if progress:
-                progress(done, total, failed)
-            if time.monotonic() - last_manifest > 2:
-                write_manifest()
-                last_manifest = time.monotonic()
+                    report.rendered += 1
+                    report.from_editions += mode == "edition"
+                    if item["missing"]:
+                        log.warning(
+                            "row %s (id %s): no installed font can draw %s; they print as empty boxes",
+                            item["row"],
+                            rec_id,
+                            " ".join(item["missing"]),
+                        )
+                result.fingerprint = fps[rec_id]
+                record(result)
+                report.peak_rss_kb = max(report.peak_rss_kb, item.get("rss_kb", 0))
+                done += 1
+                if progress:
+                    progress(done, total, failed)
     finally:
+        journal.close()
         # Whatever happened (even Ctrl-C), the manifest says what is on disk.
-        write_manifest()
+        final_manifest()
 
     report.results = [results[i] for i in order if i in results] + invalid_results
     if settings.merged:
         ok = [out_dir / f"{r.id}.pdf" for r in report.results if r.status == "ok"]
         merge_for_duplex(ok, settings.merged)
-    report.seconds = time.perf_counter() - start
-    return report
-
-
-def _result_from_disk(rec: Recipient, path: Path) -> RowResult:
-    data = path.read_bytes()
-    return RowResult(
-        rec.id, rec.row, "ok", _page_count(data), len(data), hashlib.sha256(data).hexdigest()
-    )
 
 
 def _write_manifest(path: Path, rows: list[RowResult]) -> None:
@@ -393,7 +745,15 @@ def _execute(
 
     ctx = multiprocessing.get_context("spawn")  # no inherited WeasyPrint/fontconfig state
     per_child = max(1, settings.recycle // settings.chunk)
-    with ProcessPoolExecutor(workers, mp_context=ctx, max_tasks_per_child=per_child) as pool:
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=ctx,
+        max_tasks_per_child=per_child,
+        initializer=_watch_parent,
+        initargs=(os.getpid(),),
+    )
+    finished_cleanly = False
+    try:
         in_flight: dict = {}
         queue = iter(chunks)
 
@@ -414,6 +774,26 @@ def _execute(
                 nxt = next(queue, None)
                 if nxt is not None:
                     submit(nxt)
+        finished_cleanly = True
+    finally:
+        if not finished_cleanly:
+            # Interrupted (Ctrl-C, SIGTERM, an error while writing): stop the
+            # workers now rather than let them finish chunks nobody will write.
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+        pool.shutdown(wait=finished_cleanly, cancel_futures=True)
+
+
+def _watch_parent(parent: int) -> None:
+    """Worker start-up: exit as soon as the batch process is gone, so a killed
+    parent (even ``kill -9``) never leaves workers rendering patient letters."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 def _chunk_result(fut, chunk) -> list[dict[str, Any]]:  # noqa: ANN001

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from html.parser import HTMLParser
 from typing import Literal
 
-from .content import Library, add_months
+from .content import Library, add_months, did_you_mean
 from .models import DEFAULT_LANGUAGE, Document, Option, ReadingLevel
 from .yamlfile import Loc, YamlFile
 
@@ -61,6 +61,39 @@ STUDIES_SAY = re.compile(
 )
 SELF_REPORTED_SOURCE = re.compile(r"\b(?:maker|manufacturer|company|clinic)\b", re.I)
 ADDRESSED = re.compile(r"\b(?:you|your|us|call|ask|bring|write)\b", re.I)
+CALL_US = re.compile(r"\bcall us\b", re.I)
+PHONE = re.compile(r"\(?\b\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}\b")
+EMERGENCY = re.compile(r"\b911\b|emergency (?:department|room)", re.I)
+COVERAGE = re.compile(
+    r"\b(?:insur\w*|covered|coverage|costs?|costly|pays?|paid|price\w*|out-of-pocket|afford\w*)\b",
+    re.I,
+)
+ASK_INSURER = re.compile(r"\bask (?:your|the) insur", re.I)
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+# Medical words a reader must have explained on first use (or in "Words to
+# know" above it). Each pattern allows the plural.
+TERMS: dict[str, re.Pattern[str]] = {
+    name: re.compile(pattern, re.I)
+    for name, pattern in {
+        "randomized trial": r"\brandomi[sz]ed (?:controlled )?trials?\b",
+        "systematic review": r"\bsystematic reviews?\b",
+        "meta-analysis": r"\bmeta-analys[ie]s\b",
+        "minimally invasive": r"\bminimally invasive\b",
+        "bone spur": r"\bbone spurs?\b",
+        "facet": r"\bfacets?\b",
+        "vertebra": r"\bvertebra[el]?\b",
+        "spondylolisthesis": r"\bspondylolisthesis\b",
+        "laminectomy": r"\blaminectom(?:y|ies)\b",
+        "stenosis": r"\bstenosis\b",
+        "epidural": r"\bepidural\b",
+        "nerve block": r"\bnerve blocks?\b",
+        "annulus": r"\bannulus\b",
+        "osteoporosis": r"\bosteoporosis\b",
+        "herniated": r"\bherniated\b",
+        "scoliosis": r"\bscoliosis\b",
+    }.items()
+}
 
 OPTION_FIELDS = ("summary", "how_it_works", "suits", "not_for", "recovery")
 
@@ -74,6 +107,18 @@ def grade(text: str) -> float:
     import textstat
 
     return float(textstat.flesch_kincaid_grade(text))
+
+
+def smog(text: str) -> float:
+    """SMOG grade (textstat); it needs at least three sentences, else 0."""
+    import textstat
+
+    return float(textstat.smog_index(text))
+
+
+def long_sentences(text: str, limit: int) -> list[str]:
+    """The sentences of ``text`` with more than ``limit`` words."""
+    return [s for s in SENTENCE_END.split(text.strip()) if len(s.split()) > limit]
 
 
 def option_texts(option: Option) -> list[tuple[Loc, str]]:
@@ -189,6 +234,30 @@ class _Checker:
                     **ids,
                 )
                 break
+        s_grade = smog(_sentences(body))
+        for severity, limit in (("error", limits.smog_error), ("warning", limits.smog_warn)):
+            if s_grade > limit:
+                self.add(
+                    yf,
+                    hardest_loc,
+                    severity,
+                    "reading-level",
+                    f"SMOG grade is {s_grade:.1f}, above {limit:g}: use fewer words of three "
+                    f"or more syllables; hardest part: {field}",
+                    **ids,
+                )
+                break
+        for loc, text in texts:
+            for sentence in long_sentences(text, limits.max_sentence_words):
+                self.add(
+                    yf,
+                    loc,
+                    "error",
+                    "sentence-length",
+                    f"sentence of {len(sentence.split())} words (limit "
+                    f"{limits.max_sentence_words}): '{sentence[:60]}...'; split it",
+                    **ids,
+                )
         summary = dict(texts).get(summary_loc)
         if summary is not None and level <= limits.warn:
             s_level = grade(_sentences([summary]))
@@ -264,6 +333,16 @@ class _Checker:
                         "source does not say)",
                         **ids,
                     )
+            if DIGIT.search(claim) and "reported_by" not in ev.model_fields_set:
+                self.add(
+                    yf,
+                    loc,
+                    "error",
+                    "reported-by",
+                    "a figure without who reported it: set reported_by (study, manufacturer, "
+                    "competitor, clinic, rival-clinic or group)",
+                    **ids,
+                )
             if (
                 DIGIT.search(claim)
                 and ev.reported_by == "study"
@@ -278,6 +357,20 @@ class _Checker:
                     "manufacturer or clinic so the handout labels it",
                     **ids,
                 )
+
+        # Coverage and cost: only with a source, or as "ask your insurer".
+        if not any(ev.topic == "coverage" for ev in option.evidence):
+            for loc, text in texts:
+                if COVERAGE.search(text) and not ASK_INSURER.search(text):
+                    self.add(
+                        yf,
+                        loc,
+                        "error",
+                        "coverage",
+                        "a coverage or cost statement without a source: add an evidence item "
+                        "with topic: coverage, or say 'ask your insurer'",
+                        **ids,
+                    )
 
         # Currency.
         due = add_months(option.reviewed, interval)
@@ -349,14 +442,53 @@ class _Checker:
                         f"({median:.0f}) of this document's options",
                         **ids,
                     )
-        self.images(doc, yf)
+        for loc, text in texts:
+            if COVERAGE.search(text) and not ASK_INSURER.search(text):
+                self.add(
+                    yf,
+                    loc,
+                    "error",
+                    "coverage",
+                    "a coverage or cost statement without a source: say 'ask your insurer', "
+                    "or put it in an option with its source",
+                    **ids,
+                )
+        for i, other in enumerate(doc.see_also):
+            if other.document not in self.library.documents:
+                self.add(
+                    yf,
+                    ("see_also", i, "document"),
+                    "error",
+                    "required",
+                    f"see_also names unknown document '{other.document}'",
+                    **ids,
+                )
+        self.page(doc, yf, option_ids)
 
-    def images(self, doc: Document, yf: YamlFile) -> None:
+    def page(self, doc: Document, yf: YamlFile, option_ids: list[str]) -> None:
+        """Rules read from the page as printed: the rendered HTML, in reading order."""
         from .render import make_request, render_html
 
-        html = render_html(self.library, make_request(document=doc.id), checked=False)
+        request = make_request(document=doc.id, options=tuple(option_ids))
+        html = render_html(self.library, request, checked=False)
         finder = _ImageFinder()
         finder.feed(html)
+        ids = {"document": doc.id}
+        self.safety(doc, yf, finder, ids)
+        self.terms(doc, yf, finder, ids)
+        if doc.kind == "brochure":
+            for i, opt_id in enumerate(option_ids):
+                missing = [k for k in ("benefits", "risks") if opt_id not in finder.shown[k]]
+                if missing:
+                    self.add(
+                        yf,
+                        ("options", i),
+                        "error",
+                        "balance",
+                        f"the brochure names option '{opt_id}' but shows no "
+                        f"{' or '.join(missing)} for it: every option it names needs both",
+                        **ids,
+                    )
         for src in finder.missing_alt:
             self.add(
                 yf,
@@ -367,47 +499,279 @@ class _Checker:
                 document=doc.id,
             )
 
+    def safety(self, doc: Document, yf: YamlFile, page: _ImageFinder, ids: dict) -> None:
+        if doc.get_help is None:
+            self.add(
+                yf,
+                (),
+                "error",
+                "safety",
+                'no "When to get help" block: add get_help: with emergency: (911 or the '
+                "emergency department) and soon: (call the clinic) warning signs",
+                **ids,
+            )
+        elif not page.get_help:
+            self.add(
+                yf,
+                ("template",),
+                "error",
+                "safety",
+                f'template {doc.template} does not print the "When to get help" block: '
+                "call the get_help() macro from macros.html",
+                **ids,
+            )
+        elif not EMERGENCY.search(page.get_help):
+            self.add(
+                yf,
+                ("get_help",),
+                "error",
+                "safety",
+                '"When to get help" has no emergency route: it must say to call 911 or go '
+                "to the emergency department",
+                key=True,
+                **ids,
+            )
+        text = page.text()
+        if CALL_US.search(text) and not PHONE.search(text):
+            self.add(
+                yf,
+                (),
+                "error",
+                "safety",
+                "the document says 'call us' but prints no phone number: set phone: in the "
+                "document or its brand",
+                **ids,
+            )
+
+    def terms(self, doc: Document, yf: YamlFile, page: _ImageFinder, ids: dict) -> None:
+        text = page.text()
+        glossary = page.glossary_span
+        for pattern in TERMS.values():
+            m = pattern.search(text)
+            if m is None:
+                continue
+            in_glossary = glossary[0] <= m.start() < glossary[1]
+            # Explained in brackets right after it ("facet joints (the small
+            # joints...)") or itself the bracketed name ("(the annulus)").
+            after = text[m.end() : m.end() + 12]
+            before = text[max(0, m.start() - 8) : m.start()]
+            if in_glossary or "(" in after or before.rfind("(") > before.rfind(")"):
+                continue
+            self.add(
+                yf,
+                (),
+                "error",
+                "terms",
+                f"'{m.group()}' is used before it is explained: add it to glossary: (Words "
+                "to know), or explain it in brackets where it first appears",
+                **ids,
+            )
+
+    def layout(self, doc: Document, yf: YamlFile, option_ids: list[str]) -> None:  # noqa: D401
+        """Brochures and booklets have a fixed size: their text must fit it."""
+        if doc.kind != "brochure":
+            return
+        from .render import layout, make_request, render_html
+
+        request = make_request(document=doc.id, options=tuple(option_ids))
+        html = render_html(self.library, request, checked=False)
+        rendered = layout(self.library, html)
+        ids = {"document": doc.id}
+        pages = len(rendered.pages)
+        if doc.pages is not None and pages > doc.pages:
+            self.add(
+                yf,
+                ("pages",),
+                "error",
+                "layout",
+                f"the layout needs {pages} pages but the document has {doc.pages}: "
+                "shorten the text or use fewer options",
+                **ids,
+            )
+        for label in _overflowing_panels(rendered):
+            self.add(
+                yf,
+                (),
+                "error",
+                "layout",
+                f"the text does not fit the panel '{label}' and would be cut: shorten it "
+                "or use fewer options",
+                **ids,
+            )
+
+
+def _overflowing_panels(rendered) -> list[str]:  # noqa: ANN001
+    """Labels of fixed-size panels (class "panel") whose content runs past their box."""
+    out: list[str] = []
+
+    def bottom(box) -> float:  # noqa: ANN001
+        y = box.position_y + box.margin_height() if hasattr(box, "margin_height") else 0
+        for child in getattr(box, "children", []) or []:
+            if getattr(child, "style", None) is not None and child.style["position"] == "absolute":
+                continue
+            y = max(y, bottom(child))
+        return y
+
+    def walk(box) -> None:  # noqa: ANN001
+        element = getattr(box, "element", None)
+        classes = (element.get("class") or "").split() if element is not None else []
+        if "panel" in classes and getattr(box, "element_tag", "") == "section":
+            limit = box.position_y + box.border_height() + 0.5
+            content = max(
+                (bottom(c) for c in box.children if c.style["position"] != "absolute"),
+                default=0,
+            )
+            if content > limit:
+                out.append(element.get("aria-label") or "panel")
+            return
+        for child in getattr(box, "children", []) or []:
+            walk(child)
+
+    for page in rendered.pages:
+        walk(page._page_box)
+    return out
+
 
 class _ImageFinder(HTMLParser):
+    """Reads the rendered page: its text in reading order, images without alt
+    text, the "When to get help" block, the glossary and shown benefits/risks."""
+
+    SKIP = {"style", "script", "title", "head"}
+
     def __init__(self) -> None:
         super().__init__()
         self.missing_alt: list[str] = []
+        self.parts: list[str] = []
+        self.get_help = ""
+        self.glossary_span = (-1, -1)
+        self.shown: dict[str, set[str]] = {"benefits": set(), "risks": set()}
+        self._stack: list[tuple[str, set[str]]] = []
+        self._skip = 0
+        self._length = 0
+
+    def _in(self, cls: str) -> bool:
+        return any(cls in classes for _, classes in self._stack)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
         if tag == "img":
-            a = dict(attrs)
             if not (a.get("alt") or "").strip():
                 self.missing_alt.append(a.get("src") or "(no src)")
+            return
+        if tag in ("meta", "br", "hr", "link", "input"):
+            return
+        classes = set((a.get("class") or "").split())
+        if tag in self.SKIP:
+            self._skip += 1
+        if "glossary" in classes:
+            self.glossary_span = (self._length, -1)
+        for kind in ("benefits", "risks"):
+            if kind in classes and a.get("data-option"):
+                self.shown[kind].add(a["data-option"] or "")
+        self._stack.append((tag, classes))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self._stack:
+            open_tag, classes = self._stack.pop()
+            if open_tag in self.SKIP:
+                self._skip -= 1
+            if "glossary" in classes:
+                self.glossary_span = (self.glossary_span[0], self._length)
+            if open_tag == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        if self._skip or self._in("sources"):
+            return  # citation titles are not prose
+        chunk = " ".join(data.split())
+        if not chunk:
+            return
+        self.parts.append(chunk)
+        self._length += len(chunk) + 1
+        if self._in("get-help"):
+            self.get_help += " " + chunk
+
+    def text(self) -> str:
+        return " ".join(self.parts)
+
+
+def rules(
+    library: Library,
+    doc_id: str,
+    option_ids: list[str] | tuple[str, ...] | None = None,
+    *,
+    today: dt.date,
+    layout: bool = True,
+) -> list[Finding]:
+    """Every rule for one document rendered with these options (default: its own).
+
+    This one function is what `handoutgen check` reports and what stops a render,
+    so the two can never disagree. ``today`` is explicit: review dates are judged
+    against it, and tests pass a fixed date."""
+    doc = library.document(doc_id)
+    ids = list(dict.fromkeys(option_ids)) if option_ids else list(doc.options)
+    from .errors import DataError
+
+    unknown = [i for i in ids if i not in library.options]
+    if unknown:
+        raise DataError(
+            "; ".join(f"unknown option '{i}'{did_you_mean(i, library.options)}" for i in unknown)
+        )
+    checker = _Checker(library, today)
+    checker.document(doc, ids)
+    for opt_id in ids:
+        checker.option(library.options[opt_id], doc.reading_level, doc.review_interval_months)
+    if layout:
+        checker.layout(doc, library.document_files[doc.id], ids)
+    return sorted(set(checker.findings))
 
 
 def check(
     library: Library,
     documents: list[str] | None = None,
     *,
+    options: list[str] | tuple[str, ...] | None = None,
+    today: dt.date | None = None,
+    layout: bool = True,
+) -> list[Finding]:
+    """Check the named documents (default: all), each with ``options`` (default: its
+    own). With no document named, every option is checked, and an option file no
+    document uses is a warning."""
+    today = today or dt.date.today()
+    doc_ids = documents if documents else list(library.documents)
+    findings: set[Finding] = set()
+    for doc_id in doc_ids:
+        findings.update(rules(library, doc_id, options, today=today, layout=layout))
+    if not documents:
+        used = {o for d in library.documents.values() for o in d.options}
+        checker = _Checker(library, today)
+        for opt_id in library.options:
+            if opt_id in used:
+                continue
+            limits, interval = _strictest(library, opt_id, [])
+            checker.option(library.options[opt_id], limits, interval)
+            checker.add(
+                library.option_files[opt_id],
+                ("id",),
+                "warning",
+                "unused",
+                f"option '{opt_id}' is used by no document: add it to a document's "
+                "options, or remove the file",
+                option=opt_id,
+            )
+        findings.update(checker.findings)
+    return sorted(findings)
+
+
+def check_render(
+    library: Library,
+    doc_id: str,
+    option_ids: tuple[str, ...],
     today: dt.date | None = None,
 ) -> list[Finding]:
-    """Check the named documents (default: all) and their options, plus every other
-    option when no document is named."""
-    today = today or dt.date.today()
-    checker = _Checker(library, today)
-    doc_ids = documents if documents else list(library.documents)
-    docs = [library.document(d) for d in doc_ids]
-    option_ids: list[str] = []
-    for doc in docs:
-        option_ids += [o for o in doc.options if o not in option_ids]
-    if not documents:
-        option_ids += [o for o in library.options if o not in option_ids]
-    for doc in docs:
-        checker.document(doc, list(doc.options))
-    for opt_id in option_ids:
-        limits, interval = _strictest(library, opt_id, docs)
-        checker.option(library.options[opt_id], limits, interval)
-    return sorted(set(checker.findings))
-
-
-def check_render(library: Library, doc_id: str, option_ids: tuple[str, ...]) -> list[Finding]:
-    """The errors that stop a render of this document with these options."""
-    return _check_render_cached(library, doc_id, option_ids, dt.date.today())
+    """The errors that stop a render of this document with these options: the
+    errors of :func:`rules`, the same function `handoutgen check` runs."""
+    return _check_render_cached(library, doc_id, option_ids, today or dt.date.today())
 
 
 _CACHE: dict[tuple, list[Finding]] = {}
@@ -431,12 +795,8 @@ def _check_render_cached(
             return _CACHE[key]
         except TypeError:
             pass  # an entry from another layout: check again
-    checker = _Checker(library, today)
-    doc = library.documents[doc_id]
-    checker.document(doc, list(option_ids))
-    for opt_id in option_ids:
-        checker.option(library.options[opt_id], doc.reading_level, doc.review_interval_months)
-    _CACHE[key] = sorted(f for f in set(checker.findings) if f.severity == "error")
+    found = rules(library, doc_id, option_ids, today=today)
+    _CACHE[key] = [f for f in found if f.severity == "error"]
     cache.put("checks", disk_key, [f.as_dict() for f in _CACHE[key]])
     return _CACHE[key]
 

@@ -6,6 +6,7 @@ WeasyPrint and the content models are imported inside commands so that
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
@@ -199,14 +200,36 @@ def validate(ctx: click.Context) -> None:
 @cli.command()
 @click.argument("documents", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.option(
+    "--option",
+    "options",
+    multiple=True,
+    help="Check the documents with these options, as `render --option` would print them.",
+)
+@click.option(
+    "--report",
+    is_flag=True,
+    help="Print the IPDAS and PEMAT-P items a program can judge, met or not, per document.",
+)
 @click.pass_context
-def check(ctx: click.Context, documents: tuple[str, ...], as_json: bool) -> None:
+def check(
+    ctx: click.Context,
+    documents: tuple[str, ...],
+    as_json: bool,
+    options: tuple[str, ...],
+    report: bool,
+) -> None:
     """Check content against the patient-safety standards (reading level, balance,
     sources, review dates, required parts, claims). Exits 1 on any error."""
     from .checks import check as run_check
 
     library = _library(ctx)
-    findings = run_check(library, list(documents) or None)
+    if report:
+        from .report import print_report
+
+        print_report(library, list(documents) or None, options or None, as_json=as_json)
+        return
+    findings = run_check(library, list(documents) or None, options=options or None)
     errors = sum(f.severity == "error" for f in findings)
     warnings = len(findings) - errors
     if as_json:
@@ -283,8 +306,35 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     show_default=True,
     help="Order of the manifest and the merged file.",
 )
-@click.option("--resume", is_flag=True, help="Render only rows without a finished PDF in DIR.")
-@click.option("--dry-run", is_flag=True, help="Check every row, render nothing.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Keep the PDFs in DIR that the manifest vouches for with the same input and "
+    "settings; render the rest (changed rows included).",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace the PDFs of an earlier run in DIR instead of refusing to mix with them.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check every row and show the plan (columns, groups, pages, time); render nothing.",
+)
+@click.option(
+    "--encoding",
+    default="utf-8-sig",
+    show_default=True,
+    help="Text encoding of a CSV file, e.g. cp1252 for older Excel exports.",
+)
+@click.option(
+    "--max-input-size",
+    default="200MB",
+    show_default=True,
+    metavar="SIZE",
+    help="Refuse recipient files (XLSX: unpacked) larger than this, e.g. 500MB or 1GB.",
+)
 @click.option(
     "--scheduler",
     metavar="ADDRESS",
@@ -323,7 +373,10 @@ def batch(
     merged: Path | None,
     sort: str,
     resume: bool,
+    overwrite: bool,
     dry_run: bool,
+    encoding: str,
+    max_input_size: str,
     scheduler: str | None,
     maps: tuple[str, ...],
     letter_date: str | None,
@@ -356,7 +409,10 @@ def batch(
         merged=merged,
         sort=sort,
         resume=resume,
+        overwrite=overwrite,
         dry_run=dry_run,
+        encoding=encoding,
+        max_input_size=_size(max_input_size, "--max-input-size"),
         scheduler=scheduler,
         mapping=parse_map(maps),
         letter_date=date,
@@ -364,11 +420,15 @@ def batch(
         editions=not full_render,
         chunk_size=chunk_size,
     )
-    with _progress(ctx.obj["quiet"]) as progress:
+    with _terminate_as_exit(), _progress(ctx.obj["quiet"] or dry_run) as progress:
         report = run_batch(Workspace.at(ctx.obj["workspace"]), settings, progress)
     for problem in report.problems:
         click.echo(f"Error: {problem}", err=True)
+    for warning in report.warnings:
+        log.warning("%s", warning)
     if dry_run:
+        if not ctx.obj["quiet"] and report.plan is not None:
+            _show_plan(report.plan, settings)
         n = len(report.problems)
         if n:
             raise HandoutgenError(f"{n} problem{'s' if n != 1 else ''} found; nothing rendered")
@@ -383,6 +443,13 @@ def batch(
             f"Manifest: {out_dir / 'manifest.csv'}",
             err=True,
         )
+        if resume:
+            click.echo(
+                f"Resume: kept {_n(report.resumed, 'finished PDF')}; "
+                f"{_n(report.changed, 'row')} had changed since {'its' if report.changed == 1 else 'their'} "
+                "PDF and {} rendered again.".format("was" if report.changed == 1 else "were"),
+                err=True,
+            )
         if not full_render and report.rendered:
             fallbacks = report.full_renders
             full = report.rendered - report.from_editions
@@ -398,6 +465,83 @@ def batch(
     if report.failed:
         raise HandoutgenError(
             f"{report.failed} row{'s' if report.failed != 1 else ''} failed (see the manifest)"
+        )
+
+
+def _size(text: str, flag: str) -> int:
+    """``200MB``, ``1GB``, ``5000000`` -> bytes."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmg]?)i?b?\s*", text, re.I)
+    if not m:
+        raise click.BadParameter(f"not a size like 200MB or 1GB: {text!r}", param_hint=flag)
+    scale = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}[m.group(2).lower()]
+    return int(float(m.group(1)) * scale)
+
+
+class _terminate_as_exit:
+    """SIGTERM ends the run like Ctrl-C does: workers stopped, the manifest
+    written, temporary files removed."""
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+
+            def stop(signum: int, frame: object) -> None:
+                raise SystemExit(128 + signum)
+
+            self.old = signal.signal(signal.SIGTERM, stop)
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self.old is not None:
+            signal.signal(signal.SIGTERM, self.old)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _show_plan(plan, settings) -> None:  # noqa: ANN001
+    """The dry run's account of what a real run would do."""
+    say = functools.partial(click.echo, err=True)
+    say(
+        f"Rows: {plan.rows} read, {plan.valid} valid, {plan.bad_rows} with problems (listed above)."
+        if plan.bad_rows
+        else f"Rows: {plan.rows} read, all valid."
+    )
+    mapped = [c for c in plan.columns if c.field]
+    say("Columns read: " + ", ".join(f"'{c.header}' -> {c.field}" for c in mapped) + ".")
+    for c in plan.columns:
+        if c.field is None:
+            say(f"Column ignored: '{c.header}'" + (f" ({c.hint})" if c.hint else "."))
+    full = plan.valid - plan.shared_rows
+    if settings.editions and plan.shared_sets:
+        say(
+            f"Option sets: {plan.option_sets}; {_n(plan.shared_sets, 'edition')} shared by "
+            f"{_n(plan.shared_rows, 'recipient')} (each laid out once), "
+            f"{_n(full, 'recipient')} rendered in full."
+        )
+    else:
+        why = "--full-render" if not settings.editions else "no set is shared by 3 or more"
+        say(f"Option sets: {plan.option_sets}; {_n(full, 'recipient')} rendered in full ({why}).")
+    if plan.resumable:
+        say(f"Resume: {plan.resumable} finished PDFs kept, the rest rendered.")
+    if plan.foreign and not (settings.resume or settings.overwrite):
+        say(
+            f"Output folder: holds {plan.foreign} PDFs this run did not make; the real run "
+            "needs --resume or --overwrite."
+        )
+    if plan.est_pages is not None and plan.est_seconds is not None:
+        minutes = plan.est_seconds / 60
+        when = f"{minutes:.0f} min" if minutes >= 1 else f"{plan.est_seconds:.0f} s"
+        say(
+            f"Estimate: about {plan.est_pages} pages, about {when} "
+            f"(from {plan.samples} sample render{'s' if plan.samples != 1 else ''})."
         )
 
 
@@ -747,6 +891,44 @@ def doctor() -> None:
         failed |= check.required and not check.ok
     if failed:
         raise HandoutgenError("some required parts are missing (see above)")
+
+
+# -- cache (issue 13) -------------------------------------------------------------------
+
+
+@cli.group(name="cache")
+def cache_group() -> None:
+    """Show or clear the cache of editions and check results (no patient data)."""
+
+
+@cache_group.command(name="info")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def cache_info(as_json: bool) -> None:
+    """Where the cache is, whether it is used, and what it holds."""
+    from . import cache
+
+    data = cache.info()
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"folder: {data['folder'] or '-'}")
+    click.echo(f"status: {data['status']}")
+    for kind, k in sorted(data.get("kinds", {}).items()):
+        click.echo(f"{kind}: {k['entries']} entries, {k['bytes'] / 1048576:.1f} MiB")
+    if "bytes" in data:
+        click.echo(
+            f"total: {data['entries']} entries, {data['bytes'] / 1048576:.1f} MiB "
+            f"of {data['max_bytes'] / 1048576:.0f} MiB (HANDOUTGEN_CACHE_MAX_MB)"
+        )
+
+
+@cache_group.command(name="clear")
+def cache_clear() -> None:
+    """Delete every cached entry and the cache's key."""
+    from . import cache
+
+    removed = cache.clear()
+    click.echo(f"Removed {removed} cache entr{'y' if removed == 1 else 'ies'}.")
 
 
 def main() -> None:

@@ -106,8 +106,7 @@ def load_library(workspace: Workspace) -> Library:
                 )
             )
         for i, image in enumerate(doc.images):
-            if not (workspace.root / image.src).is_file():
-                problems.append(yf.problem(("images", i, "src"), f"image '{image.src}' not found"))
+            _check_file(workspace, "image", image.src, yf, ("images", i, "src"), problems)
 
     if problems:
         raise ValidationFailed(problems)
@@ -132,6 +131,17 @@ def _load_folder(
 ) -> typing.Iterator[tuple[YamlFile, Any]]:
     """Every valid model in ``folder/*.yaml``; problems are collected, not raised."""
     for path in sorted(folder.glob("*.yaml")):
+        if not workspace.confined(path):
+            problems.append(
+                Problem(
+                    workspace.display(path),
+                    None,
+                    None,
+                    "leads outside the workspace (through a symlink); content files must "
+                    "lie inside it",
+                )
+            )
+            continue
         yf, obj = _load_model(workspace, path, model, problems)
         if yf is None:
             continue
@@ -164,8 +174,34 @@ def _check_brand(workspace: Workspace, brand: Brand, yf: YamlFile, problems: lis
                     f"below WCAG AA {AA_TEXT}:1; darken or lighten one of them",
                 )
             )
-    if brand.logo and not (workspace.root / brand.logo).is_file():
-        problems.append(yf.problem(("logo",), f"logo '{brand.logo}' not found"))
+    if brand.logo:
+        _check_file(workspace, "logo", brand.logo, yf, ("logo",), problems)
+
+
+def _check_file(
+    workspace: Workspace,
+    what: str,
+    name: str,
+    yf: YamlFile,
+    loc: tuple[Any, ...],
+    problems: list[Problem],
+) -> None:
+    """A named file must resolve inside the workspace or the package (workspace.find)."""
+    from .workspace import PathRefused
+
+    dirs = {"template": workspace.template_dirs, "stylesheet": workspace.style_dirs}.get(
+        what, [workspace.root]
+    )
+    try:
+        found = workspace.find(dirs, name, f"{what} path")
+    except PathRefused as exc:
+        # The refused path itself is not repeated: it may point at a secret.
+        problems.append(yf.problem(loc, exc.format_message()))
+        return
+    if found is None:
+        problems.append(
+            yf.problem(loc, f"{what} '{name}' not found; looked in {workspace.looked_in(dirs)}")
+        )
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -234,23 +270,9 @@ def _check_document(
         problems.append(
             yf.problem((), "a document of kind letter needs a 'letter' section (sender, opening)")
         )
-    if not any((d / doc.template).is_file() for d in workspace.template_dirs):
-        problems.append(
-            yf.problem(
-                ("template",),
-                f"template '{doc.template}' not found; looked in "
-                f"{workspace.looked_in(workspace.template_dirs)}",
-            )
-        )
+    _check_file(workspace, "template", doc.template, yf, ("template",), problems)
     for i, style in enumerate(doc.styles):
-        if workspace.find_style(style) is None:
-            problems.append(
-                yf.problem(
-                    ("styles", i),
-                    f"stylesheet '{style}' not found; looked in "
-                    f"{workspace.looked_in(workspace.style_dirs)}",
-                )
-            )
+        _check_file(workspace, "stylesheet", style, yf, ("styles", i), problems)
     factor_ids: set[str] = set()
     for i, factor in enumerate(doc.factors):
         if factor.id in factor_ids:
@@ -332,7 +354,8 @@ def _content_hash(workspace: Workspace, files: dict[str, YamlFile]) -> str:
     paths = [yf.path for yf in files.values()]
     for folder in (*workspace.template_dirs, *workspace.style_dirs, workspace.assets_dir):
         if folder.is_dir():
-            paths.extend(p for p in folder.rglob("*") if p.is_file())
+            # A symlink out of the workspace is never read (render refuses it too).
+            paths.extend(p for p in folder.rglob("*") if p.is_file() and workspace.confined(p))
     for path in sorted(set(paths)):
         rel = _rel(path, workspace.root)
         h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")

@@ -39,7 +39,10 @@ class SafeURLFetcher(URLFetcher):
         if scheme == "file":
             path = Path(unquote(urlsplit(url).path)).resolve()
             if not any(path.is_relative_to(root) for root in self.roots):
-                raise RefusedURL(url, "outside the workspace; only files under it may be used")
+                # The path is not repeated: it names what a hostile file reached for.
+                raise RefusedURL(
+                    "a local file", "it lies outside the workspace; only files under it may be used"
+                )
             if not path.is_file():
                 # A missing file is the author's mistake, not an attack: WeasyPrint
                 # logs a warning and goes on (``--strict`` makes it fatal).

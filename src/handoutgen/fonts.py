@@ -8,6 +8,7 @@ material. Shipping it as a package means no output depends on the system fonts.
 from __future__ import annotations
 
 import base64
+import unicodedata
 from functools import cache
 from pathlib import Path
 
@@ -17,6 +18,14 @@ _FACES = {
     ("bold", "normal"): "AtkinsonHyperlegible-Bold.ttf",
     ("normal", "italic"): "AtkinsonHyperlegible-Italic.ttf",
     ("bold", "italic"): "AtkinsonHyperlegible-BoldItalic.ttf",
+}
+
+DIGITS = "Handout Digits"
+_DIGIT_FACES = {
+    ("normal", "normal"): "HandoutDigits-Regular.ttf",
+    ("bold", "normal"): "HandoutDigits-Bold.ttf",
+    ("normal", "italic"): "HandoutDigits-Italic.ttf",
+    ("bold", "italic"): "HandoutDigits-BoldItalic.ttf",
 }
 
 
@@ -45,6 +54,20 @@ def font_face_css(inline: bool = False) -> str:
         rules.append(
             f'@font-face {{ font-family: "{FAMILY}"; font-weight: {weight}; '
             f"font-style: {style}; src: {src} format('truetype'); }}"
+        )
+    # Atkinson Hyperlegible draws a slashed zero, which older readers can misread
+    # (as 8 or Ø): the digits 0-9 come from Noto Sans, subset and shipped in
+    # fonts/ (SIL Open Font License 1.1), listed first in the stylesheets.
+    for (weight, style), name in _DIGIT_FACES.items():
+        path = Path(__file__).resolve().parent / "fonts" / name
+        if inline:
+            data = base64.b64encode(path.read_bytes()).decode("ascii")
+            src = f"url(data:font/ttf;base64,{data})"
+        else:
+            src = f'url("{path.as_uri()}")'
+        rules.append(
+            f'@font-face {{ font-family: "{DIGITS}"; font-weight: {weight}; '
+            f"font-style: {style}; src: {src} format('truetype'); unicode-range: U+0030-0039; }}"
         )
     return "\n".join(rules)
 
@@ -100,9 +123,21 @@ def fallback_fonts_installed() -> list[str]:
     return sorted({f.name for f in _fallback_files()})
 
 
+def needs_fallback_font(text: str) -> bool:
+    """Whether some character of ``text`` is drawn by a fallback font, not the main one."""
+    have = _cmap(font_dir() / _FACES[("normal", "normal")])
+    return any(ord(c) not in have for c in _drawn(text))
+
+
+def _drawn(text: str) -> set[str]:
+    """The characters that need a glyph: not spaces, controls or format characters
+    (bidi isolates, joiners), which Pango lays out without one."""
+    return {c for c in text if not c.isspace() and unicodedata.category(c) not in ("Cc", "Cf")}
+
+
 def missing_glyphs(text: str) -> list[str]:
     """Characters of ``text`` that neither the main font nor a fallback can draw."""
-    need = {ord(c) for c in text if not c.isspace() and ord(c) >= 0x20}
+    need = {ord(c) for c in _drawn(text)}
     need -= _cmap(font_dir() / _FACES[("normal", "normal")])
     for path in _fallback_files():
         if not need:

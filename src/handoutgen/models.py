@@ -75,7 +75,12 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
-ReportedBy = Literal["study", "manufacturer", "clinic"]
+ReportedBy = Literal["study", "manufacturer", "competitor", "clinic", "rival-clinic", "group"]
+"""Who reported a claim: an independent study; the maker of this device; the maker of a
+competing device; a clinic that offers this treatment; a clinic that sells a different
+treatment; a professional group (named in the claim)."""
+
+EvidenceTopic = Literal["results", "coverage", "safety"]
 
 
 class Evidence(_Model):
@@ -88,7 +93,11 @@ class Evidence(_Model):
     )
     reported_by: ReportedBy = Field(
         default="study",
-        description="Who reported the figure: an independent study, the device maker, or a clinic about itself.",
+        description="Who reported it. Required (written out) for any claim with a figure.",
+    )
+    topic: EvidenceTopic = Field(
+        default="results",
+        description="What it supports: results, insurance coverage or cost, or safety.",
     )
 
 
@@ -112,8 +121,35 @@ class Option(_Model):
         default_factory=dict, description="Comparison factor id -> short answer."
     )
     evidence: list[Evidence] = Field(default_factory=list)
+    warnings: list[Text] = Field(
+        default_factory=list,
+        description="This option's own safety warnings (blood thinners, blood sugar...).",
+    )
     reviewed: dt.date
     disclaimer: Text | None = None
+
+
+class GetHelp(_Model):
+    """The "When to get help" block: warning signs, by how fast to act."""
+
+    emergency: list[Text] = Field(
+        min_length=1, description="Signs that need 911 or the emergency department now."
+    )
+    soon: list[Text] = Field(min_length=1, description="Signs to call the clinic about soon.")
+
+
+class SeeAlso(_Model):
+    """Another shipped document that covers other options."""
+
+    document: Slug
+    note: Text = Field(description="What the reader finds there.")
+
+
+class Term(_Model):
+    """A medical word defined for the reader ("Words to know")."""
+
+    term: str = Field(min_length=2, max_length=60)
+    meaning: Text
 
 
 class Factor(_Model):
@@ -136,10 +172,14 @@ class Image(_Model):
 
 
 class ReadingLevel(_Model):
-    """Flesch-Kincaid grade limits for patient-facing text."""
+    """Reading-level limits for patient-facing text: Flesch-Kincaid grade, SMOG grade
+    (which reads about 3 grades higher on patient materials) and sentence length."""
 
     warn: float = Field(default=8, ge=1, le=20)
     error: float = Field(default=10, ge=1, le=20)
+    smog_warn: float = Field(default=10, ge=1, le=25)
+    smog_error: float = Field(default=11, ge=1, le=25)
+    max_sentence_words: int = Field(default=25, ge=5, le=100)
 
 
 class FAQ(_Model):
@@ -213,6 +253,26 @@ class Document(_Model):
     next_steps: list[Text] = Field(default_factory=list)
     disclaimers: list[Text] = Field(default_factory=list)
     producer: Text | None = Field(default=None, description="Who wrote and funded it.")
+    get_help: GetHelp | None = Field(
+        default=None, description='The "When to get help" block (required by `check`).'
+    )
+    phone: str | None = Field(
+        default=None,
+        max_length=40,
+        description="The clinic's phone number, when the document has no brand that gives one.",
+    )
+    glossary: list[Term] = Field(
+        default_factory=list, description='Medical words defined near the top ("Words to know").'
+    )
+    see_also: list[SeeAlso] = Field(
+        default_factory=list, description="Other documents that cover other options."
+    )
+    pages: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="A fixed page count (brochures, booklets): `check` fails if the layout needs more.",
+    )
     page_size: PageSize = "letter"
     status: Status = "draft"
     language: str = Field(default=DEFAULT_LANGUAGE, pattern=LANG_RE.pattern)

@@ -1,39 +1,67 @@
-"""Writing results: atomically, so a crash never leaves a half-written file."""
+"""Writing results: atomically and privately.
+
+A crash never leaves a half-written file under the final name, and what is
+written is readable by its owner only: handouts, letters and manifests hold
+patient data (0600 files, 0700 folders that handoutgen creates).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
 
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
 
-def write_atomic(path: Path, data: bytes) -> None:
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` and any missing parents as 0700 folders. Existing folders
+    keep their mode: they are the user's."""
+    missing = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=PRIVATE_DIR)
+            os.chmod(folder, PRIVATE_DIR)  # mkdir's mode is narrowed by the umask, never widened
+
+
+def part_prefix(path: Path) -> str:
+    """The name prefix of ``write_atomic``'s temporary files for ``path``."""
+    return f".{path.name}."
+
+
+def write_atomic(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
     """Write to a temporary file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    make_private_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=part_prefix(path), suffix=".part")
     try:
-        # mkstemp makes the file private (0600); give it the usual umask mode.
-        os.fchmod(fd, 0o666 & ~_umask())
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        with _suppress():
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-class _suppress:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return True
+def remove_parts(path: Path) -> int:
+    """Remove temporary files that an interrupted ``write_atomic(path)`` left behind."""
+    n = 0
+    if path.parent.is_dir():
+        prefix = part_prefix(path)
+        for stale in path.parent.iterdir():
+            if stale.name.startswith(prefix) and stale.name.endswith(".part"):
+                with contextlib.suppress(FileNotFoundError):
+                    stale.unlink()
+                    n += 1
+    return n

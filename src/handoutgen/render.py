@@ -32,6 +32,21 @@ if TYPE_CHECKING:
 log = logging.getLogger("handoutgen")
 
 
+# Unicode isolates: a name typed or pasted with a right-to-left override (or
+# simply in Arabic or Hebrew) cannot reorder the generated text around it
+# ("Prepared for ... · Visit of ..."). WeasyPrint does not implement CSS
+# `unicode-bidi: isolate`, but Pango honours FSI...PDI in the text itself.
+_FSI, _PDI = "\u2068", "\u2069"
+_ISOLATE_CONTROLS = dict.fromkeys(range(0x2066, 0x206A))  # LRI RLI FSI PDI: could break out
+
+
+def isolate(value: str | None) -> str | None:
+    """A personal value wrapped in a bidi isolate (None and "" unchanged)."""
+    if not value:
+        return value
+    return _FSI + value.translate(_ISOLATE_CONTROLS) + _PDI
+
+
 def make_request(**fields: Any) -> RenderRequest:
     """Build a RenderRequest from loose input, reporting bad fields as a DataError."""
     fields = {k: v for k, v in fields.items() if v is not None}
@@ -135,27 +150,39 @@ def context(
         "lang": p.language,
         "page_size": p.page_size,
         "person": {
-            "patient": req.patient,
+            "patient": isolate(req.patient),
             "visit_date": req.visit_date,
-            "clinician": req.clinician,
+            "clinician": isolate(req.clinician),
             "clinic": req.clinic,
             "note": req.note,
-            "first_name": req.first_name,
-            "last_name": req.last_name,
+            "first_name": isolate(req.first_name),
+            "last_name": isolate(req.last_name),
             "address": [
                 line
                 for line in (
-                    " ".join(x for x in (req.first_name, req.last_name) if x) or req.patient,
-                    req.address1,
-                    req.address2,
+                    " ".join(isolate(x) for x in (req.first_name, req.last_name) if x)
+                    or isolate(req.patient),
+                    isolate(req.address1),
+                    isolate(req.address2),
                     " ".join(
-                        x for x in (f"{req.city}," if req.city else None, req.state, req.zip) if x
+                        x
+                        for x in (
+                            f"{isolate(req.city)}," if req.city else None,
+                            isolate(req.state),
+                            isolate(req.zip),
+                        )
+                        if x
                     ),
                 )
                 if line
             ],
             "letter_date": req.letter_date,
         },
+        "see_also": [
+            (library.documents[s.document], s.note)
+            for s in doc.see_also
+            if s.document in library.documents
+        ],
         "sources": sources,
         "source_number": {s: i + 1 for i, s in enumerate(sources)},
         "disclaimers": disclaimers,

@@ -1,7 +1,13 @@
-"""Jinja2 set-up: autoescaped, layered (workspace over packaged defaults), strict.
+"""Jinja2 set-up: sandboxed, autoescaped, layered (workspace over packaged defaults), strict.
 
 A workspace template may replace a packaged one of the same name, or extend it
 under the ``default/`` prefix: ``{% extends "default/handout.html" %}``.
+
+Templates are written by designers, not by the people who run batches, so they
+run in Jinja's immutable sandbox: no ``__dunder__`` attributes, no mutating
+the context, no huge ``*``/``**`` results, and only the public parts of the
+objects handoutgen hands them. Template files are loaded through the
+workspace's confined resolver (a symlink out of the workspace is refused).
 """
 
 from __future__ import annotations
@@ -13,11 +19,15 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
+from jinja2.exceptions import SecurityError
+from jinja2.loaders import split_template_path
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
+from pydantic import BaseModel
 
-from .errors import RenderError
+from .errors import HandoutgenError, RenderError
 from .models import DEFAULT_LANGUAGE
-from .workspace import PACKAGE_DIR, display_path
+from .workspace import PACKAGE_DIR, display_path, inside
 
 _BLANK_LINES = re.compile(r"\r?\n\s*\r?\n|\r?\n")
 
@@ -47,18 +57,82 @@ def month_year(value: dt.date | None) -> str:
     return f"{value:%B %Y}" if value else ""
 
 
+MAX_SEQUENCE = 1_000_000  # longest string or list a template may make with * (characters/items)
+MAX_EXPONENT = 64
+
+
+class Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, narrowed to what handoutgen's templates use."""
+
+    intercepted_binops = frozenset(("*", "**"))
+
+    def is_safe_attribute(self, obj: object, attr: str, value: object) -> bool:
+        # Objects that expose a fixed template API (the vdp marks) show only that.
+        api = getattr(type(obj), "template_api", None)
+        if api is not None:
+            return attr in api
+        # Pydantic's machinery (model_copy, model_validate...) is no template's business.
+        if isinstance(obj, BaseModel) and attr.startswith("model_"):
+            return False
+        return super().is_safe_attribute(obj, attr, value)
+
+    def call_binop(self, context, operator: str, left, right):  # noqa: ANN001, ANN201
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
+            raise SecurityError(f"exponent {right} is too large for a template")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(times, int):
+                    if len(seq) * times > MAX_SEQUENCE:
+                        raise SecurityError("a template may not build a sequence this long")
+        return super().call_binop(context, operator, left, right)
+
+
+class ConfinedLoader(jinja2.BaseLoader):
+    """Like FileSystemLoader, but a file reached through a symlink must still lie
+    under one of ``roots`` (the workspace and the package)."""
+
+    def __init__(self, searchpath: list[Path], roots: tuple[Path, ...]) -> None:
+        self.searchpath = searchpath
+        self.roots = roots
+
+    def get_source(self, environment, template: str):  # noqa: ANN001, ANN201
+        pieces = split_template_path(template)  # refuses '..'
+        for folder in self.searchpath:
+            path = folder.joinpath(*pieces)
+            if not (path.exists() or path.is_symlink()):
+                continue
+            if not inside(path, self.roots):
+                raise SecurityError(
+                    f"template '{template}' leads outside the workspace (through a symlink)"
+                )
+            if not path.is_file():
+                continue
+            real = path.resolve()
+            source = real.read_text(encoding="utf-8")
+            mtime = real.stat().st_mtime
+
+            def uptodate(real: Path = real, mtime: float = mtime) -> bool:
+                try:
+                    return real.stat().st_mtime == mtime
+                except OSError:
+                    return False
+
+            return source, str(path), uptodate
+        raise jinja2.TemplateNotFound(template)
+
+
 @lru_cache(maxsize=8)
 def environment(template_dirs: tuple[Path, ...]) -> jinja2.Environment:
     """One compiled environment per set of template folders (kept for warm renders)."""
+    # Each template folder sits in its workspace (or the package): that is its root.
+    roots = tuple(dict.fromkeys(Path(d).parent.resolve() for d in template_dirs)) + (PACKAGE_DIR,)
     loader = jinja2.ChoiceLoader(
         [
-            jinja2.FileSystemLoader([str(d) for d in template_dirs]),
-            jinja2.PrefixLoader(
-                {"default": jinja2.FileSystemLoader(str(PACKAGE_DIR / "templates"))}
-            ),
+            ConfinedLoader(list(template_dirs), roots),
+            jinja2.PrefixLoader({"default": ConfinedLoader([PACKAGE_DIR / "templates"], roots)}),
         ]
     )
-    env = jinja2.Environment(
+    env = Sandbox(
         loader=loader,
         autoescape=True,
         undefined=jinja2.StrictUndefined,
@@ -83,8 +157,19 @@ def render_template(template_dirs: list[Path], name: str, context: dict) -> str:
     except jinja2.TemplateSyntaxError as exc:
         where = display_path(Path(exc.filename)) if exc.filename else exc.name or name
         raise RenderError(f"{where}:{exc.lineno}: template syntax error: {exc.message}") from None
+    except SecurityError as exc:
+        raise RenderError(
+            f"{_template_location(exc, name)}: not allowed in a template: {exc}"
+        ) from None
     except jinja2.TemplateError as exc:
         raise RenderError(f"{_template_location(exc, name)}: template error: {exc}") from None
+    except HandoutgenError as exc:
+        # A helper (stylesheet, a vdp mark) refused something: say where.
+        raise RenderError(f"{_template_location(exc, name)}: {exc.format_message()}") from None
+    except Exception as exc:  # noqa: BLE001 - a template bug (None|length, 1/0...) is a render error
+        raise RenderError(
+            f"{_template_location(exc, name)}: template error: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def _template_location(exc: BaseException, fallback: str) -> str:

@@ -23,6 +23,7 @@ self-check (a full render compared page by page) failed.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import io
 import json
@@ -31,7 +32,6 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -42,7 +42,8 @@ from .models import RenderRequest
 
 log = logging.getLogger("handoutgen")
 
-FORMAT = 1  # bump when the cached edition layout changes meaning
+FORMAT = 2  # bump when the cached edition layout changes meaning
+AUTHOR_PLACEHOLDER = "handoutgen-personal-author"
 HEAD_SLOTS = ("prepared-for",)  # slots whose text the running header repeats
 
 # The edition draws no personal margin text; the overlays draw only that.
@@ -79,11 +80,23 @@ class Marks:
     """The ``vdp`` object templates see. In a full render it only wraps; in a
     split render it records the personal parts and leaves placeholders."""
 
+    # All a (sandboxed) template may touch: not whether it is being split.
+    template_api = ("slot", "personal_pages", "author")
+
     def __init__(self, splitting: bool = False) -> None:
         self.splitting = splitting
         self.slots: list[Slot] = []
         self.personal: list[Markup] = []
         self.draft = False
+        self.author_value: str | None = None
+
+    def author(self, value: str | None) -> str:
+        """The PDF's author (the clinic) as personal metadata: an edition holds a
+        fixed placeholder, which assembly replaces with the recipient's value."""
+        if not self.splitting:
+            return value or ""
+        self.author_value = value
+        return AUTHOR_PLACEHOLDER
 
     def slot(self, name: str, line: bool = True, caller: Any = None) -> Markup:
         content = Markup(caller() if caller else "").strip()
@@ -108,9 +121,10 @@ class Marks:
 
 @dataclass
 class Split:
-    request: RenderRequest
-    base_html: str  # the document with placeholders, before the edition CSS
-    marks: Marks
+    request: RenderRequest  # the real request: only its marks are used for stamping
+    base_html: str  # the edition's document, placeholders in, before the edition CSS
+    marks: Marks  # the real request's personal parts
+    shared_request: RenderRequest | None = None  # the stand-in request the edition is built from
     key: str = ""
     reason: str = ""  # why this recipient needs a full render ("" if none)
 
@@ -137,7 +151,67 @@ def _weasyprint_version() -> str:
     return version("weasyprint")
 
 
-_PERSONAL_FIELDS = ("patient", "first_name", "last_name", "address1", "address2", "note")
+# Every field of a request that describes the patient, the visit or who sent it.
+PERSONAL_FIELDS = (
+    "patient",
+    "first_name",
+    "last_name",
+    "address1",
+    "address2",
+    "city",
+    "state",
+    "zip",
+    "note",
+    "clinician",
+    "clinic",
+    "visit_date",
+    "letter_date",
+)
+
+# Two made-up people who differ in every field: in length, first letter, case,
+# digits, month and day. An edition is rendered from the first; the second must
+# give the same shared HTML, or the template prints personal data outside its
+# marked parts. Stand-ins replace only the fields the real request has, so the
+# template takes the same branches.
+PERSONAS: tuple[dict[str, Any], dict[str, Any]] = (
+    {
+        "patient": "Avery Standin",
+        "first_name": "Avery",
+        "last_name": "Standin",
+        "address1": "1 Placeholder Road",
+        "address2": "Unit 2",
+        "city": "Sampleton",
+        "state": "ZZ",
+        "zip": "00001",
+        "note": "A stand-in note.",
+        "clinician": "Dr. Avery Example",
+        "clinic": "Stand-in Clinic",
+        "visit_date": dt.date(2001, 2, 3),
+        "letter_date": dt.date(2001, 2, 4),
+    },
+    {
+        "patient": "Moe Q. Placeholder-Wright",
+        "first_name": "Moe",
+        "last_name": "Placeholder-Wright",
+        "address1": "98765 Other Avenue North",
+        "address2": "Floor 11, Suite 1200",
+        "city": "Elsewhere Falls",
+        "state": "QQ",
+        "zip": "99999-8888",
+        "note": "Another made-up note,\nwith a second paragraph.",
+        "clinician": "Jo Other, NP",
+        "clinic": "Placeholder Health Partners",
+        "visit_date": dt.date(2019, 11, 28),
+        "letter_date": dt.date(2019, 12, 30),
+    },
+)
+
+
+def stand_in(request: RenderRequest, persona: int = 0) -> RenderRequest:
+    """The request with every personal field it has replaced by a stand-in."""
+    values = PERSONAS[persona]
+    update = {f: (values[f] if getattr(request, f) else None) for f in PERSONAL_FIELDS}
+    return request.model_copy(update=update)
 
 
 def ineligible(library: Library, request: RenderRequest) -> str:
@@ -159,18 +233,29 @@ def ineligible(library: Library, request: RenderRequest) -> str:
 
 
 def split(library: Library, request: RenderRequest) -> Split:
-    """Render the template once in split mode (a millisecond or so)."""
+    """Split a request into the edition it can share and its personal parts.
+
+    The edition's HTML is rendered from stand-ins (:func:`stand_in`), never from
+    the request: it holds no patient data by construction. The differential
+    check (:func:`_shared`) proves the template keeps personal data in its
+    marked parts; the request's own split render must then give the same shared
+    HTML, or it renders in full."""
     from .render import render_html
 
     marks = Marks(splitting=True)
     html = render_html(library, request, marks=marks)
-    s = Split(request, html, marks)
+    shared = _shared(library, request)
+    s = Split(request, shared.html, marks, shared_request=shared.request)
     if marks.draft:
         s.reason = "draft"
     elif "<main>" not in html or "</style>" not in html:
         s.reason = "template has no <main> or <style>"
-    else:
-        s.reason = _leak(request, html)
+    elif shared.reason:
+        s.reason = shared.reason
+    elif html != shared.html or _shape(marks) != shared.shape:
+        s.reason = (
+            "personal data changes the shared pages (the template treats some values specially)"
+        )
     h = hashlib.sha256()
     for part in (str(FORMAT), library.content_hash, _weasyprint_version(), request.pdf_variant):
         h.update(part.encode() + b"\n")
@@ -179,21 +264,58 @@ def split(library: Library, request: RenderRequest) -> Split:
     return s
 
 
-def _leak(request: RenderRequest, html: str) -> str:
-    """Personal text in the shared HTML means the template prints it outside a
-    marked slot: such a recipient cannot share an edition."""
-    values: list[str] = []
-    for name in _PERSONAL_FIELDS:
-        value = getattr(request, name, None)
-        if value:
-            values.extend(line.strip() for line in str(value).splitlines())
-    for value in values:
-        if len(value) < 4:
+@dataclass(frozen=True)
+class _Shared:
+    request: RenderRequest
+    html: str
+    shape: tuple
+    reason: str
+
+
+_SHARED: OrderedDict[tuple, _Shared] = OrderedDict()
+
+
+def _shape(marks: Marks) -> tuple:
+    return (tuple(slot.name for slot in marks.slots), len(marks.personal), marks.draft)
+
+
+def _shared(library: Library, request: RenderRequest) -> _Shared:
+    """The stand-in render and its differential check, once per document,
+    options and set of filled-in fields (a batch has a handful)."""
+    from .render import render_html
+
+    shared_request = stand_in(request, 0)
+    key = (library.content_hash, str(library.workspace.root), dt.date.today(), shared_request)
+    if key in _SHARED:
+        _SHARED.move_to_end(key)
+        return _SHARED[key]
+    marks_a, marks_b = Marks(splitting=True), Marks(splitting=True)
+    html_a = render_html(library, shared_request, marks=marks_a)
+    html_b = render_html(library, stand_in(request, 1), marks=marks_b)
+    reason = ""
+    if html_a != html_b or _shape(marks_a) != _shape(marks_b):
+        names = _leaking_fields(library, shared_request, html_a)
+        shown = ", ".join(n.replace("_", " ") for n in names) or "fields together"
+        reason = f"personal data ({shown}) printed outside the template's marked personal parts"
+    result = _Shared(shared_request, html_a, _shape(marks_a), reason)
+    _SHARED[key] = result
+    while len(_SHARED) > 256:
+        _SHARED.popitem(last=False)
+    return result
+
+
+def _leaking_fields(library: Library, shared_request: RenderRequest, html_a: str) -> list[str]:
+    """Which fields change the shared HTML, one at a time (only when the check fails)."""
+    from .render import render_html
+
+    names = []
+    for name in PERSONAL_FIELDS:
+        if getattr(shared_request, name) is None:
             continue
-        pattern = r"(?<!\w)" + re.escape(str(escape(value))) + r"(?!\w)"
-        if re.search(pattern, html):
-            return "personal text outside the template's marked personal parts"
-    return ""
+        other = shared_request.model_copy(update={name: PERSONAS[1][name]})
+        if render_html(library, other, marks=Marks(splitting=True)) != html_a:
+            names.append(name)
+    return names
 
 
 # -- editions -----------------------------------------------------------------------
@@ -234,85 +356,73 @@ def _remember(edition: Edition) -> Edition:
     return edition
 
 
-def _folder(key: str) -> Path | None:
-    from .cache import cache_dir
+def _pack(edition: Edition) -> bytes:
+    meta = json.dumps(edition.meta(), sort_keys=True).encode()
+    return meta + b"\n" + edition.pdf
 
-    base = cache_dir()
-    return None if base is None else base / "editions" / key[:2] / key
+
+def _unpack(key: str, payload: bytes) -> Edition:
+    head, _, pdf = payload.partition(b"\n")
+    meta = json.loads(head)
+    if meta.get("format") != FORMAT or meta.get("key") != key:
+        raise ValueError("wrong format or key")
+    if hashlib.sha256(pdf).hexdigest() != meta["sha256"]:
+        raise ValueError("checksum mismatch")
+    slots = {int(k): [float(x) for x in v] for k, v in meta["slots"].items()}
+    return Edition(key, pdf, int(meta["pages"]), slots, bool(meta["ok"]), str(meta["reason"]))
 
 
 def cached_edition(key: str) -> Edition | None:
-    """The edition from memory or disk; a damaged disk entry counts as missing."""
+    """The edition from memory or disk. A disk entry is authenticated by the
+    cache's HMAC (cache.py): a forged or damaged one is reported and missing."""
     if key in _MEMORY:
         _MEMORY.move_to_end(key)
         return _MEMORY[key]
-    folder = _folder(key)
-    if folder is None:
-        return None
-    meta_path, pdf_path = folder / "meta.json", folder / "edition.pdf"
-    if not meta_path.exists():
+    from .cache import open_cache
+
+    store = open_cache()
+    payload = store.get("editions", key) if store is not None else None
+    if payload is None:
         return None
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        pdf = pdf_path.read_bytes()
-        if meta.get("format") != FORMAT or meta.get("key") != key:
-            raise ValueError("wrong format or key")
-        if hashlib.sha256(pdf).hexdigest() != meta["sha256"]:
-            raise ValueError("checksum mismatch")
-        slots = {int(k): [float(x) for x in v] for k, v in meta["slots"].items()}
-        edition = Edition(key, pdf, int(meta["pages"]), slots, bool(meta["ok"]), meta["reason"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        edition = _unpack(key, payload)
+    except (ValueError, KeyError, TypeError) as exc:
         log.warning("edition %s in the cache is damaged (%s); building it again", key[:12], exc)
         return None
     return _remember(edition)
 
 
-def _store(edition: Edition) -> None:
-    from .output import write_atomic
-
-    folder = _folder(edition.key)
-    if folder is None:
-        return
+def _store(edition: Edition, store) -> None:  # noqa: ANN001 - a cache.Cache
     try:
-        write_atomic(folder / "edition.pdf", edition.pdf)
-        # The meta file is written last: its presence means the entry is complete.
-        write_atomic(folder / "meta.json", json.dumps(edition.meta(), indent=1).encode())
+        store.put("editions", edition.key, _pack(edition))
     except OSError as exc:
         log.debug("edition not cached (%s)", exc)
 
 
 @contextlib.contextmanager
 def _build_lock(key: str):  # noqa: ANN202
-    """Workers that need the same edition wait for one to build it."""
-    folder = _folder(key)
-    if folder is None:
-        yield
-        return
-    try:
-        import fcntl
+    """Workers that need the same edition wait for one to build it. Yields the
+    cache to store the result in, or None (no cache, or its lock is unsafe)."""
+    from .cache import open_cache
 
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(folder.parent / f"{key}.lock", "w")  # noqa: SIM115
-    except (ImportError, OSError):
-        yield
+    store = open_cache()
+    if store is None:
+        yield None
         return
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+    with store.lock("editions", key) as usable:
+        yield store if usable else None
 
 
 def get_edition(library: Library, s: Split, *, build: bool = True) -> Edition | None:
     edition = cached_edition(s.key)
     if edition is not None or not build:
         return edition
-    with _build_lock(s.key):
+    with _build_lock(s.key) as store:
         edition = cached_edition(s.key)  # another worker may have built it meanwhile
         if edition is None:
             edition = _remember(build_edition(library, s))
-            _store(edition)
+            if store is not None:
+                _store(edition, store)
     return edition
 
 
@@ -338,7 +448,7 @@ def build_edition(library: Library, s: Split) -> Edition:
                 box.border_height(),
             ]
     with _watch_weasyprint():
-        pdf = write_pdf(document, library, s.request.pdf_variant)
+        pdf = write_pdf(document, library, s.shared_request.pdf_variant)
     edition = Edition(s.key, pdf, len(document.pages), slots, not reason, reason)
     if edition.ok:
         edition.ok, edition.reason = _self_check(library, edition, s)
@@ -347,28 +457,13 @@ def build_edition(library: Library, s: Split) -> Edition:
     return edition
 
 
-_PROBE = {
-    "patient": "Pat Probe",
-    "first_name": "Pat",
-    "last_name": "Probe",
-    "address1": "1 Probe Street",
-    "address2": "Unit 2",
-    "city": "Springfield",
-    "state": "IL",
-    "zip": "62701",
-    "note": "A short note.",
-    "clinician": "Dr. Probe",
-}
-
-
 def _self_check(library: Library, edition: Edition, s: Split) -> tuple[bool, str]:
-    """Assemble a made-up recipient with the same personal fields filled in, and
-    compare it with a full render. Catches templates whose margin boxes or
-    personal parts do not follow the conventions this module relies on."""
+    """Assemble the second stand-in persona and compare it with its full render.
+    Catches templates whose margin boxes or personal parts do not follow the
+    conventions this module relies on. No real request is involved."""
     from .render import render_pdf
 
-    probe_fields = {k: (v if getattr(s.request, k) else None) for k, v in _PROBE.items()}
-    probe = s.request.model_copy(update=probe_fields)
+    probe = stand_in(s.shared_request, 1)
     ps = split(library, probe)
     if ps.key != s.key or ps.reason:
         return True, ""  # the probe does not fit this edition; nothing to compare
@@ -479,6 +574,7 @@ def _personalize(library: Library, edition: Edition, splits: list[Split]) -> lis
     """Lay out the personal layer of many recipients in one WeasyPrint document,
     then assemble each recipient's PDF. Recipients whose layer does not fit get
     an Outcome with a reason and no PDF (the caller renders them in full)."""
+    from .fonts import needs_fallback_font
     from .render import _watch_weasyprint, layout
 
     outcomes = [Outcome() for _ in splits]
@@ -512,8 +608,18 @@ def _personalize(library: Library, edition: Edition, splits: list[Split]) -> lis
             want = edition.slots[slot_index]
             got = [box.border_box_x() - ox, box.border_box_y() - oy, box.width, box.border_height()]
             if any(abs(a - b) > 0.01 for a, b in zip(got, want[1:], strict=False)):
-                name = splits[r].marks.slots[slot_index].name
-                outcomes[r].reason = f"the {name.replace('-', ' ')} text is too long for its box"
+                slot = splits[r].marks.slots[slot_index]
+                label = slot.name.replace("-", " ")
+                if needs_fallback_font(slot.content.striptags()):
+                    # Another script's font has other line metrics: the box
+                    # moved or grew although the text may be short.
+                    outcomes[
+                        r
+                    ].reason = (
+                        f"the {label} text uses a fallback font, which changes the size of its box"
+                    )
+                else:
+                    outcomes[r].reason = f"the {label} text is too long for its box"
     letter_pages: list[int] = []
     overlay_pages: list[int] = []
     plan: dict[int, tuple[list[int], list[int]]] = {}
@@ -552,7 +658,8 @@ def _personalize(library: Library, edition: Edition, splits: list[Split]) -> lis
         ltree = _LetterTree(lpdf) if lpdf is not None else None
         for k, (lp, op) in plan.items():
             try:
-                outcomes[k].pdf = _assemble(edition, ltree, lp, opdf, op)
+                author = splits[k].marks.author_value
+                outcomes[k].pdf = _assemble(edition, ltree, lp, opdf, op, author)
                 outcomes[k].mode = "edition"
                 outcomes[k].pages = len(lp) + len(op)
             except Exception as exc:  # noqa: BLE001 - fall back, never lose the row
@@ -610,11 +717,33 @@ class _LetterTree:
         self.parents = {int(nums[i]): nums[i + 1] for i in range(0, len(nums), 2)}
 
 
-def _assemble(edition: Edition, ltree: _LetterTree | None, lp: list[int], opdf, op: list[int]):  # noqa: ANN001
+def _set_author(out, author: str | None) -> None:  # noqa: ANN001
+    """Put the recipient's author (clinic) where the edition has the placeholder."""
+    if "/Author" in out.docinfo and str(out.docinfo.Author) == AUTHOR_PLACEHOLDER:
+        if author:
+            out.docinfo.Author = author
+        else:
+            del out.docinfo["/Author"]
+    if "/Metadata" in out.Root:
+        xmp = out.Root.Metadata.read_bytes()
+        if AUTHOR_PLACEHOLDER.encode() in xmp:
+            value = str(escape(author or "")).encode()
+            out.Root.Metadata.write(xmp.replace(AUTHOR_PLACEHOLDER.encode(), value))
+
+
+def _assemble(
+    edition: Edition,
+    ltree: _LetterTree | None,
+    lp: list[int],
+    opdf,  # noqa: ANN001
+    op: list[int],
+    author: str | None = None,
+):  # noqa: ANN202
     import pikepdf
     from pikepdf import Array, Name
 
     out = pikepdf.open(io.BytesIO(edition.pdf))
+    _set_author(out, author)
     # 1. Stamp each overlay as a form XObject, marked as an artifact (the
     #    header and page number are artifacts; slot text is pagination data too).
     for j, o_index in enumerate(op):

@@ -1,11 +1,18 @@
-"""Where things live: a workspace's folders layered over the packaged defaults."""
+"""Where things live: a workspace's folders layered over the packaged defaults.
+
+Every file a workspace names (templates, styles, images, logos, brands, YAML)
+is found through one confined resolver: a name must be relative, may not go up
+with ``..``, and the file it leads to, after following symlinks, must lie
+inside the workspace or the package. Content and templates come from authors,
+not from the operator, and must not be able to reach ``/etc/passwd``.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from .errors import ContentError
 
@@ -55,18 +62,80 @@ class Workspace:
     def style_dirs(self) -> list[Path]:
         return [self.root / "styles", PACKAGE_DIR / "styles"]
 
-    def find_style(self, name: str) -> Path | None:
-        for folder in self.style_dirs:
+    @cached_property
+    def roots(self) -> tuple[Path, ...]:
+        """Where a workspace file may lead after symlinks are followed."""
+        return (self.root.resolve(), PACKAGE_DIR)
+
+    def confined(self, path: Path) -> bool:
+        """Whether ``path`` (symlinks followed) lies inside the workspace or the package."""
+        return inside(path, self.roots)
+
+    def find(self, dirs: list[Path], name: str, what: str) -> Path | None:
+        """The first ``dir/name`` that is a file, or None. A name that is absolute,
+        goes up with ``..`` or leads outside (a symlink) raises :class:`PathRefused`;
+        the message never repeats the name, which may be a hostile path."""
+        reason = refused_name(name)
+        if reason:
+            raise PathRefused(f"{what} {reason}")
+        for folder in dirs:
             candidate = folder / name
+            if not (candidate.exists() or candidate.is_symlink()):
+                continue
+            if not self.confined(candidate):
+                raise PathRefused(
+                    f"{what} leads outside the workspace (through a symlink); only files "
+                    "inside the workspace or the package may be used"
+                )
             if candidate.is_file():
-                return candidate
+                return candidate.resolve()
         return None
+
+    def find_style(self, name: str) -> Path | None:
+        return self.find(self.style_dirs, name, "stylesheet path")
+
+    def find_template(self, name: str) -> Path | None:
+        return self.find(self.template_dirs, name, "template path")
+
+    def find_asset(self, name: str) -> Path | None:
+        """An image or logo, named relative to the workspace."""
+        return self.find([self.root], name, "file path")
 
     def looked_in(self, dirs: list[Path]) -> str:
         return ", ".join(display_path(d) for d in dirs)
 
     def display(self, path: Path) -> str:
         return display_path(path)
+
+
+class PathRefused(ContentError):
+    """A content or template path that is absolute, uses ``..`` or leads outside."""
+
+
+def refused_name(name: str) -> str:
+    """Why a file name from content or a template may not be used ("" if it may)."""
+    if not isinstance(name, str):
+        return "is not text"
+    if not name.strip():
+        return "is empty"
+    if "\0" in name or "\\" in name:
+        return "has a backslash or NUL in it; use forward slashes"
+    if name.startswith("/") or PureWindowsPath(name).drive or PureWindowsPath(name).root:
+        return "is an absolute path; name a file relative to its folder"
+    if name.startswith("~") or ":" in PurePosixPath(name).parts[0]:
+        return "is not a plain relative path; name a file relative to its folder"
+    if ".." in PurePosixPath(name).parts:
+        return "goes up with '..'; name a file inside the workspace"
+    return ""
+
+
+def inside(path: Path, roots: tuple[Path, ...]) -> bool:
+    """Whether ``path``, once every symlink is followed, lies under one of ``roots``."""
+    try:
+        real = Path(os.path.realpath(path))
+    except (OSError, ValueError):
+        return False
+    return any(real == root or real.is_relative_to(root) for root in roots)
 
 
 def display_path(path: Path) -> str:

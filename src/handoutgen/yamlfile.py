@@ -1,19 +1,28 @@
-"""Line-aware YAML loading.
+"""Line-aware, bounded YAML loading.
 
 PyYAML's node tree knows where every key and value starts; we keep those marks
 beside the plain data so that a pydantic error location such as
 ``("options", 2)`` can be reported as ``file.yaml:14:5``.
+
+Content files and recipient lists come from people who do not run handoutgen,
+so every load is bounded *before* a single Python object is built: the event
+stream (libyaml's parser is iterative) is scanned for nesting depth and for
+how many nodes aliases would add once expanded. A billion-laughs file or
+50,000 nested brackets is then an error at ``file:line`` in well under a
+second, instead of exhausting memory or crashing the recursive composer.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .errors import Problem
+from .errors import HandoutgenError, Problem
 
 try:  # The C loader is several times faster; fall back where libyaml is missing.
     _Loader = yaml.CSafeLoader
@@ -21,6 +30,19 @@ except AttributeError:  # pragma: no cover - depends on the PyYAML build
     _Loader = yaml.SafeLoader
 
 Loc = tuple[Any, ...]
+
+MAX_DEPTH = 64  # content needs about 6 levels, a recipient list 3
+MAX_ALIAS_NODES = 100_000  # nodes that aliases may add in total, once expanded
+MAX_BYTES = 4 * 1024 * 1024  # a content file is a few kilobytes
+
+
+class YamlInputError(HandoutgenError):
+    """A YAML text that cannot be read safely or at all; the message starts
+    with ``source:line:column:``."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(str(problem))
+        self.problem = problem
 
 
 @dataclass
@@ -49,33 +71,157 @@ class YamlFile:
         return Problem(self.display, line, col, message)
 
 
-def load_yaml(path: Path, display: str | None = None) -> tuple[YamlFile | None, list[Problem]]:
-    """Load one YAML file; return it with its marks, or the problems found."""
-    display = display or str(path)
+def read_text_bounded(path: Path, display: str, max_bytes: int = MAX_BYTES) -> str:
+    """A regular file's UTF-8 text, refusing devices, FIFOs and oversized files
+    (a symlink to /dev/zero must not hang or fill memory)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        return None, [Problem(display, None, None, f"not UTF-8 text ({exc.reason})")]
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise YamlInputError(Problem(display, None, None, "not a regular file"))
+        with open(path, "rb") as fh:
+            raw = fh.read(max_bytes + 1)
     except OSError as exc:
-        return None, [Problem(display, None, None, f"cannot read: {exc.strerror}")]
+        raise YamlInputError(Problem(display, None, None, f"cannot read: {exc.strerror}")) from None
+    if len(raw) > max_bytes:
+        raise YamlInputError(
+            Problem(display, None, None, f"file is larger than {max_bytes // 1024} KiB")
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise YamlInputError(
+            Problem(display, None, None, f"not UTF-8 text ({exc.reason})")
+        ) from None
+
+
+def _mark_problem(source: str, mark: Any, message: str) -> Problem:
+    if mark is None:
+        return Problem(source, None, None, message)
+    return Problem(source, mark.line + 1, mark.column + 1, message)
+
+
+def check_limits(
+    text: str,
+    source: str,
+    *,
+    max_depth: int = MAX_DEPTH,
+    max_alias_nodes: int = MAX_ALIAS_NODES,
+) -> None:
+    """Scan the event stream; raise :class:`YamlInputError` at the first event
+    that nests too deep or makes aliases expand too far. Nothing is built."""
+    loader = _Loader(text)
+    stack: list[list[Any]] = []  # [expanded size, anchor] per open collection
+    sizes: dict[str, int] = {}  # anchor -> expanded size of its finished node
+    open_anchors: set[str] = set()
+    added = 0
+    try:
+        while True:
+            event = loader.get_event()
+            if event is None or isinstance(event, yaml.StreamEndEvent):
+                return
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                stack.append([1, event.anchor])
+                if event.anchor:
+                    open_anchors.add(event.anchor)
+                if len(stack) > max_depth:
+                    raise YamlInputError(
+                        _mark_problem(
+                            source,
+                            event.start_mark,
+                            f"nested more than {max_depth} levels deep; content never needs "
+                            "this many (is the file damaged or hostile?)",
+                        )
+                    )
+                continue
+            if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                size, anchor = stack.pop()
+                if anchor:
+                    sizes[anchor] = size
+                    open_anchors.discard(anchor)
+            elif isinstance(event, yaml.ScalarEvent):
+                size = 1
+                if event.anchor:
+                    sizes[event.anchor] = 1
+            elif isinstance(event, yaml.AliasEvent):
+                name = event.anchor
+                if name in open_anchors:
+                    raise YamlInputError(
+                        _mark_problem(
+                            source,
+                            event.start_mark,
+                            f"alias *{name} refers to the collection it is in (a loop)",
+                        )
+                    )
+                if name not in sizes:
+                    raise YamlInputError(
+                        _mark_problem(source, event.start_mark, f"alias *{name} is not defined")
+                    )
+                size = sizes[name]
+                added += size
+                if added > max_alias_nodes:
+                    raise YamlInputError(
+                        _mark_problem(
+                            source,
+                            event.start_mark,
+                            f"aliases expand to more than {max_alias_nodes:,} values (an alias "
+                            "bomb?); write the values out or use fewer aliases",
+                        )
+                    )
+            else:  # stream and document start/end
+                continue
+            if stack:
+                stack[-1][0] += size
+    except yaml.MarkedYAMLError as exc:
+        raise YamlInputError(_syntax_problem(source, exc)) from None
+    except yaml.YAMLError as exc:
+        raise YamlInputError(Problem(source, None, None, f"YAML error: {exc}")) from None
+    finally:
+        loader.dispose()
+
+
+def _syntax_problem(source: str, exc: yaml.MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    msg = exc.problem or "invalid YAML"
+    if exc.context:
+        msg = f"{msg} ({exc.context})"
+    return _mark_problem(source, mark, f"YAML syntax error: {msg}")
+
+
+def _compose(text: str, source: str) -> tuple[yaml.Node | None, Any]:
+    """Node tree and data, after the limits are checked."""
+    check_limits(text, source)
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            return YamlFile(path, display, None), []
-        data = loader.construct_document(node)
+            return None, None
+        return node, loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        msg = exc.problem or "invalid YAML"
-        if exc.context:
-            msg = f"{msg} ({exc.context})"
-        line = mark.line + 1 if mark else None
-        col = mark.column + 1 if mark else None
-        return None, [Problem(display, line, col, f"YAML syntax error: {msg}")]
+        raise YamlInputError(_syntax_problem(source, exc)) from None
     except yaml.YAMLError as exc:
-        return None, [Problem(display, None, None, f"YAML error: {exc}")]
+        raise YamlInputError(Problem(source, None, None, f"YAML error: {exc}")) from None
+    except RecursionError:  # pragma: no cover - the depth limit comes first
+        raise YamlInputError(Problem(source, None, None, "nested too deep")) from None
     finally:
         loader.dispose()
+
+
+def load_bounded(text: str, source: str) -> Any:
+    """Plain data from any YAML text (content, recipient lists), within the
+    depth and alias limits; :class:`YamlInputError` otherwise."""
+    return _compose(text, source)[1]
+
+
+def load_yaml(path: Path, display: str | None = None) -> tuple[YamlFile | None, list[Problem]]:
+    """Load one YAML file; return it with its marks, or the problems found."""
+    display = display or str(path)
+    try:
+        text = read_text_bounded(path, display)
+        node, data = _compose(text, display)
+    except YamlInputError as exc:
+        return None, [exc.problem]
+    if node is None:
+        return YamlFile(path, display, None), []
     result = YamlFile(path, display, data)
     problems: list[Problem] = []
     _walk(node, (), result, problems)
