@@ -243,6 +243,48 @@ def test_a_trusted_proxy_header_is_honoured_only_from_the_proxy():
     assert bad.status_code == 303
 
 
+def test_a_loopback_server_given_another_name_asks_for_sign_in():
+    """--allowed-host on a loopback bind means a reverse proxy forwards the
+    clinic network to it: sign-in is on."""
+    ws = Workspace.at(ROOT)
+    auth.add_user(ws, "alice", PASSWORD)
+    cfg = ServeConfig(host="127.0.0.1", allowed_hosts=(LAN,), warm=False)
+    client = TestClient(create_app(ws, config=cfg), base_url=f"https://{LAN}")
+    assert client.get("/", follow_redirects=False).status_code == 303
+    # Throttling counts the address the proxy (on loopback here) forwarded for.
+    proxied = TestClient(client.app, base_url=f"https://{LAN}", client=("127.0.0.1", 40000))
+    for _ in range(5):
+        page = proxied.get("/login")
+        proxied.post(
+            "/login",
+            data={"username": "alice", "password": "wrong password!", "next": "/",
+                  "csrf_token": token_from(page.text)},
+            headers={"x-forwarded-for": "10.1.1.1"},
+        )  # fmt: skip
+    page = proxied.get("/login")
+    other = proxied.post(
+        "/login",
+        data={"username": "bob", "password": "wrong password!", "next": "/",
+              "csrf_token": token_from(page.text)},
+        headers={"x-forwarded-for": "10.1.1.2"},
+    )  # fmt: skip
+    assert other.status_code == 401  # another clinician is not locked out
+    page = proxied.get("/login")
+    same = proxied.post(
+        "/login",
+        data={"username": "bob", "password": "wrong password!", "next": "/",
+              "csrf_token": token_from(page.text)},
+        headers={"x-forwarded-for": "10.1.1.1"},
+    )  # fmt: skip
+    assert same.status_code == 429  # the address that failed five times is
+
+
+def test_serve_with_an_allowed_host_needs_users_first(run):
+    result = run("serve", "--allowed-host", LAN, "--port", "1")
+    assert result.exit_code == 1
+    assert f"--allowed-host {LAN} lets other machines reach this page" in result.stderr
+
+
 def test_a_loopback_server_needs_no_sign_in():
     client = local_client()
     page = client.get("/")

@@ -708,11 +708,12 @@ def serve(
 ) -> None:
     """Serve the web page to pick options, type a name and print a handout.
 
-    On this machine only (127.0.0.1) nobody signs in. Any other --host needs
-    users ('handoutgen users add NAME') or --trusted-proxy-header, answers only
-    to its own names and addresses plus --allowed-host, and should use HTTPS
-    (--certfile/--keyfile) or sit behind a reverse proxy that does. Nothing a
-    patient typed is written to disk or logs."""
+    On this machine only (127.0.0.1) nobody signs in. Any other --host, or
+    any --allowed-host (a reverse proxy), needs users ('handoutgen users add
+    NAME') or --trusted-proxy-header; it answers only to its own names and
+    addresses plus --allowed-host, and should use HTTPS (--certfile/--keyfile)
+    or sit behind a reverse proxy that does. Nothing a patient typed is
+    written to disk or logs."""
     import ipaddress
     import os
 
@@ -745,8 +746,9 @@ def serve(
         trusted_proxies=trusted_proxies or ("127.0.0.1", "::1"),
     )
     if config.sign_in and not trusted_proxy_header and not users(workspace):
+        reach = f"--allowed-host {allowed_hosts[0]}" if host in LOOPBACK else f"listening on {host}"
         raise HandoutgenError(
-            f"listening on {host} lets other machines reach this page, so clinicians must sign "
+            f"{reach} lets other machines reach this page, so clinicians must sign "
             "in: add a user first with 'handoutgen users add NAME' (or serve on 127.0.0.1)"
         )
     if host not in LOOPBACK and not certfile:

@@ -136,9 +136,12 @@ class ServeConfig:
 
     @property
     def sign_in(self) -> bool:
+        """Sign-in is needed whenever other machines can reach the app: bound
+        beyond loopback, behind a proxy that names users, or given another name
+        with --allowed-host (a reverse proxy forwarding to loopback)."""
         if self.require_sign_in is not None:
             return self.require_sign_in
-        return self.host not in LOOPBACK or bool(self.proxy_header)
+        return self.host not in LOOPBACK or bool(self.proxy_header) or bool(self.allowed_hosts)
 
 
 @dataclass
@@ -580,6 +583,16 @@ def _user(request: Request) -> str:
     return request.scope.get("state", {}).get("user") or LOCAL_USER
 
 
+def _peer(state: _State, request: Request) -> str:
+    """The client's address; behind a trusted proxy, the one it forwarded for
+    (so one clinician's typos do not lock out everyone behind the proxy)."""
+    peer = request.client.host if request.client else "?"
+    forwarded = request.headers.get("x-forwarded-for")
+    if forwarded and _is_trusted(peer, state.config.trusted_proxies):
+        return forwarded.rsplit(",", 1)[-1].strip()[:64] or peer
+    return peer
+
+
 def _client_key(request: Request) -> str:
     user = request.scope.get("state", {}).get("user")
     if user and user != LOCAL_USER:
@@ -637,7 +650,7 @@ def _login(state: _State, request: Request, fields: LoginForm) -> Response:
         return _login_page(
             state, request, next_url, "This page had expired; please sign in again.", 403
         )
-    peer = request.client.host if request.client else "?"
+    peer = _peer(state, request)
     keys = ("user:" + fields.username.lower(), "ip:" + peer)
     wait = state.throttle.wait(*keys)
     if wait:
