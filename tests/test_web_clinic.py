@@ -493,6 +493,29 @@ def test_renders_run_in_worker_processes(tmp_path):
         client.app.state.hg.pool.close()
 
 
+def test_a_worker_that_dies_is_replaced():
+    """A worker killed mid-shift (out of memory, say): the next clinician gets
+    at worst a 'busy, try again' page, and the one after a PDF."""
+    import signal
+
+    client = local_client(workers=1, queue=2)
+    try:
+        fields = form_fields(client)
+        assert client.post("/render", data=fields).status_code == 200
+        executor = client.app.state.hg.pool._executor
+        for proc in list(executor._processes.values()):
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.join(timeout=10)
+        after = client.post("/render", data=fields)
+        assert after.status_code in (200, 503)
+        if after.status_code == 503:
+            assert "try again" in after.text and int(after.headers["retry-after"]) > 0
+        again = client.post("/render", data=fields)
+        assert again.status_code == 200 and again.content.startswith(b"%PDF")
+    finally:
+        client.app.state.hg.pool.close()
+
+
 def test_options_follow_the_documents_order_whatever_the_form_sends(library):
     doc = library.documents["fusion-alternatives"]
     shuffled = sorted(doc.options, reverse=True)

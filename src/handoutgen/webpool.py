@@ -241,10 +241,14 @@ class RenderPool:
             raise Busy(2, "A render worker stopped unexpectedly.") from None
 
     def _reset(self) -> None:
+        """Replace a broken executor (only a broken one: requests failing at the
+        same moment must not shut down the fresh pool another one started)."""
         with self._lock:
-            old, self._executor = self._executor, None
-        if old is not None:
-            old.shutdown(wait=False, cancel_futures=True)
+            old = self._executor
+            if old is None or not getattr(old, "_broken", True):
+                return
+            self._executor = None
+        old.shutdown(wait=False, cancel_futures=True)
 
     def background(self, key: str, fn: Callable, *args: Any) -> bool:
         """Run a job nobody waits for (an edition build) in an idle worker: now
