@@ -188,6 +188,16 @@ def test_a_new_password_or_removal_ends_existing_sessions():
     assert client.get("/", follow_redirects=False).status_code == 303
 
 
+def test_a_damaged_settings_file_is_reported_not_a_crash():
+    client = lan_client()
+    sign_in(client)
+    private.settings_path(client.app.state.hg.workspace).write_text("{ not json")
+    page = client.get("/")
+    assert page.status_code == 503
+    assert "settings are damaged" in page.text and "settings.json:1: not valid JSON" in page.text
+    assert "content-security-policy" in page.headers
+
+
 def test_a_forged_session_cookie_is_refused():
     client = lan_client()
     client.cookies.set(auth.SESSION_COOKIE, "eyJ1IjoiYWxpY2UifQ.Zz.forged")
@@ -231,6 +241,48 @@ def test_a_trusted_proxy_header_is_honoured_only_from_the_proxy():
     # A header that is not a plain user name is ignored.
     bad = trusted.get("/", headers={"X-Forwarded-User": "<script>"}, follow_redirects=False)
     assert bad.status_code == 303
+
+
+def test_a_loopback_server_given_another_name_asks_for_sign_in():
+    """--allowed-host on a loopback bind means a reverse proxy forwards the
+    clinic network to it: sign-in is on."""
+    ws = Workspace.at(ROOT)
+    auth.add_user(ws, "alice", PASSWORD)
+    cfg = ServeConfig(host="127.0.0.1", allowed_hosts=(LAN,), warm=False)
+    client = TestClient(create_app(ws, config=cfg), base_url=f"https://{LAN}")
+    assert client.get("/", follow_redirects=False).status_code == 303
+    # Throttling counts the address the proxy (on loopback here) forwarded for.
+    proxied = TestClient(client.app, base_url=f"https://{LAN}", client=("127.0.0.1", 40000))
+    for _ in range(5):
+        page = proxied.get("/login")
+        proxied.post(
+            "/login",
+            data={"username": "alice", "password": "wrong password!", "next": "/",
+                  "csrf_token": token_from(page.text)},
+            headers={"x-forwarded-for": "10.1.1.1"},
+        )  # fmt: skip
+    page = proxied.get("/login")
+    other = proxied.post(
+        "/login",
+        data={"username": "bob", "password": "wrong password!", "next": "/",
+              "csrf_token": token_from(page.text)},
+        headers={"x-forwarded-for": "10.1.1.2"},
+    )  # fmt: skip
+    assert other.status_code == 401  # another clinician is not locked out
+    page = proxied.get("/login")
+    same = proxied.post(
+        "/login",
+        data={"username": "bob", "password": "wrong password!", "next": "/",
+              "csrf_token": token_from(page.text)},
+        headers={"x-forwarded-for": "10.1.1.1"},
+    )  # fmt: skip
+    assert same.status_code == 429  # the address that failed five times is
+
+
+def test_serve_with_an_allowed_host_needs_users_first(run):
+    result = run("serve", "--allowed-host", LAN, "--port", "1")
+    assert result.exit_code == 1
+    assert f"--allowed-host {LAN} lets other machines reach this page" in result.stderr
 
 
 def test_a_loopback_server_needs_no_sign_in():
@@ -437,6 +489,29 @@ def test_renders_run_in_worker_processes(tmp_path):
         assert type(executor).__name__ == "ProcessPoolExecutor"
         pids = {p.pid for p in executor._processes.values()}
         assert pids and os.getpid() not in pids
+    finally:
+        client.app.state.hg.pool.close()
+
+
+def test_a_worker_that_dies_is_replaced():
+    """A worker killed mid-shift (out of memory, say): the next clinician gets
+    at worst a 'busy, try again' page, and the one after a PDF."""
+    import signal
+
+    client = local_client(workers=1, queue=2)
+    try:
+        fields = form_fields(client)
+        assert client.post("/render", data=fields).status_code == 200
+        executor = client.app.state.hg.pool._executor
+        for proc in list(executor._processes.values()):
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.join(timeout=10)
+        after = client.post("/render", data=fields)
+        assert after.status_code in (200, 503)
+        if after.status_code == 503:
+            assert "try again" in after.text and int(after.headers["retry-after"]) > 0
+        again = client.post("/render", data=fields)
+        assert again.status_code == 200 and again.content.startswith(b"%PDF")
     finally:
         client.app.state.hg.pool.close()
 

@@ -715,11 +715,12 @@ def serve(
 ) -> None:
     """Serve the web page to pick options, type a name and print a handout.
 
-    On this machine only (127.0.0.1) nobody signs in. Any other --host needs
-    users ('handoutgen users add NAME') or --trusted-proxy-header, answers only
-    to its own names and addresses plus --allowed-host, and should use HTTPS
-    (--certfile/--keyfile) or sit behind a reverse proxy that does. Nothing a
-    patient typed is written to disk or logs."""
+    On this machine only (127.0.0.1) nobody signs in. Any other --host, or
+    any --allowed-host (a reverse proxy), needs users ('handoutgen users add
+    NAME') or --trusted-proxy-header; it answers only to its own names and
+    addresses plus --allowed-host, and should use HTTPS (--certfile/--keyfile)
+    or sit behind a reverse proxy that does. Nothing a patient typed is
+    written to disk or logs."""
     import ipaddress
     import os
 
@@ -752,8 +753,9 @@ def serve(
         trusted_proxies=trusted_proxies or ("127.0.0.1", "::1"),
     )
     if config.sign_in and not trusted_proxy_header and not users(workspace):
+        reach = f"--allowed-host {allowed_hosts[0]}" if host in LOOPBACK else f"listening on {host}"
         raise HandoutgenError(
-            f"listening on {host} lets other machines reach this page, so clinicians must sign "
+            f"{reach} lets other machines reach this page, so clinicians must sign "
             "in: add a user first with 'handoutgen users add NAME' (or serve on 127.0.0.1)"
         )
     if host not in LOOPBACK and not certfile:
@@ -771,13 +773,21 @@ def serve(
                 f"({config.workers} render worker{'s' * (config.workers != 1)}; Ctrl-C stops)",
                 err=True,
             )
+            if host in ("0.0.0.0", "::"):
+                import socket
+
+                name = (allowed_hosts or (socket.gethostname(),))[0]
+                click.echo(f"Clinicians open {scheme}://{name}:{port}/", err=True)
 
     run_server(workspace, config, certfile=certfile, keyfile=keyfile, on_ready=ready)
 
 
 @cli.group()
 def users() -> None:
-    """Who may sign in to 'handoutgen serve' (kept in the workspace's .handoutgen/, mode 0600)."""
+    """Who may sign in to 'handoutgen serve' beyond this machine.
+
+    Kept in the workspace's .handoutgen/settings.json (mode 0600), passwords
+    only as argon2 hashes."""
 
 
 def _new_password(name: str, password_stdin: bool) -> str:

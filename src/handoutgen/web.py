@@ -134,9 +134,12 @@ class ServeConfig:
 
     @property
     def sign_in(self) -> bool:
+        """Sign-in is needed whenever other machines can reach the app: bound
+        beyond loopback, behind a proxy that names users, or given another name
+        with --allowed-host (a reverse proxy forwarding to loopback)."""
         if self.require_sign_in is not None:
             return self.require_sign_in
-        return self.host not in LOOPBACK or bool(self.proxy_header)
+        return self.host not in LOOPBACK or bool(self.proxy_header) or bool(self.allowed_hosts)
 
 
 @dataclass
@@ -470,7 +473,16 @@ class _Front:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        user = _authenticate(state, request, refresh)
+        try:
+            user = _authenticate(state, request, refresh)
+        except HandoutgenError as exc:  # a damaged settings file: say so, loudly
+            await _page(
+                "error.html",
+                503,
+                title="The server's settings are damaged",
+                message=exc.format_message(),
+            )(scope, replay, send_secure)
+            return
         scope.setdefault("state", {})["user"] = user
         path = scope["path"]
         if user is None and not (path in ("/login", "/logout") or path.startswith("/static/")):
@@ -569,6 +581,16 @@ def _user(request: Request) -> str:
     return request.scope.get("state", {}).get("user") or LOCAL_USER
 
 
+def _peer(state: _State, request: Request) -> str:
+    """The client's address; behind a trusted proxy, the one it forwarded for
+    (so one clinician's typos do not lock out everyone behind the proxy)."""
+    peer = request.client.host if request.client else "?"
+    forwarded = request.headers.get("x-forwarded-for")
+    if forwarded and _is_trusted(peer, state.config.trusted_proxies):
+        return forwarded.rsplit(",", 1)[-1].strip()[:64] or peer
+    return peer
+
+
 def _client_key(request: Request) -> str:
     user = request.scope.get("state", {}).get("user")
     if user and user != LOCAL_USER:
@@ -626,7 +648,7 @@ def _login(state: _State, request: Request, fields: LoginForm) -> Response:
         return _login_page(
             state, request, next_url, "This page had expired; please sign in again.", 403
         )
-    peer = request.client.host if request.client else "?"
+    peer = _peer(state, request)
     keys = ("user:" + fields.username.lower(), "ip:" + peer)
     wait = state.throttle.wait(*keys)
     if wait:
@@ -1025,6 +1047,8 @@ def bind(host: str, port: int) -> socket.socket:
         infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
     except OSError as exc:
         raise HandoutgenError(f"cannot listen on {host}: {exc.strerror or exc}") from None
+    # IPv4 first: "localhost" may list ::1 before 127.0.0.1, and browsers try both.
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)
     family, _, _, _, address = infos[0]
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -1081,15 +1105,26 @@ def serve(
         log_level="warning",
         ssl_certfile=certfile,
         ssl_keyfile=keyfile,
-        limit_concurrency=max(64, config.workers * 16 + config.queue * 4),
         timeout_keep_alive=5,
         timeout_graceful_shutdown=10,
         h11_max_incomplete_event_size=64 * 1024,
     )
     if on_ready:
         on_ready()
+    import signal
+
+    def stopped(signum: int, frame: Any) -> None:
+        raise SystemExit(0)
+
+    # uvicorn shuts down gracefully, then re-raises SIGTERM to the handler it
+    # found: this one ends the process normally, so exit handlers still run
+    # (the worker pool's queues are released: no "leaked semaphore" warnings).
+    previous = signal.signal(signal.SIGTERM, stopped)
     try:
         uvicorn.Server(uv).run(sockets=[sock])
+    except KeyboardInterrupt:  # Ctrl-C, re-raised by uvicorn after its shutdown
+        pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         app.state.hg.pool.close()
         sock.close()

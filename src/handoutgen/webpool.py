@@ -218,15 +218,21 @@ class RenderPool:
         except FutureTimeout:
             raise Busy(30, "This render is taking too long.") from None
         except BrokenProcessPool:
+            if self._closed:  # the server is stopping: its workers were ended on purpose
+                raise Busy(5, "The server is restarting.") from None
             log.warning("a render worker stopped unexpectedly; starting new workers")
             self._reset()
             raise Busy(2, "A render worker stopped unexpectedly.") from None
 
     def _reset(self) -> None:
+        """Replace a broken executor (only a broken one: requests failing at the
+        same moment must not shut down the fresh pool another one started)."""
         with self._lock:
-            old, self._executor = self._executor, None
-        if old is not None:
-            old.shutdown(wait=False, cancel_futures=True)
+            old = self._executor
+            if old is None or not getattr(old, "_broken", True):
+                return
+            self._executor = None
+        old.shutdown(wait=False, cancel_futures=True)
 
     def background(self, key: str, fn: Callable, *args: Any) -> bool:
         """Run a job nobody waits for (an edition build) in an idle worker: now
@@ -290,3 +296,6 @@ class RenderPool:
             proc.terminate()
         for proc in processes:
             proc.join(timeout=5)
+        # With its workers gone the executor's manager thread notices at once;
+        # waiting for it frees the queues' semaphores (no leak warning at exit).
+        ex.shutdown(wait=True)
