@@ -689,8 +689,8 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
     ("text", "expected"),
     [
         ("title: [unclosed\n", "handouts/options/fusion.yaml:"),
-        (BOMB, "handouts/options/fusion.yaml:6: aliases here expand to more than 1,000,000"),
-        ("a: &a [1, *a]\n", "handouts/options/fusion.yaml:1: an alias refers to itself"),
+        (BOMB, "aliases expand to more than 100,000 values"),
+        ("a: &a [1, *a]\n", "handouts/options/fusion.yaml:1:"),
     ],
     ids=["syntax", "yaml-bomb", "recursive-alias"],
 )

@@ -46,7 +46,6 @@ from .errors import HandoutgenError
 from .models import PageSize, pick_text
 from .webpool import Busy, RenderPool, edition_job, render_job
 from .workspace import PACKAGE_DIR, Workspace
-from .yamlguard import yaml_guard
 
 log = logging.getLogger("handoutgen")
 
@@ -202,7 +201,6 @@ class _State:
         with self.lock:
             if self._library is None or stamp != self._stamp:
                 self._library = None  # a broken workspace must not serve stale content
-                yaml_guard(self.workspace)
                 self._library = load_library(self.workspace)
                 self._stamp = stamp
             return self._library

@@ -38,12 +38,10 @@ def _library(root: str, content_hash: str):  # noqa: ANN202
     from .content import load_library
     from .errors import HandoutgenError
     from .workspace import Workspace
-    from .yamlguard import yaml_guard
 
     library = _LIBRARIES.get(root)
     if library is None or library.content_hash != content_hash:
         workspace = Workspace.at(root)
-        yaml_guard(workspace)
         library = load_library(workspace)
         _LIBRARIES[root] = library
     if library.content_hash != content_hash:
