@@ -150,4 +150,6 @@ def read(workspace: Workspace, since: dt.date | None = None) -> list[Entry]:
             con.close()
     except sqlite3.Error as exc:
         raise HandoutgenError(f"cannot read the audit log {display_path(path)}: {exc}") from None
-    return [Entry(*r[:7], bool(r[7]), r[8], int(r[9])) for r in rows]
+    return [
+        Entry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], int(r[9])) for r in rows
+    ]

@@ -139,7 +139,9 @@ def clinics(workspace: Workspace, limit: int = 4) -> list[str]:
 
     data = private.load(workspace)
     seen: Counter[str] = Counter()
-    form = data.get("form") if isinstance(data.get("form"), dict) else {}
+    form = data.get("form")
+    if not isinstance(form, dict):
+        form = {}
     for prefs in form.values():
         if isinstance(prefs, dict) and prefs.get("clinic"):
             seen[str(prefs["clinic"])[:300]] += 1

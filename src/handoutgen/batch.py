@@ -20,7 +20,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -728,7 +728,7 @@ def _edition_group(f: dict[str, Any]) -> tuple:
 
 def _execute(
     library: Library, settings: BatchSettings, todo: list[Recipient]
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, None]:
     if not todo:
         return
     root = str(library.workspace.root)

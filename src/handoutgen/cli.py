@@ -414,7 +414,7 @@ def batch(
         out_dir=out_dir,
         workers=workers,
         merged=merged,
-        sort=sort,
+        sort="zip" if sort == "zip" else "input",
         resume=resume,
         overwrite=overwrite,
         dry_run=dry_run,

@@ -177,7 +177,7 @@ def context(
             "address": [
                 line
                 for line in (
-                    " ".join(isolate(x) for x in (req.first_name, req.last_name) if x)
+                    " ".join(isolate(x) or "" for x in (req.first_name, req.last_name) if x)
                     or isolate(req.patient),
                     isolate(req.address1),
                     isolate(req.address2),

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .content import load_library
 from .errors import HandoutgenError
@@ -17,7 +18,7 @@ log = logging.getLogger("handoutgen")
 
 
 def render_preview(
-    workspace: Workspace, document: str, out_dir: Path, *, dpi: int = 72, **request: object
+    workspace: Workspace, document: str, out_dir: Path, *, dpi: int = 72, **request: Any
 ) -> list[Path]:
     """Render DOCUMENT and write ``DIR/<document>-<n>.png``; stale pages are removed."""
     from .raster import page_pngs
@@ -52,7 +53,7 @@ def watch(
     report: Callable[[str], None],
     *,
     stop=None,  # noqa: ANN001 - a threading.Event, for tests
-    **options: object,
+    **options: Any,
 ) -> None:
     """Render now, then again after every change; a broken edit is reported and
     the watch goes on until it is fixed."""

@@ -492,10 +492,8 @@ def _recipient_html(k: int, s: Split, edition: Edition) -> str:
     for i, section in enumerate(personal):
         strings = Markup(_STRINGS).format("", f"Page {i + 1} of {total}")
         # Inside the page's first element, so no named-page break comes first.
-        section = _FIRST_TAG.sub(
-            lambda m, strings=strings: m.group(0) + str(strings), str(section), count=1
-        )
-        parts.append(section)
+        marked = _FIRST_TAG.sub(lambda m: m.group(0) + str(strings), str(section), count=1)  # noqa: B023 - used at once
+        parts.append(marked)
     head_page = min(
         (int(v[0]) for i, v in edition.slots.items() if s.marks.slots[i].name in HEAD_SLOTS),
         default=None,

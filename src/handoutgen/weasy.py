@@ -294,7 +294,7 @@ def overflowing_panels(rendered: Any) -> list[str]:
                 default=0,
             )
             if content > limit:
-                out.append(element.get("aria-label") or "panel")
+                out.append((element.get("aria-label") if element is not None else None) or "panel")
             return
         for child in getattr(box, "children", []) or []:
             walk(child)
@@ -324,7 +324,7 @@ def open_depths(document: Any) -> list[int]:
         return found
 
     def last_path(page) -> list:  # noqa: ANN001
-        path = []
+        path: list = []
         box = _page_box(page).children[0]
         while True:
             kids = [

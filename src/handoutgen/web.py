@@ -30,8 +30,9 @@ import socket
 import sqlite3
 import threading
 import time
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 from urllib.parse import quote, urlsplit
 
 import jinja2
@@ -417,7 +418,7 @@ class _Front:
         state = self.state
         refresh: list[str] = []
 
-        async def send_secure(message: dict) -> None:
+        async def send_secure(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 headers = [
                     (k, v) for k, v in message.get("headers", []) if k.lower() not in _HEADER_NAMES
@@ -728,7 +729,7 @@ def _submit(state: _State, request: Request, fields: RenderForm, *, preview: boo
         errors.append("Tick at least one option.")
     if errors:
         return _form_page(state, request, library, fields.document, values, errors, status=422)
-    job = {
+    job: dict[str, Any] = {
         "document": fields.document,
         "options": ordered_options(library, fields.document, fields.option),
         "patient": fields.patient or None,
@@ -925,7 +926,7 @@ def _form_page(
         values=values,
         errors=errors or [],
         images=images or [],
-        page_sizes=list(PageSize.__args__),
+        page_sizes=list(get_args(PageSize)),
         token=state.form_token(cookie),
         **chrome,
     )

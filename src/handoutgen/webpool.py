@@ -74,6 +74,7 @@ def render_job(root: str, content_hash: str, fields: dict[str, Any], images: boo
         request = make_request(**fields)
         language = plan(library, request).language
         outcome = render_one(library, request)
+        assert outcome.pdf is not None  # render_one raises rather than return no PDF
         return {
             "pdf": outcome.pdf,
             "pages": outcome.pages or _page_count(outcome.pdf),

@@ -24,10 +24,10 @@ import yaml
 
 from .errors import HandoutgenError, Problem
 
-try:  # The C loader is several times faster; fall back where libyaml is missing.
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on the PyYAML build
-    _Loader = yaml.SafeLoader
+# The C loader is several times faster; fall back where libyaml is missing.
+_Loader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
+    yaml, "CSafeLoader", yaml.SafeLoader
+)
 
 Loc = tuple[Any, ...]
 
