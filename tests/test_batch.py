@@ -200,7 +200,7 @@ def test_exit_codes_and_summary(run, tmp_path):
     assert result.stderr.splitlines()[-1] == "Error: 1 row failed (see the manifest)"
 
 
-def test_hostile_but_valid_rows_print_literally(run, tmp_path):
+def test_hostile_but_valid_rows_print_literally(run, tmp_path, library):
     long_name = "Ann" + "e" * 297
     note = "<script>alert(1)</script> {{ 7*7 }} " + ("Keep walking every day. " * 210)
     rows = [
@@ -217,7 +217,11 @@ def test_hostile_but_valid_rows_print_literally(run, tmp_path):
     assert "Anneeeeeeeeee" in h1
     h2 = " ".join(pages_text((out / "H-2.pdf").read_bytes()))
     assert "=cmd|' /C calc'!A0 @SUM(1+1)" in h2
-    assert "{{ 7*7 }}" in h2 and "49" not in h2
+    # 7*7 was not evaluated: no "49" beyond those the content itself prints (a DOI).
+    from handoutgen.render import make_request, render
+
+    plain = " ".join(pages_text(render(library, make_request(document="followup-letter"))))
+    assert "{{ 7*7 }}" in h2 and h2.count("49") == plain.count("49")
     manifest = (out / "manifest.csv").read_text()
     assert "cmd" not in manifest and "SUM" not in manifest
 

@@ -64,7 +64,7 @@ def test_list_json(run):
     } in data["documents"]
     assert all(set(d) == {"id", "title", "kind"} for d in data["documents"])
     assert all(set(o) == {"id", "title"} for o in data["options"])
-    assert len(data["options"]) == 13
+    assert len(data["options"]) == 14
 
 
 def test_list_text(run):

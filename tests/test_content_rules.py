@@ -307,7 +307,7 @@ def test_shipped_documents_meet_every_report_item(run, doc_id):
 def test_a_research_bullet_above_grade_8_is_an_error(tmp_ws):
     _set(
         _opt(tmp_ws, "spinal-cord-stimulation"),
-        "Disability scores improved about the same either way.",
+        "Disability\n      scores improved about the same either way.",
         "Standardized disability questionnaires demonstrated statistically "
         "indistinguishable improvements irrespective of stimulation allocation.",
     )

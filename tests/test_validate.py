@@ -54,7 +54,7 @@ def test_every_problem_is_reported_in_one_run(run, tmp_ws: Path):
     # 1. A typo in a key.
     _edit(opts / "fusion.yaml", "\nsummary:", "\nsumary:")
     # 2. A wrong type.
-    _edit(opts / "decompression.yaml", "reviewed: 2026-11-15", "reviewed: last week")
+    _edit(opts / "decompression.yaml", "reviewed: 2026-11-22", "reviewed: last week")
     # 3. A bare Yes that YAML reads as a boolean.
     _edit(opts / "conservative-care.yaml", 'motion: "Yes"', "motion: Yes")
     # 4. An unknown option id in a document.
