@@ -162,9 +162,10 @@ class _Checker:
         *,
         document: str | None = None,
         option: str | None = None,
-        key: bool = False,
+        # typed loosely so rules can pass their **ids through (only ever a bool)
+        key: bool | str | None = False,
     ) -> None:
-        line, col = yf.where(loc, key=key)
+        line, col = yf.where(loc, key=bool(key))
         self.findings.append(
             Finding(yf.display, line, col, severity, rule, message, document, option)
         )
@@ -222,7 +223,11 @@ class _Checker:
             default=(summary_loc, level),
         )
         field = ".".join(str(p) for p in hardest_loc)
-        for severity, limit in (("error", limits.error), ("warning", limits.warn)):
+        levels: tuple[tuple[Severity, float], ...] = (
+            ("error", limits.error),
+            ("warning", limits.warn),
+        )
+        for severity, limit in levels:
             if level > limit:
                 self.add(
                     yf,

@@ -92,7 +92,7 @@ def add_scope(pdf: pikepdf.Pdf) -> int:
                 count += 1
             visit(kid, in_head or kind == "/THead")
 
-    visit(pdf.Root.StructTreeRoot, False)
+    visit(pdf.Root.StructTreeRoot, False)  # type: ignore[arg-type]  # pikepdf types tree nodes as Object
     return count
 
 
@@ -103,7 +103,7 @@ def merge_page_fragments(pdf: pikepdf.Pdf, open_depths: list[int] | None = None)
     foot of page ``i + 1`` (from the layout); without it, fragments are
     merged while their types match, down to the first mismatch."""
     root = pdf.Root.StructTreeRoot
-    tops = _elements(root)
+    tops = _elements(root)  # type: ignore[arg-type]  # pikepdf types tree nodes as Object
     if len(tops) != 1 or str(tops[0].S) != "/Document":
         return 0
     document = tops[0]
@@ -194,11 +194,11 @@ def _marked_content(node: Dictionary) -> Iterable[tuple[int, Dictionary]]:
     page = node.get("/Pg")
     for kid in _kids(node):
         if isinstance(kid, int):
-            yield kid, page
+            yield kid, page  # type: ignore[misc]  # pikepdf types tree nodes as Object
         elif isinstance(kid, Dictionary) and "/S" in kid:
             yield from _marked_content(kid)
         elif isinstance(kid, Dictionary) and "/MCID" in kid:
-            yield int(kid.MCID), kid.get("/Pg", page)
+            yield int(kid.MCID), kid.get("/Pg", page)  # type: ignore[misc, arg-type]  # pikepdf types tree nodes as Object
 
 
 _ARTIFACTS: dict[tuple, set[int]] = {}
@@ -218,7 +218,7 @@ def _rewrite_artifacts(pdf: pikepdf.Pdf) -> None:
             continue
         ops = pikepdf.parse_content_stream(page)
         out = []
-        for operands, operator in ops:
+        for operands, operator in ops:  # type: ignore[misc]  # pikepdf types tree nodes as Object
             if (
                 str(operator) == "BDC"
                 and len(operands) == 2
@@ -257,7 +257,7 @@ def _fix_parent_tree(pdf: pikepdf.Pdf) -> None:
                 if page is not None:
                     parents[(page.objgen, mcid)] = node
 
-    visit(root, None)
+    visit(root, None)  # type: ignore[arg-type]  # pikepdf types tree nodes as Object
     nums = root.ParentTree.get("/Nums")
     if nums is None:
         return
