@@ -55,12 +55,12 @@ def library():
 @pytest.fixture
 def tmp_ws(tmp_path: Path, monkeypatch) -> Path:
     """A copy of the shipped workspace that a test may break; the test runs inside it."""
-    for name in ("handouts", "templates", "styles", "assets"):
-        if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, tmp_path / name)
-    # Empty folders are not in git: a fresh clone has no templates/ or styles/.
+    for name in ("handouts", "assets"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    # A clinic's workspace starts with empty override folders. (This checkout's
+    # top-level templates/ and styles/ are the packaged defaults themselves.)
     for name in ("templates", "styles"):
-        (tmp_path / name).mkdir(exist_ok=True)
+        (tmp_path / name).mkdir()
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 from .errors import HandoutgenError, RenderError
 from .models import DEFAULT_LANGUAGE, pick_text
-from .workspace import PACKAGE_DIR, display_path, inside
+from .workspace import PACKAGE_DIR, PACKAGE_ROOTS, display_path, inside
 
 _BLANK_LINES = re.compile(r"\r?\n\s*\r?\n|\r?\n")
 
@@ -122,7 +122,7 @@ class ConfinedLoader(jinja2.BaseLoader):
 def environment(template_dirs: tuple[Path, ...]) -> jinja2.Environment:
     """One compiled environment per set of template folders (kept for warm renders)."""
     # Each template folder sits in its workspace (or the package): that is its root.
-    roots = tuple(dict.fromkeys(Path(d).parent.resolve() for d in template_dirs)) + (PACKAGE_DIR,)
+    roots = tuple(dict.fromkeys(Path(d).parent.resolve() for d in template_dirs)) + PACKAGE_ROOTS
     loader = jinja2.ChoiceLoader(
         [
             ConfinedLoader(list(template_dirs), roots),

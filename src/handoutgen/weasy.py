@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .content import Library
 from .errors import RenderError
 from .fonts import font_dir
-from .workspace import PACKAGE_DIR
+from .workspace import PACKAGE_ROOTS
 
 if TYPE_CHECKING:
     import weasyprint
@@ -89,7 +89,9 @@ def watch(strict: bool = False) -> Iterator[Warnings]:
 def _fetcher(library: Library, allow_http: bool = False):  # noqa: ANN202
     from .fetcher import SafeURLFetcher
 
-    return SafeURLFetcher([library.workspace.root, PACKAGE_DIR, font_dir()], allow_http=allow_http)
+    return SafeURLFetcher(
+        [library.workspace.root, *PACKAGE_ROOTS, font_dir()], allow_http=allow_http
+    )
 
 
 _PARSED_CSS: dict[tuple[str, str], Any] = {}

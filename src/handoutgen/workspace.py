@@ -17,6 +17,14 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from .errors import ContentError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+# The package, and the default templates and styles wherever they really are:
+# inside an installed package, or the checkout's top-level templates/ and
+# styles/ that the package's folders link to.
+PACKAGE_ROOTS = tuple(
+    dict.fromkeys(
+        [PACKAGE_DIR, (PACKAGE_DIR / "templates").resolve(), (PACKAGE_DIR / "styles").resolve()]
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,7 @@ class Workspace:
     @cached_property
     def roots(self) -> tuple[Path, ...]:
         """Where a workspace file may lead after symlinks are followed."""
-        return (self.root.resolve(), PACKAGE_DIR)
+        return (self.root.resolve(), *PACKAGE_ROOTS)
 
     def confined(self, path: Path) -> bool:
         """Whether ``path`` (symlinks followed) lies inside the workspace or the package."""
