@@ -7,4 +7,5 @@ bash scripts/setup.sh --no-demo
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench
 .venv/bin/mypy
-.venv/bin/python -m pytest "$@"
+# One worker per core; each test file stays on one worker (module fixtures).
+.venv/bin/python -m pytest -n auto --dist loadfile "$@"
