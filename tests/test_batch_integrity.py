@@ -430,8 +430,12 @@ def test_excel_headers_map_without_help_and_the_dry_run_shows_how(run, tmp_path)
     )
     assert "Column ignored: 'Favorite Color'." in lines
     assert "Column ignored: 'Adress 3' (did you mean 'address1'?)" in lines
+    estimate = next(ln for ln in lines if ln.startswith("Estimate: "))
     out = tmp_path / "out"
     assert batch(run, str(src), "-o", str(out)).exit_code == 0
+    # One row, so its sample render is the real thing: the estimate is exact.
+    pages = sum(int(r["pages"]) for r in manifest(out))
+    assert estimate.startswith(f"Estimate: about {pages} pages, about ")
     page1 = first_page(out / "12345.pdf")
     assert "Dear Maria Lopez," in page1
     assert "12 Oak St" in page1 and "Apt 2" in page1 and "Springfield, IL 62704" in page1

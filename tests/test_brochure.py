@@ -63,7 +63,8 @@ def test_trifold_is_letter_landscape_with_a_disclaimer_on_each_side(trifold):
 
 
 def test_booklet_is_padded_to_a_multiple_of_four(library):
-    from handoutgen.render import layout, render_html
+    from handoutgen.render import render_html
+    from handoutgen.weasy import layout
 
     padded = 0
     for options in (None, ("conservative-care", "decompression"), ("fusion",)):
