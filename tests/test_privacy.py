@@ -26,7 +26,9 @@ PERSON = dict(
     city=f"{MARKER}ville",
     state="QZ",
     zip="80Z21X",
-    note=f"Dear {MARKER}, keep walking.\nCall us, {MARKER.swapcase()}.",
+    # One paragraph: at 12 pt, two paragraphs and the signature outgrow the
+    # note box, and that recipient (rightly) renders in full, with no edition.
+    note=f"Dear {MARKER}, keep walking; call us, {MARKER.swapcase()}.",
     clinician=f"Dr. {MARKER}",
     clinic=f"{MARKER} Spine Clinic",
     visit_date="1987-06-05",
