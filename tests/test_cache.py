@@ -53,6 +53,7 @@ def test_a_folder_others_may_write_is_refused(library, fresh_cache, caplog, mode
     assert "refused" in cache.info()["status"]
 
 
+# chown to another user needs root; CI and set-up run as root, so it runs there.
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a folder to another user")
 def test_a_folder_of_another_user_is_refused(library, fresh_cache, caplog):
     fresh_cache.mkdir(mode=0o700)

@@ -246,9 +246,8 @@ def fingerprint(rec: Recipient, settings: BatchSettings, content_hash: str) -> s
     """What a row's PDF was made from: its input fields, the document, the
     content (templates, styles and assets included) and every setting that
     changes the output. A PDF is reused only under the same fingerprint."""
-    from importlib.metadata import version
-
     from . import __version__
+    from .weasy import version
 
     payload = {
         "fields": rec.request_fields(settings.document, settings.letter_date),
@@ -256,7 +255,7 @@ def fingerprint(rec: Recipient, settings: BatchSettings, content_hash: str) -> s
         "allow_draft": settings.allow_draft,
         "editions": settings.editions,
         "handoutgen": __version__,
-        "weasyprint": version("weasyprint"),
+        "weasyprint": version(),  # cached: this runs once per row
     }
     blob = json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
