@@ -589,26 +589,25 @@ class _Checker:
         """Brochures and booklets have a fixed size: their text must fit it."""
         if doc.kind != "brochure":
             return
-        from .compose import render_html
-        from .context import make_request
-        from .weasy import layout, overflowing_panels
+        from .fit import measure, too_many
 
-        request = make_request(document=doc.id, options=tuple(option_ids))
-        html = render_html(self.library, request)
-        rendered = layout(self.library, html)
+        fit = measure(self.library, doc, option_ids)
         ids = {"document": doc.id}
-        pages = len(rendered.pages)
-        if doc.pages is not None and pages > doc.pages:
+        message = too_many(self.library, doc, option_ids, fit)
+        if message is not None:
+            self.add(yf, ("options",), "error", "fit", message, key=True, **ids)
+            return
+        if doc.pages is not None and fit.pages > doc.pages:
             self.add(
                 yf,
                 ("pages",),
                 "error",
                 "layout",
-                f"the layout needs {pages} pages but the document has {doc.pages}: "
+                f"the layout needs {fit.pages} pages but the document has {doc.pages}: "
                 "shorten the text or use fewer options",
                 **ids,
             )
-        for label in overflowing_panels(rendered):
+        for label in fit.overflowing:
             self.add(
                 yf,
                 (),

@@ -78,7 +78,22 @@ function printer(form, button) {
   });
 }
 
+// A tri-fold or booklet holds only so many options: once that many are ticked,
+// the others are disabled (the server refuses more in any case).
+function optionLimit(fieldset) {
+  const max = Number(fieldset.dataset.max);
+  const boxes = Array.from(fieldset.querySelectorAll("input[type=checkbox]"));
+  function update() {
+    const full = boxes.filter((b) => b.checked).length >= max;
+    for (const b of boxes) b.disabled = full && !b.checked;
+  }
+  for (const b of boxes) b.addEventListener("change", update);
+  update();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  const limited = document.querySelector("fieldset.option-limit");
+  if (limited) optionLimit(limited);
   const design = document.getElementById("design");
   if (design) designer(design);
   const form = document.querySelector("form.handout");
