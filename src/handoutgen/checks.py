@@ -470,6 +470,7 @@ class _Checker:
                     "or put it in an option with its source",
                     **ids,
                 )
+        self.clinic_names(doc, yf, texts, ids)
         for i, other in enumerate(doc.see_also):
             if other.document not in self.library.documents:
                 self.add(
@@ -481,6 +482,30 @@ class _Checker:
                     **ids,
                 )
         self.page(doc, yf, option_ids)
+
+    def clinic_names(
+        self, doc: Document, yf: YamlFile, texts: list[tuple[Loc, str]], ids: dict
+    ) -> None:
+        """A clinic's name typed into the document stays when --brand changes the
+        clinic: the name, funding line, website and QR code belong in the brand."""
+        texts = [*texts, (("title",), doc.title[EN])]
+        if doc.subtitle:
+            texts.append((("subtitle",), doc.subtitle[EN]))
+        if doc.producer:
+            texts.append((("producer",), doc.producer[EN]))
+        for brand in self.library.brands.values():
+            for loc, text in texts:
+                if brand.name.casefold() in text.casefold():
+                    self.add(
+                        yf,
+                        loc,
+                        "warning",
+                        "brand",
+                        f"'{brand.name}' is typed into the text, so another --brand would "
+                        "still print it: remove it; the clinic's name, funding line, website "
+                        f"and QR code come from the brand (handouts/brands/{brand.id}.yaml)",
+                        **ids,
+                    )
 
     def page(self, doc: Document, yf: YamlFile, option_ids: list[str]) -> None:
         """Rules read from the page as printed: the rendered HTML, in reading order."""

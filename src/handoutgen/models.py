@@ -242,6 +242,16 @@ class Brand(_Model):
     address: list[str] = Field(default_factory=list)
     phone: str | None = Field(default=None, max_length=40)
     website: str | None = Field(default=None, pattern=r"^https?://[^\s/$.?#][^\s]*$")
+    funding: str | None = Field(
+        default=None,
+        max_length=200,
+        description='Who paid for the material, printed after the producer: "Paid for by ...".',
+    )
+    qr: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/$.?#][^\s]*$",
+        description="A URL printed as a QR code on brochures; wins over the document's qr.",
+    )
 
 
 DocumentKind = Literal["handout", "brochure", "letter"]
