@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from . import __version__
 from .color import AA_TEXT, contrast
 from .errors import Problem, ValidationFailed
-from .models import Brand, Document, Option
+from .models import PATTERN_HINTS, Brand, Document, Option
 from .workspace import PACKAGE_DIR, Workspace
 from .yamlfile import YamlFile, load_yaml
 
@@ -305,6 +305,15 @@ def _pydantic_problems(yf: YamlFile, model: type[BaseModel], exc: ValidationErro
             )
         elif kind == "missing":
             problems.append(yf.problem(loc[:-1], f"missing required key '{loc[-1]}'"))
+        elif kind == "string_pattern_mismatch" and err["ctx"]["pattern"] in PATTERN_HINTS:
+            # In words, with what was written: "logo: must be an .svg or .png file
+            # inside the workspace, ...; got 'assets/Riverside Logo.jpg'".
+            field = ".".join(str(p) for p in loc)
+            got = str(err["input"])
+            got = got if len(got) <= 80 else got[:77] + "..."
+            problems.append(
+                yf.problem(loc, f"{field}: {PATTERN_HINTS[err['ctx']['pattern']]}; got {got!r}")
+            )
         else:
             msg = err["msg"].removeprefix("Value error, ")
             field = ".".join(str(p) for p in loc)

@@ -320,6 +320,28 @@ class Document(_Model):
     )
 
 
+# What each pattern above means, in words, for the errors authors and designers
+# read (the patterns themselves stay in the JSON Schema for editors).
+_NAME_CHARS = "letters, digits, '-', '_', '.' and '/' only, no spaces"
+PATTERN_HINTS: dict[str, str] = {
+    r"^[a-z0-9][a-z0-9-]*$": "must be an id of lowercase letters, digits and '-', like 'spine-brochure'",
+    r"^[A-Za-z0-9_./-]+\.(svg|png|jpe?g)$": (
+        f"must be an .svg, .png or .jpg file inside the workspace, named with {_NAME_CHARS}"
+    ),
+    r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$": "must be a color like '#0b4a5e' (# and 3 or 6 hex digits)",
+    r"^[A-Za-z0-9_./-]+\.(svg|png)$": (
+        f"must be an .svg or .png file inside the workspace, named with {_NAME_CHARS}"
+    ),
+    r"^[A-Za-z0-9 -]{1,60}$": (
+        "must be a font family name of letters, digits, spaces and '-' (at most 60), "
+        "like 'Source Sans 3'"
+    ),
+    r"^https?://[^\s/$.?#][^\s]*$": "must be a web address starting with http:// or https://",
+    r"^[A-Za-z0-9_./-]+\.html$": f"must be an .html file name, with {_NAME_CHARS}",
+    LANG_RE.pattern: "must be a language code like 'en' or 'es-MX'",
+}
+
+
 OutputFormat = Literal["pdf", "html", "png"]
 PdfVariant = Literal["pdf/ua-1", "pdf/a-3u"]
 
