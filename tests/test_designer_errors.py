@@ -64,3 +64,88 @@ def test_yaml_colon_in_a_value_gets_a_quoting_hint(run, tmp_ws):
         "a value that contains ': ' must be in quotes, like "
         'subtitle: "Your choices: a guide"' in result.stderr
     )
+
+
+def test_a_block_the_parent_does_not_define_is_an_error(run, tmp_ws):
+    (tmp_ws / "templates" / "mine.html").write_text(
+        '{% extends "default/handout.html" %}\n'
+        "{% block masthead %}<h1>Ours</h1>{% endblock %}\n"
+        "\n"
+        "{% block sidebar %}Never shown{% endblock %}\n"
+    )
+    path = tmp_ws / "handouts" / "fusion-alternatives.yaml"
+    path.write_text(path.read_text().replace("template: handout.html", "template: mine.html"))
+    result = run("validate", workspace=tmp_ws)
+    assert result.exit_code == 1
+    assert (
+        "templates/mine.html:4: {% block sidebar %} is not a block of default/handout.html or "
+        "base.html, so it would never be shown; the blocks you can fill are: before_table,"
+        in result.stderr
+    )
+    assert "masthead" not in result.stderr.split("never be shown")[0]  # that one is fine
+    # The render refuses it too (it loads the content first), and writes nothing.
+    out = tmp_ws / "x.pdf"
+    assert run("render", "fusion-alternatives", "-o", str(out), workspace=tmp_ws).exit_code == 1
+    assert not out.exists()
+
+
+def test_css_missing_brace_is_reported_in_the_designers_file(run, tmp_ws):
+    (tmp_ws / "styles" / "designer.css").write_text(
+        "/* our look */\n.cover h1 { color: #ff0000;\n.cover .key { font-size: 14pt; }\n"
+    )
+    (tmp_ws / "styles" / "ok.css").write_text(".a { color: red; }\n.b { color blue; }\n")
+    result = run("validate", workspace=tmp_ws)
+    assert result.exit_code == 1
+    assert (
+        "styles/designer.css:2:11: CSS syntax error: the '{' opened here is never closed, so "
+        "every rule after it is swallowed into this one; add the missing '}'" in result.stderr
+    )
+    assert "styles/ok.css:2:" in result.stderr
+    assert "expected a 'property: value;' declaration here" in result.stderr
+
+
+def test_font_family_not_installed_names_alternatives(run, tmp_ws):
+    path = tmp_ws / "handouts" / "brands" / "example-clinic.yaml"
+    path.write_text(path.read_text() + "font_family: Noto Serf\n")
+    result = run("validate", workspace=tmp_ws)
+    assert result.exit_code == 1
+    assert (
+        f"handouts/brands/example-clinic.yaml:{_line(path, 'font_family:')}:14: font_family "
+        "'Noto Serf' is not installed on this machine" in result.stderr
+    )
+    assert "did you mean 'Noto Serif'" in result.stderr
+    assert "installed families include Atkinson Hyperlegible" in result.stderr
+    # An installed family is fine.
+    path.write_text(path.read_text().replace("Noto Serf", "Noto Serif"))
+    assert run("validate", workspace=tmp_ws).exit_code == 0
+
+
+def test_url_in_a_stylesheet_is_relative_to_it_and_confined(run, tmp_ws):
+    import shutil
+    import subprocess
+
+    shutil.copy(
+        "/usr/share/fonts/truetype/noto/NotoSerif-Regular.ttf", tmp_ws / "assets" / "face.ttf"
+    )
+    css = tmp_ws / "styles" / "designer.css"
+    css.write_text(
+        '@font-face { font-family: "Designer Face"; src: url(../assets/face.ttf); }\n'
+        '.cover h1 { font-family: "Designer Face"; }\n'
+    )
+    brand = tmp_ws / "handouts" / "brands" / "example-clinic.yaml"
+    brand.write_text(brand.read_text() + "font_family: Designer Face\n")  # shipped: accepted
+    doc = tmp_ws / "handouts" / "spine-brochure.yaml"
+    doc.write_text(doc.read_text().replace("pages: 2\n", "pages: 2\nstyles: [designer.css]\n"))
+    out = tmp_ws / "b.pdf"
+    result = run("render", "spine-brochure", "-o", str(out), workspace=tmp_ws)
+    assert result.exit_code == 0, result.output
+    fonts = subprocess.run(["pdffonts", str(out)], capture_output=True, text=True).stdout
+    assert "Designer-Face" in fonts  # the face from assets/, found from styles/
+    # Up and out of the workspace: refused, naming the stylesheet and line.
+    css.write_text(css.read_text().replace("../assets/face.ttf", "../../../etc/passwd"))
+    out.unlink()
+    result = run("render", "spine-brochure", "-o", str(out), workspace=tmp_ws)
+    assert result.exit_code == 1
+    assert "styles/designer.css:1: url() leads outside the workspace" in result.output
+    assert "passwd" not in result.output
+    assert not out.exists()

@@ -91,6 +91,8 @@ def load_library(workspace: Workspace) -> Library:
         brands[brand.id] = brand
     broken_brands = {p.stem for p in brand_dir.glob("*.yaml")} - set(brands)
 
+    _check_stylesheets(workspace, documents, problems)
+
     # Cross-references are checked only against options that loaded, so one
     # broken option file does not drown a document in "unknown option" errors.
     broken_options = {p.stem for p in workspace.options_dir.glob("*.yaml")} - set(options)
@@ -176,6 +178,42 @@ def _check_brand(workspace: Workspace, brand: Brand, yf: YamlFile, problems: lis
             )
     if brand.logo:
         _check_file(workspace, "logo", brand.logo, yf, ("logo",), problems)
+    if brand.font_family:
+        from .fontcheck import font_problem
+
+        message = font_problem(workspace, brand.font_family)
+        if message:
+            problems.append(yf.problem(("font_family",), message))
+
+
+def _check_stylesheets(
+    workspace: Workspace, documents: dict[str, Document], problems: list[Problem]
+) -> None:
+    """CSS syntax problems at their line in the designer's own file: every
+    stylesheet in the workspace's styles/ and every one a document names."""
+    from .cssfile import css_problems
+    from .workspace import PathRefused
+
+    paths: set[Path] = set()
+    styles = workspace.root / "styles"
+    if styles.is_dir():
+        paths.update(p for p in styles.rglob("*.css") if workspace.confined(p) and p.is_file())
+    for doc in documents.values():
+        for name in doc.styles:
+            try:
+                found = workspace.find_style(name)
+            except PathRefused:
+                continue  # reported by the document's own checks
+            if found is not None:
+                paths.add(found)
+    for path in sorted(paths):
+        display = workspace.display(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(display, None, None, f"cannot read the stylesheet: {exc}"))
+            continue
+        problems.extend(css_problems(text, display))
 
 
 def _check_file(
@@ -271,6 +309,10 @@ def _check_document(
             yf.problem((), "a document of kind letter needs a 'letter' section (sender, opening)")
         )
     _check_file(workspace, "template", doc.template, yf, ("template",), problems)
+    if workspace.find_template(doc.template) is not None:
+        from .templatecheck import block_problems
+
+        problems.extend(block_problems(workspace.template_dirs, doc.template))
     for i, style in enumerate(doc.styles):
         _check_file(workspace, "stylesheet", style, yf, ("styles", i), problems)
     factor_ids: set[str] = set()
