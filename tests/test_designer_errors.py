@@ -4,6 +4,7 @@ url() relative to the stylesheet, and oversized images."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 
@@ -149,3 +150,31 @@ def test_url_in_a_stylesheet_is_relative_to_it_and_confined(run, tmp_ws):
     assert "styles/designer.css:1: url() leads outside the workspace" in result.output
     assert "passwd" not in result.output
     assert not out.exists()
+
+
+def test_an_oversized_logo_is_a_warning_with_its_effective_dpi(run, tmp_ws):
+    from PIL import Image
+
+    # 23 megapixels, over the budget; a grey square compresses to almost nothing.
+    Image.new("L", (4800, 4800), 200).save(tmp_ws / "assets" / "big-logo.png")
+    brand = tmp_ws / "handouts" / "brands" / "example-clinic.yaml"
+    brand.write_text(
+        brand.read_text().replace(
+            "logo: assets/example-clinic-logo.svg", "logo: assets/big-logo.png"
+        )
+    )
+    result = run("check", "spine-brochure", workspace=tmp_ws)
+    assert result.exit_code == 0, result.output  # a warning: the brochure still prints
+    m = re.search(
+        r"handouts/brands/example-clinic\.yaml:\d+:7: warning: \[images\] assets/big-logo\.png "
+        r"is 4800x4800 pixels \(23 megapixels\); printed ([\d.]+) in wide that is (\d+) dpi, "
+        r"and 300 dpi is all print needs: scale it to about (\d+) pixels wide",
+        result.output,
+    )
+    assert m, result.output
+    inches, dpi, want = float(m.group(1)), int(m.group(2)), int(m.group(3))
+    assert 0.2 < inches < 3.7  # the logo sits inside a 3.67 in panel
+    assert abs(dpi - 4800 / inches) < 0.01 * dpi + 1
+    assert abs(want - 300 * inches) <= 1
+    # The shipped SVG logo is vector: no warning.
+    assert "[images]" not in run("check", "spine-brochure").output

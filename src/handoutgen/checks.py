@@ -471,6 +471,7 @@ class _Checker:
                     **ids,
                 )
         self.clinic_names(doc, yf, texts, ids)
+        self.images(doc, yf, option_ids, ids)
         for i, other in enumerate(doc.see_also):
             if other.document not in self.library.documents:
                 self.add(
@@ -482,6 +483,37 @@ class _Checker:
                     **ids,
                 )
         self.page(doc, yf, option_ids)
+
+    def images(self, doc: Document, yf: YamlFile, option_ids: list[str], ids: dict) -> None:
+        """Pictures and the logo far larger than they print (see imagecheck.py)."""
+        from .imagecheck import oversized
+
+        brand = self.library.brands.get(doc.brand) if doc.brand else None
+        where: dict[str, tuple[YamlFile, Loc]] = {
+            image.src: (yf, ("images", i, "src")) for i, image in enumerate(doc.images)
+        }
+        if brand and brand.logo:
+            brand_file = next(
+                (
+                    f
+                    for f in self.library.files.values()
+                    if f.path.stem == brand.id and f.path.parent.name == "brands"
+                ),
+                yf,
+            )
+            where.setdefault(brand.logo, (brand_file, ("logo",)))
+
+        def laid_out():  # noqa: ANN202 - only when an image is big enough to matter
+            from .compose import render_html
+            from .context import make_request
+            from .weasy import layout
+
+            request = make_request(document=doc.id, options=tuple(option_ids))
+            return layout(self.library, render_html(self.library, request))
+
+        for big in oversized(self.library.workspace.root, list(where), laid_out):
+            file, loc = where[big.src]
+            self.add(file, loc, "warning", "images", big.message(), **ids)
 
     def clinic_names(
         self, doc: Document, yf: YamlFile, texts: list[tuple[Loc, str]], ids: dict
