@@ -24,6 +24,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
 )
 
 DEFAULT_LANGUAGE = "en"
@@ -75,10 +76,26 @@ def _check_localized(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+# For editors (`handoutgen schema`): what an author may write, a string or a
+# mapping of language code to string with an English entry.
+_TEXT_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "minLength": 1},
+        {
+            "type": "object",
+            "propertyNames": {"pattern": LANG_RE.pattern},
+            "additionalProperties": {"type": "string", "minLength": 1},
+            "required": [DEFAULT_LANGUAGE],
+        },
+    ],
+    "description": "Text: a string (English), or {language code: string} with an 'en' entry.",
+}
+
 Text = Annotated[
     dict[str, Annotated[str, StringConstraints(strip_whitespace=True)]],
     BeforeValidator(_to_localized),
     AfterValidator(_check_localized),
+    WithJsonSchema(_TEXT_SCHEMA),
 ]
 """A translatable text: a string, or ``{language: string}`` with an English entry."""
 
