@@ -65,3 +65,63 @@ def test_watch_keeps_the_last_good_pages_with_the_error_on_them(tmp_ws, tmp_path
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_designer_page_keeps_the_last_good_pages_under_the_error(tmp_ws, tmp_path):
+    import os
+    import socket
+
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "HANDOUTGEN_CACHE_DIR": str(tmp_path / "cache"),
+        "HANDOUTGEN_PRIVATE_DIR": str(tmp_path / "private"),
+    }
+    cmd = [sys.executable, "-m", "handoutgen.cli", "--workspace", str(tmp_ws), "serve"]
+    proc = subprocess.Popen(
+        [*cmd, "--port", str(port), "--workers", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+                time.sleep(0.1)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=os.environ.get("HANDOUTGEN_CHROMIUM", "/usr/bin/chromium"),
+                args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+            )
+            try:
+                page = browser.new_page()
+                page.goto(f"http://127.0.0.1:{port}/design/neck-surgery")
+                page.wait_for_selector("#pages img", timeout=90_000)
+                count = page.locator("#pages img").count()
+                assert count >= 2
+                doc = tmp_ws / "handouts" / "neck-surgery.yaml"
+                text = doc.read_text()
+                doc.write_text(text.replace("kind: handout", "kind: handot"))
+                overlay = page.wait_for_selector("#preview-error", timeout=90_000)
+                assert "handouts/neck-surgery.yaml" in overlay.inner_text()
+                assert "Showing the last pages that rendered" in overlay.inner_text()
+                assert page.locator("#pages img").count() == count  # still there
+                assert "stale" in (page.get_attribute("#pages", "class") or "")
+                doc.write_text(text)
+                page.wait_for_selector("#preview-error", state="detached", timeout=90_000)
+                assert page.locator("#pages img").count() == count
+                assert "stale" not in (page.get_attribute("#pages", "class") or "")
+            finally:
+                browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -382,9 +382,9 @@ def create_app(
         except Busy as exc:
             return _busy(exc)
         except HandoutgenError as exc:
-            return _page("fragment_error.html", 200, message=exc.format_message())
+            return _preview_error(exc.format_message())
         if "error" in result:
-            return _page("fragment_error.html", 200, message=result["error"])
+            return _preview_error(result["error"])
         return _page("fragment_pages.html", 200, images=result["images"])
 
     @app.get("/api/version", summary="Workspace fingerprint, for auto-refresh")
@@ -903,6 +903,14 @@ def _set_csrf(state: _State, response: Response, new: str | None) -> None:
         response.set_cookie(
             CSRF_COOKIE, new, httponly=True, samesite="strict", secure=state.config.https
         )
+
+
+def _preview_error(message: str) -> Response:
+    """The designer page's error: its script keeps the last good pages on screen
+    and shows this over them (the header tells it apart from pages)."""
+    response = _page("fragment_error.html", 200, message=message)
+    response.headers["X-Handoutgen-Preview"] = "error"
+    return response
 
 
 def _option_limit(library: Library, document: str) -> int | None:

@@ -12,7 +12,26 @@ function designer(el) {
       cache: "no-store", credentials: "same-origin", headers: {"X-Handoutgen-Token": token},
     });
     if (r.status === 429) return; // refreshed too often: the next change loads it
-    pages.innerHTML = await r.text();
+    const html = await r.text();
+    if (r.headers.get("X-Handoutgen-Preview") === "error" && pages.querySelector("img")) {
+      // A broken edit: keep the last good pages, dimmed, with the error over them.
+      let overlay = document.getElementById("preview-error");
+      if (!overlay) {
+        overlay = document.createElement("div");
+        overlay.id = "preview-error";
+        overlay.className = "preview-error";
+        pages.prepend(overlay);
+      }
+      overlay.innerHTML = html;
+      const note = document.createElement("p");
+      note.className = "hint";
+      note.textContent = "Showing the last pages that rendered; they update when the error is fixed.";
+      overlay.append(note);
+      pages.classList.add("stale");
+      return;
+    }
+    pages.classList.remove("stale");
+    pages.innerHTML = html;
   }
   async function poll() {
     try {
