@@ -7,6 +7,7 @@ render, which loads the content first) reports it at its file and line.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,11 +18,22 @@ from .errors import Problem
 from .templating import environment
 from .workspace import display_path
 
+# Parsed templates by file and text: every content load checks the blocks, and
+# parsing is most of that work (reading the file is not).
+_TREES: dict[tuple[str, str], nodes.Template] = {}
+
 
 def _parse(env: jinja2.Environment, name: str) -> tuple[nodes.Template, str]:
     assert env.loader is not None
     source, filename, _ = env.loader.get_source(env, name)
-    return env.parse(source, name, filename), display_path(Path(filename or name))
+    key = (filename or name, hashlib.sha256(source.encode("utf-8")).hexdigest())
+    tree = _TREES.get(key)
+    if tree is None:
+        tree = env.parse(source, name, filename)
+        if len(_TREES) >= 64:
+            _TREES.clear()
+        _TREES[key] = tree
+    return tree, display_path(Path(filename or name))
 
 
 def _top_blocks(node: nodes.Node) -> Iterator[nodes.Block]:
