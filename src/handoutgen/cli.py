@@ -902,6 +902,40 @@ def doctor() -> None:
         raise HandoutgenError("some required parts are missing (see above)")
 
 
+# -- warm (issue 18) --------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("documents", nargs=-1, metavar="[DOC]...")
+@click.option(
+    "--clinic",
+    "clinics",
+    metavar="NAME",
+    multiple=True,
+    help="Also warm for this clinic's name (repeat it); it is printed on the shared pages.",
+)
+@click.pass_context
+def warm(ctx: click.Context, documents: tuple[str, ...], clinics: tuple[str, ...]) -> None:
+    """Build the cached shared pages (editions) that `render` assembles from.
+
+    For each DOC (default: every document) with its own options, and the
+    usual fields (name, visit date, clinician, with and without a note).
+    Only stand-in values are laid out: the cache holds no patient data."""
+    from .render import warm as do_warm
+
+    library = _library(ctx)
+    for doc in documents:
+        library.document(doc)  # an unknown id fails here, before any work
+    results = do_warm(library, list(documents) or None, list(clinics) or None)
+    for doc, (made, tried, reasons) in results.items():
+        if not tried:
+            click.echo(f"{doc}: no editions; it renders in full ({'; '.join(reasons)})", err=True)
+            continue
+        why = f" (the rest render in full: {'; '.join(reasons)})" if reasons else ""
+        if not ctx.obj["quiet"] or made < tried:
+            click.echo(f"{doc}: {made} of {tried} editions ready{why}", err=True)
+
+
 # -- cache (issue 13) -------------------------------------------------------------------
 
 
