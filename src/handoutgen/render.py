@@ -133,7 +133,6 @@ def warm(
     clinic and none. Returns, per document, (usable editions, tried, reasons
     for the rest). Stand-in values only: no patient data goes in."""
     from . import vdp
-
     from .errors import HandoutgenError
 
     results: dict[str, tuple[int, int, list[str]]] = {}
