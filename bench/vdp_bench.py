@@ -191,7 +191,7 @@ def main() -> None:
         os.environ["HANDOUTGEN_CACHE_DIR"] = str(tmpdir / "cache")
         src = recipients(tmpdir / "r.csv", args.n, unique=args.unique)
         library = load_library(ws)
-        good, _ = load_recipients(src, library, library.documents["followup-letter"])
+        good = load_recipients(src, library, library.documents["followup-letter"]).good
 
         # Naive: one full render per recipient, in one process, on a sample.
         sample = good[: args.naive_sample]

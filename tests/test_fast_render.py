@@ -149,10 +149,10 @@ def test_warm_builds_the_editions_render_uses(run, tmp_path, monkeypatch):
     vdp.clear_caches()
     result = run("warm", "fusion-alternatives", "spine-brochure")
     assert result.exit_code == 0, result.output
-    assert "fusion-alternatives: 3 of 3 editions ready" in result.stderr
+    assert "fusion-alternatives: 4 of 4 editions ready" in result.stderr
     assert "spine-brochure: no editions; it renders in full (brochure layout)" in result.stderr
     entries = list((tmp_path / "cache").rglob("*.entry"))
-    assert len(entries) >= 3
+    assert len(entries) >= 4
     assert not any(b"Warm Up" in p.read_bytes() for p in entries)
 
     vdp.clear_caches()  # from disk, as a fresh process would

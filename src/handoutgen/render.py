@@ -121,6 +121,7 @@ def warm_edition(library: Library, request: RenderRequest) -> bool:
 WARM_FIELDS: tuple[dict[str, object], ...] = (
     {"patient": "Warm Up", "visit_date": "2001-01-01", "clinician": "Clinician", "note": "Note."},
     {"patient": "Warm Up", "visit_date": "2001-01-01", "clinician": "Clinician"},
+    {"patient": "Warm Up", "visit_date": "2001-01-01"},
     {"patient": "Warm Up"},
 )
 
