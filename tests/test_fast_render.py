@@ -174,3 +174,12 @@ def test_warm_builds_the_editions_render_uses(run, tmp_path, monkeypatch):
     bad = run("warm", "no-such-doc")
     assert bad.exit_code == 1
     assert "unknown document 'no-such-doc'" in bad.stderr
+
+
+def test_warm_refuses_without_a_cache(run, monkeypatch):
+    """With the cache off, warm says so instead of building editions for nothing."""
+    monkeypatch.setenv("HANDOUTGEN_CACHE_DIR", "off")
+    result = run("warm", "fusion-alternatives")
+    assert result.exit_code == 1
+    assert "Error: the cache is off" in result.stderr
+    assert "HANDOUTGEN_CACHE_DIR" in result.stderr

@@ -921,8 +921,14 @@ def warm(ctx: click.Context, documents: tuple[str, ...], clinics: tuple[str, ...
     For each DOC (default: every document) with its own options, and the
     usual fields (name, visit date, clinician, with and without a note).
     Only stand-in values are laid out: the cache holds no patient data."""
+    from . import cache
     from .render import warm as do_warm
 
+    if cache.open_cache() is None:
+        raise HandoutgenError(
+            f"the cache is {cache.info()['status']}: warm has nowhere to keep the editions "
+            "(set HANDOUTGEN_CACHE_DIR to a private folder)"
+        )
     library = _library(ctx)
     for doc in documents:
         library.document(doc)  # an unknown id fails here, before any work
