@@ -980,6 +980,55 @@ def cache_clear() -> None:
     click.echo(f"Removed {removed} cache entr{'y' if removed == 1 else 'ies'}.")
 
 
+@cli.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def init(ctx: click.Context, directory: Path) -> None:
+    """Start a workspace in DIRECTORY (default: here): a handout, its options, a
+    brand, templates/ and styles/ to start from, a README and editor schemas."""
+    from .scaffold import DOCUMENT, init_workspace
+    from .workspace import display_path
+
+    written = init_workspace(directory)
+    if not ctx.obj["quiet"]:
+        where = display_path(directory.resolve())
+        click.echo(f"Created a workspace in {where} ({len(written)} files). Try:", err=True)
+        click.echo(f"  cd {where}\n  handoutgen check\n  handoutgen render {DOCUMENT}", err=True)
+
+
+@cli.command()
+@click.argument("kind", required=False, type=click.Choice(["option", "document", "brand"]))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write KIND's schema to this file instead of standard output.",
+)
+@click.pass_context
+def schema(ctx: click.Context, kind: str | None, output: Path | None) -> None:
+    """JSON Schema of the YAML files, for editors. With KIND, print it (or write
+    it with -o); without, refresh the workspace's schemas/ folder."""
+    if kind is None:
+        if output is not None:
+            raise click.UsageError("-o needs a KIND (option, document or brand)")
+        from .scaffold import write_schemas
+        from .workspace import Workspace, display_path
+
+        for path in write_schemas(Workspace.at(ctx.obj["workspace"]).root):
+            if not ctx.obj["quiet"]:
+                click.echo(f"Wrote {display_path(path)}", err=True)
+        return
+    from .schema import schema_text
+
+    text = schema_text(kind)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        if not ctx.obj["quiet"]:
+            click.echo(f"Wrote {output}", err=True)
+
+
 def _today():  # noqa: ANN202
     from .clock import today
 
