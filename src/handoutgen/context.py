@@ -14,7 +14,7 @@ from typing import Any
 from markupsafe import Markup
 from pydantic import ValidationError
 
-from . import __version__
+from . import __version__, i18n
 from .content import Library, add_months, did_you_mean
 from .errors import DataError, RenderError
 from .fonts import FAMILY, font_face_css
@@ -63,6 +63,9 @@ class Plan:
     options: list[Option]
     page_size: str
     language: str
+    # Translation files behind this render that are stale or not reviewed by
+    # a qualified human translator (their paths): every page says so.
+    translation_mark: tuple[str, ...] = ()
 
 
 def plan(library: Library, request: RenderRequest) -> Plan:
@@ -74,13 +77,64 @@ def plan(library: Library, request: RenderRequest) -> Plan:
             "; ".join(f"unknown option '{i}'{did_you_mean(i, library.options)}" for i in unknown)
             + " (`handoutgen list` shows the options)"
         )
+    options = [library.options[i] for i in ids]
+    language = request.language or doc.language
     return Plan(
         request=request,
         document=doc,
-        options=[library.options[i] for i in ids],
+        options=options,
         page_size=request.page_size or doc.page_size,
-        language=request.language or doc.language,
+        language=language,
+        translation_mark=language_gate(library, doc, options, language, request.brand),
     )
+
+
+def language_gate(
+    library: Library, doc: Document, options: list[Option], language: str, brand: str | None = None
+) -> tuple[str, ...]:
+    """Refuse a language the document (or an option, or the templates) does not
+    have, naming what is missing; return the translation files that need the
+    "not yet reviewed" mark."""
+    if i18n.base(language) == i18n.SOURCE_LANGUAGE:
+        return ()
+    from .translations import missing_text
+
+    problems: list[str] = []
+    if i18n.catalog(language, library_catalog_dirs(library)) is None:
+        problems.append(
+            f"the templates have no '{language}' strings (locale/{language}/LC_MESSAGES/messages.po)"
+        )
+    marked: list[str] = []
+    items = [("document", doc.id, doc)] + [("option", o.id, o) for o in options]
+    brand_id = brand or doc.brand
+    if brand_id and brand_id in library.brands:
+        items.append(("brand", brand_id, library.brands[brand_id]))
+    for kind, item_id, model in items:
+        record = library.translations.record(language, kind, item_id)
+        missing = missing_text(model, language)
+        if missing:
+            where = (
+                f"{record.path} is incomplete or invalid (see `handoutgen check`)"
+                if record
+                else f"no translation file for {kind} '{item_id}'"
+            )
+            problems.append(f"{kind} '{item_id}' is not translated into '{language}': {where}")
+        elif record is not None and record.needs_mark:
+            marked.append(record.path)
+    if problems:
+        raise DataError(
+            f"cannot render '{doc.id}' in '{language}': "
+            + "; ".join(problems)
+            + ". Nothing falls back to English: translate it, or render in another language"
+        )
+    return tuple(marked)
+
+
+def library_catalog_dirs(library: Library) -> tuple:
+    """The workspace's own catalog folders (beside its template folders)."""
+    from pathlib import Path
+
+    return tuple(Path(d).parent / "locale" for d in library.workspace.template_dirs)
 
 
 def _brand(library: Library, p: Plan):  # noqa: ANN202
@@ -95,7 +149,7 @@ def _brand(library: Library, p: Plan):  # noqa: ANN202
         ) from None
 
 
-def _qr_svg(url: str, dark: str) -> Markup:
+def _qr_svg(url: str, dark: str, lang: str = "en") -> Markup:
     """A vector QR code (segno) for a validated http(s) URL."""
     import segno
 
@@ -108,7 +162,7 @@ def _qr_svg(url: str, dark: str) -> Markup:
         light="#ffffff",
         border=2,
         omitsize=True,
-        title=f"QR code that opens {url}",
+        title=i18n.gettext("QR code that opens %(url)s", lang) % {"url": url},
     )
     return Markup(svg)
 
@@ -165,6 +219,9 @@ def context(
         "options": p.options,
         "factors": doc.factors,
         "lang": p.language,
+        "rtl": i18n.is_rtl(p.language),
+        "page_of_css": Markup(i18n.page_of_css(p.language)),
+        "translation_mark": bool(p.translation_mark),
         "page_size": p.page_size,
         "person": {
             "patient": isolate(req.patient),
@@ -211,7 +268,9 @@ def context(
         "extra_styles": doc.styles,
         "draft": draft or doc.status != "approved",
         "brand": (brand := _brand(library, p)),
-        "qr_svg": _qr_svg(doc.qr, brand.colors.text if brand else "#1b1b1b") if doc.qr else None,
+        "qr_svg": _qr_svg(doc.qr, brand.colors.text if brand else "#1b1b1b", p.language)
+        if doc.qr
+        else None,
         "print_ready": req.print_ready,
         "pad_pages": pad_pages,
         "vdp": marks if marks is not None else Marks(),
