@@ -133,6 +133,11 @@ def _library(ctx: click.Context):
     type=click.Choice(["pdf/ua-1", "pdf/a-3u"]),
     help="Tagged PDF/UA-1 (accessible, the default) or PDF/A-3u (archival, also tagged).",
 )
+@click.option(
+    "--language",
+    metavar="CODE",
+    help="Language code (es, zh, ar...); default: the document's (en). `list --json` shows them.",
+)
 @click.pass_context
 def render(
     ctx: click.Context,
@@ -153,6 +158,7 @@ def render(
     pdf_variant: str | None,
     brand: str | None,
     print_ready: bool,
+    language: str | None,
 ) -> None:
     """Render DOCUMENT for one patient as PDF, HTML or PNG."""
     from .output import write_atomic
@@ -178,6 +184,7 @@ def render(
         pdf_variant=pdf_variant,
         brand=brand,
         print_ready=print_ready,
+        language=language,
     )
     data = do_render(library, request)
     if output == "-":
@@ -903,6 +910,34 @@ def doctor() -> None:
 
 
 # -- cache (issue 13) -------------------------------------------------------------------
+
+
+@cli.group(name="translations")
+def translations_group() -> None:
+    """Translation files (handouts/translations/<lang>/): their records."""
+
+
+@translations_group.command(name="stamp")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_context
+def translations_stamp(ctx: click.Context, files: tuple[Path, ...]) -> None:
+    """Record that each FILE matches its English source as it is now (the hash
+    of the English text, per field). Run it after updating a translation."""
+    from .errors import DataError
+    from .translations import stamp
+
+    library = _library(ctx)
+    errors = []
+    for path in files:
+        try:
+            shown, changed = stamp(library, path)
+        except DataError as exc:
+            errors.append(exc.format_message())
+            continue
+        if not ctx.obj["quiet"]:
+            click.echo(f"{'Stamped' if changed else 'Already stamped'}: {shown}", err=True)
+    if errors:
+        raise DataError("\n".join(errors))
 
 
 @cli.group(name="cache")

@@ -25,8 +25,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 from pydantic import BaseModel
 
-from .errors import HandoutgenError, RenderError
 from . import i18n
+from .errors import HandoutgenError, RenderError
 from .models import DEFAULT_LANGUAGE
 from .workspace import PACKAGE_DIR, PACKAGE_ROOTS, display_path, inside
 

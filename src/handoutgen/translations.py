@@ -45,7 +45,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import i18n
 from .errors import HandoutgenError, Problem
 from .models import LANG_RE, Brand, Document, Option, Text
 from .yamlfile import Loc, YamlFile, load_yaml
@@ -94,6 +93,7 @@ class Record:
     current_sha256: str
     changed: tuple[Changed, ...] = ()
     usable: bool = True  # complete and well-formed: merged into the content
+    field_hashes: tuple[tuple[str, str], ...] = ()  # the English now, per field (for stamp)
 
     @property
     def stamped(self) -> bool:
@@ -106,9 +106,7 @@ class Record:
     @property
     def reviewed(self) -> bool:
         """Reviewed by a qualified human translator (and saying so)."""
-        return bool(
-            self.record and self.record.reviewer and self.record.method in REVIEWED_METHODS
-        )
+        return bool(self.record and self.record.reviewer and self.record.method in REVIEWED_METHODS)
 
     @property
     def needs_mark(self) -> bool:
@@ -153,7 +151,9 @@ def _is_text(ann: Any) -> bool:
     return ann == Text
 
 
-def text_fields(model: BaseModel, loc: Loc = (), *, only_set: bool = True) -> Iterator[tuple[Loc, dict[str, str], bool]]:
+def text_fields(
+    model: BaseModel, loc: Loc = (), *, only_set: bool = True
+) -> Iterator[tuple[Loc, dict[str, str], bool]]:
     """(location, value, set in the file) for every text field, in schema order.
     ``only_set``: skip defaults the file did not write (Letter.closing)."""
     for name, info in type(model).model_fields.items():
@@ -161,8 +161,10 @@ def text_fields(model: BaseModel, loc: Loc = (), *, only_set: bool = True) -> It
         if only_set and not is_set:
             continue
         yield from (
-            (l, v, is_set and s)
-            for l, v, s in _walk(_annotation(info), getattr(model, name), loc + (name,), only_set)
+            (where, v, is_set and s)
+            for where, v, s in _walk(
+                _annotation(info), getattr(model, name), loc + (name,), only_set
+            )
         )
 
 
@@ -174,7 +176,9 @@ def _annotation(info: Any) -> Any:
     return info.annotation
 
 
-def _walk(ann: Any, value: Any, loc: Loc, only_set: bool) -> Iterator[tuple[Loc, dict[str, str], bool]]:
+def _walk(
+    ann: Any, value: Any, loc: Loc, only_set: bool
+) -> Iterator[tuple[Loc, dict[str, str], bool]]:
     if value is None:
         return
     if _is_text(ann):
@@ -343,7 +347,16 @@ def _read(
 ) -> tuple[Record, list[tuple[Loc, str]]]:
     kind = {Option: "option", Document: "document", Brand: "brand"}.get(type(model), "content")
     current, per_field = source_hashes(model)
-    rec = Record(lang, kind, getattr(model, "id", ""), shown, en_yf.display, None, current)
+    rec = Record(
+        lang,
+        kind,
+        getattr(model, "id", ""),
+        shown,
+        en_yf.display,
+        None,
+        current,
+        field_hashes=tuple(per_field.items()),
+    )
     yf, yaml_problems = load_yaml(path, shown)
     problems.extend(yaml_problems)
     if yf is None or yaml_problems:
@@ -372,7 +385,7 @@ def _read(
                 problems.append(yf.problem(loc, f"{dotted(loc)}: {msg}"))
     texts: list[tuple[Loc, str]] = []
     wanted = set()
-    for loc, value, _ in text_fields(model):
+    for loc, _value, _ in text_fields(model):
         wanted.add(loc)
         present, text = _get(yf.data, loc)
         en_line = en_yf.where(loc)[0]
@@ -444,9 +457,7 @@ def stamp_text(text: str, whole: str, per_field: dict[str, str]) -> str:
     body = lines[start + 1 : end]
     while body and not body[-1].strip():
         body.pop()
-    indent = next(
-        (line[: len(line) - len(line.lstrip())] for line in body if line.strip()), "  "
-    )
+    indent = next((line[: len(line) - len(line.lstrip())] for line in body if line.strip()), "  ")
     kept: list[str] = []
     skipping = False
     for line in body:
@@ -462,3 +473,35 @@ def stamp_text(text: str, whole: str, per_field: dict[str, str]) -> str:
     tail = lines[end:]
     blank = ["\n"] if tail else []
     return "".join(lines[: start + 1] + kept + new + blank + tail)
+
+
+def stamp(library: Any, path: Path) -> tuple[str, bool]:
+    """Write the English hashes into one translation file's record.
+
+    Refuses a file with problems (stamping says "this matches the English",
+    which an incomplete file does not). Returns (display path, changed)."""
+    from .errors import DataError
+    from .output import write_atomic
+
+    ws = library.workspace
+    real = path.resolve()
+    shown = ws.display(real)
+    rec = next((r for r in library.translations.records.values() if r.path == shown), None)
+    if rec is None:
+        raise DataError(
+            f"{shown}: not a translation file (they live in handouts/translations/<lang>/, "
+            "mirroring the English file's path)"
+        )
+    mine = [p for p in library.translations.problems if p.path == shown]
+    if mine or not rec.usable:
+        raise DataError(
+            f"{shown}: has {len(mine) or 'some'} problem(s); fix them (see `handoutgen check`) "
+            "before stamping it"
+        )
+    whole, per_field = rec.current_sha256, dict(rec.field_hashes)
+    text = real.read_text(encoding="utf-8")
+    new = stamp_text(text, whole, per_field)
+    if new == text:
+        return shown, False
+    write_atomic(real, new.encode("utf-8"), mode=real.stat().st_mode & 0o777)
+    return shown, True
