@@ -278,8 +278,15 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     from .models import DEFAULT_LANGUAGE
 
     library = _library(ctx)
+    from .context import document_languages
+
     docs = [
-        {"id": d.id, "title": d.title[DEFAULT_LANGUAGE], "kind": d.kind}
+        {
+            "id": d.id,
+            "title": d.title[DEFAULT_LANGUAGE],
+            "kind": d.kind,
+            "languages": document_languages(library, d.id),
+        }
         for d in library.documents.values()
     ]
     opts = [{"id": o.id, "title": o.title[DEFAULT_LANGUAGE]} for o in library.options.values()]
@@ -288,7 +295,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
         return
     click.echo("Documents:")
     for d in docs:
-        click.echo(f"  {d['id']:<28} {d['kind']:<9} {d['title']}")
+        click.echo(f"  {d['id']:<28} {d['kind']:<9} {d['title']}  [{' '.join(d['languages'])}]")
     click.echo("Options:")
     for o in opts:
         click.echo(f"  {o['id']:<28} {o['title']}")

@@ -113,8 +113,11 @@ def language_gate(
         record = library.translations.record(language, kind, item_id)
         missing = missing_text(model, language)
         if missing:
+            shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
             where = (
-                f"{record.path} is incomplete or invalid (see `handoutgen check`)"
+                f"{record.path} has problems (see `handoutgen check`)"
+                if record and not record.usable
+                else f"{record.path} lacks {shown}"
                 if record
                 else f"no translation file for {kind} '{item_id}'"
             )
@@ -282,3 +285,21 @@ def context(
             "options": ",".join(o.id for o in p.options),
         },
     }
+
+
+def document_languages(library: Library, doc_id: str) -> list[str]:
+    """The languages ``doc_id`` renders in with its own options (English first):
+    every text translated, and the templates' strings there."""
+    doc = library.document(doc_id)
+    options = [library.options[i] for i in doc.options if i in library.options]
+    candidates = set(library.translations.languages()) | set(
+        i18n.languages(library_catalog_dirs(library))
+    )
+    out = [doc.language]
+    for lang in sorted(candidates - {doc.language, i18n.SOURCE_LANGUAGE}):
+        try:
+            language_gate(library, doc, options, lang)
+        except DataError:
+            continue
+        out.append(lang)
+    return out

@@ -321,7 +321,7 @@ def load_translations(
             rec, texts = _read(path, shown, lang, model, en_yf, out.problems)
             out.records[(lang, *key)] = rec
             if rec.usable and texts:
-                data = merged_data.setdefault(key, model.model_dump(mode="python"))
+                data = merged_data.setdefault(key, model.model_dump(mode="python", exclude_unset=True))
                 for loc, text in texts:
                     _set(data, loc, lang, text)
     merged: dict[tuple[str, str], BaseModel] = {}
