@@ -113,7 +113,9 @@ def language_gate(
         record = library.translations.record(language, kind, item_id)
         missing = missing_text(model, language)
         if missing:
-            shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            shown = ", ".join(missing[:3]) + (
+                f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+            )
             where = (
                 f"{record.path} has problems (see `handoutgen check`)"
                 if record and not record.usable
@@ -255,10 +257,16 @@ def context(
             ],
             "letter_date": req.letter_date,
         },
+        # Other handouts, in the reader's language only: a Spanish reader is not
+        # sent to ask for a handout that exists only in English.
         "see_also": [
             (library.documents[s.document], s.note)
             for s in doc.see_also
             if s.document in library.documents
+            and (
+                i18n.base(p.language) == i18n.SOURCE_LANGUAGE
+                or p.language in document_languages(library, s.document)
+            )
         ],
         "sources": sources,
         "source_number": {s: i + 1 for i, s in enumerate(sources)},

@@ -70,7 +70,8 @@ def is_rtl(lang: str) -> bool:
 def _po_files(lang: str, extra_dirs: tuple[Path, ...]) -> list[Path]:
     """The package's catalog, then each workspace's (later ones win)."""
     found = []
-    for root in (LOCALE_DIR, *extra_dirs):
+    roots = dict.fromkeys((LOCALE_DIR, *(d for d in extra_dirs if d.resolve() != LOCALE_DIR)))
+    for root in roots:
         for code in dict.fromkeys((base(lang), lang)):
             path = root / code / "LC_MESSAGES" / f"{DOMAIN}.po"
             if path.is_file():
@@ -78,15 +79,21 @@ def _po_files(lang: str, extra_dirs: tuple[Path, ...]) -> list[Path]:
     return found
 
 
-@lru_cache(maxsize=32)
 def catalog(lang: str, extra_dirs: tuple[Path, ...] = ()) -> Catalog | None:
     """The catalog for ``lang`` (None if no .po file has it). Fuzzy and empty
-    entries do not count: they are not translations yet."""
-    from babel.messages.pofile import read_po
-
+    entries do not count: they are not translations yet. Re-read when a file
+    changes (a running web app sees an edited catalog)."""
     files = _po_files(lang, extra_dirs)
     if not files:
         return None
+    return _read_catalogs(lang, tuple((p, p.stat().st_mtime_ns, p.stat().st_size) for p in files))
+
+
+@lru_cache(maxsize=32)
+def _read_catalogs(lang: str, stamped: tuple[tuple[Path, int, int], ...]) -> Catalog:
+    from babel.messages.pofile import read_po
+
+    files = [p for p, _, _ in stamped]
     messages: dict[str, str] = {}
     for path in files:
         with path.open("rb") as fh:

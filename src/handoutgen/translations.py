@@ -321,7 +321,9 @@ def load_translations(
             rec, texts = _read(path, shown, lang, model, en_yf, out.problems)
             out.records[(lang, *key)] = rec
             if rec.usable and texts:
-                data = merged_data.setdefault(key, model.model_dump(mode="python", exclude_unset=True))
+                data = merged_data.setdefault(
+                    key, model.model_dump(mode="python", exclude_unset=True)
+                )
                 for loc, text in texts:
                     _set(data, loc, lang, text)
     merged: dict[tuple[str, str], BaseModel] = {}
@@ -385,10 +387,27 @@ def _read(
                 problems.append(yf.problem(loc, f"{dotted(loc)}: {msg}"))
     texts: list[tuple[Loc, str]] = []
     wanted = set()
+    told: set[Loc] = set()
     for loc, _value, _ in text_fields(model):
         wanted.add(loc)
         present, text = _get(yf.data, loc)
         en_line = en_yf.where(loc)[0]
+        if loc[:-1] in told:
+            continue
+        # Lists match the English in order and length: say so once per list.
+        if isinstance(loc[-1], int) and loc[:-1]:
+            mine, theirs = _get(yf.data, loc[:-1])[1], _get(en_yf.data, loc[:-1])[1]
+            if isinstance(mine, list) and isinstance(theirs, list) and len(mine) != len(theirs):
+                told.add(loc[:-1])
+                problems.append(
+                    yf.problem(
+                        loc[:-1],
+                        f"'{dotted(loc[:-1])}' has {len(mine)} items, the English "
+                        f"({en_yf.display}:{en_yf.where(loc[:-1])[0]}) has {len(theirs)}; "
+                        "lists are translated item by item, in the same order",
+                    )
+                )
+                continue
         if not present:
             parent = loc[:-1]
             while parent and not _get(yf.data, parent)[0]:
@@ -408,6 +427,8 @@ def _read(
             texts.append((loc, text.strip()))
     for loc in _leaves({k: v for k, v in yf.data.items() if k != "translation"}):
         # A non-text key copied unchanged (a brand's proper name) is harmless.
+        if loc[:-1] in told:
+            continue
         if loc not in wanted and _get(en_yf.data, loc) != (True, _get(yf.data, loc)[1]):
             problems.append(
                 yf.problem(
