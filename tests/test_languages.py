@@ -369,3 +369,43 @@ def test_api_render_language(es_ws):
     assert '<html lang="es">' in html
     with pytest.raises(HandoutgenError, match="not translated into 'zh'|no 'zh' strings"):
         ws.render(DOC, language="zh", format="html")
+
+
+def test_web_form_offers_the_documents_languages_and_renders_the_choice(
+    es_ws, tmp_path, monkeypatch
+):
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from handoutgen.web import create_app
+
+    monkeypatch.setenv("HANDOUTGEN_PRIVATE_DIR", str(tmp_path / "private"))
+    client = TestClient(
+        create_app(Workspace.at(es_ws), warm=False), base_url="http://127.0.0.1:8765"
+    )
+    page = client.get(f"/documents/{DOC}")
+    assert page.status_code == 200
+    select = re.search(r'<select id="language" name="language">(.*?)</select>', page.text, re.S)
+    assert select, page.text
+    assert re.findall(r'<option value="(\w+)"', select.group(1)) == ["en", "es"]
+    assert "Español (Spanish)" in select.group(1)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    form = {
+        "document": DOC,
+        "option": ["conservative-care", "spinal-injections"],
+        "patient": "Alex Example",
+        "visit_date": "2026-11-20",
+        "page_size": "letter",
+        "language": "es",
+        "csrf_token": token,
+    }
+    response = client.post("/render", data=form)
+    assert response.status_code == 200, response.text[:500]
+    text = " ".join(pages_text(response.content))
+    assert "Preparado para Alex Example" in text and "Prepared for" not in text
+    # A language the document lacks is explained on the form, not rendered in English.
+    response = client.post("/render", data={**form, "language": "fr"})
+    assert response.status_code == 422
+    assert "cannot render &#39;nonsurgical-options&#39; in &#39;fr&#39;" in response.text
+    assert response.headers["content-type"].startswith("text/html")

@@ -200,9 +200,9 @@ def language_name(code: str, in_lang: str | None = None) -> str:
     from babel import Locale, UnknownLocaleError
 
     try:
-        loc = Locale.parse(babel_locale(code))
-        shown = Locale.parse(babel_locale(in_lang)) if in_lang else loc
-        name = loc.get_display_name(shown) or code
+        loc = Locale.parse(code.replace("-", "_"))
+        shown = Locale.parse(in_lang.replace("-", "_")) if in_lang else loc
+        name = loc.get_language_name(shown) or code
     except (UnknownLocaleError, ValueError):
         return code
     return name[:1].upper() + name[1:]
