@@ -409,3 +409,11 @@ def test_web_form_offers_the_documents_languages_and_renders_the_choice(
     assert response.status_code == 422
     assert "cannot render &#39;nonsurgical-options&#39; in &#39;fr&#39;" in response.text
     assert response.headers["content-type"].startswith("text/html")
+
+
+def test_check_report_lists_unreviewed_translations(run, es_ws):
+    data = json.loads(run("check", DOC, "--report", "--json", workspace=es_ws).stdout)
+    items = [i for i in data[DOC] if i["standard"] == "Translations"]
+    assert len(items) == 1 and not items[0]["met"]
+    assert "not reviewed by a qualified human translator" in items[0]["evidence"]
+    assert "handouts/translations/es/options/conservative-care.yaml" in items[0]["evidence"]
