@@ -417,3 +417,82 @@ def test_check_report_lists_unreviewed_translations(run, es_ws):
     assert len(items) == 1 and not items[0]["met"]
     assert "not reviewed by a qualified human translator" in items[0]["evidence"]
     assert "handouts/translations/es/options/conservative-care.yaml" in items[0]["evidence"]
+
+
+# -- Chinese and Arabic: the machinery for other scripts -----------------------
+ARABIC_MAIN = "ألم الظهر شائع"
+CHINESE = "治疗背痛的方法有很多种。"
+
+
+def arabic(loc, english: str) -> str:  # noqa: ANN001
+    """Arabic stand-in text with a Latin name inside it (bidi: the name stays LTR)."""
+    if dotted(loc) == "main_message":
+        return ARABIC_MAIN
+    return f"نص عربي عن Medtronic رقم {len(dotted(loc))}."
+
+
+def chinese(loc, english: str) -> str:  # noqa: ANN001
+    return CHINESE * 3 if dotted(loc) == "main_message" else f"中文说明：{dotted(loc)}。"
+
+
+def test_chinese_render_uses_the_cjk_font_and_no_english_template_strings(run, tmp_ws):
+    translate_document(tmp_ws, "zh", chinese)
+    out = tmp_ws / "zh.pdf"
+    result = run(
+        "render", DOC, "--language", "zh", "--patient", "Alex Example",
+        "--visit-date", "2026-11-20", "-o", str(out), workspace=tmp_ws,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    flat = "".join(pdf_text(out).split())
+    assert "为AlexExample准备" in flat
+    assert "2026年11月20日" in flat  # Babel's Chinese long date
+    assert "第1页，共" in flat
+    assert CHINESE in flat
+    for english in ENGLISH_TEMPLATE_STRINGS:
+        assert "".join(english.split()) not in flat, english
+    fonts = subprocess.run(["pdffonts", str(out)], capture_output=True, text=True).stdout
+    assert "Noto-Sans-CJK-SC" in fonts  # the Simplified Chinese forms
+
+
+def test_arabic_render_reads_right_to_left(run, tmp_ws):
+    import pdfplumber
+
+    translate_document(tmp_ws, "ar", arabic)
+    out = tmp_ws / "ar.pdf"
+    result = run(
+        "render", DOC, "--language", "ar", "--patient", "Alex Example",
+        "--visit-date", "2026-11-20", "-o", str(out), workspace=tmp_ws,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with pdfplumber.open(out) as pdf:
+        page = pdf.pages[0]
+        words = page.extract_words(keep_blank_chars=False, use_text_flow=False)
+        chars = page.chars
+        width = page.width
+    # The main message's line: its characters, read from right to left (by x),
+    # spell the Arabic text in its logical order.
+    arabic_chars = [c for c in chars if "\u0600" <= c["text"] <= "\u06ff"]
+    assert arabic_chars
+    lines: dict[int, list] = {}
+    for c in arabic_chars:
+        lines.setdefault(round(c["top"]), []).append(c)
+    target = "".join(ARABIC_MAIN.split())
+    found = False
+    for line in lines.values():
+        rtl = "".join(c["text"] for c in sorted(line, key=lambda c: -c["x0"]))
+        if target in rtl:
+            found = True
+            # Right-aligned: the line ends near the right margin, not the left.
+            assert max(c["x1"] for c in line) > width * 0.6
+    assert found, [
+        ("".join(c["text"] for c in sorted(v, key=lambda c: -c["x0"]))) for v in lines.values()
+    ][:5]
+    # The Latin name inside Arabic text stays left to right.
+    assert any(w["text"] == "Medtronic" for w in words)
+    # Page numbers in Arabic, in place at the bottom.
+    text = pdf_text(out)
+    for control in "\u202a\u202b\u202c\u202d\u202e":  # pdftotext's bidi embeddings
+        text = text.replace(control, "")
+    assert "صفحة" in text and "Page" not in text
+    for english in ENGLISH_TEMPLATE_STRINGS:
+        assert english not in text, english
