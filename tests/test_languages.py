@@ -496,3 +496,24 @@ def test_arabic_render_reads_right_to_left(run, tmp_ws):
     assert "صفحة" in text and "Page" not in text
     for english in ENGLISH_TEMPLATE_STRINGS:
         assert english not in text, english
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"), [("es", spanish), ("zh", chinese), ("ar", arabic)], ids=["es", "zh", "ar"]
+)
+def test_each_language_passes_pdf_ua_and_says_its_language(tmp_ws, tmp_path, lang, text):
+    import io
+
+    import pikepdf
+
+    from handoutgen.render import make_request, render
+    from test_accessibility import _validate
+
+    translate_document(tmp_ws, lang, text)
+    library = load_library(Workspace.at(tmp_ws))
+    pdf = render(library, make_request(document=DOC, patient="Ana Li", language=lang))
+    failures, findings = _validate(pdf, tmp_path)
+    assert failures == []
+    assert findings == []
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        assert str(doc.Root.Lang) == lang
