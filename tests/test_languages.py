@@ -517,3 +517,68 @@ def test_each_language_passes_pdf_ua_and_says_its_language(tmp_ws, tmp_path, lan
     assert findings == []
     with pikepdf.open(io.BytesIO(pdf)) as doc:
         assert str(doc.Root.Lang) == lang
+
+
+# -- notices of language assistance (taglines) ---------------------------------
+# Test text only: handoutgen ships no tagline text (see taglines.py).
+TAGLINES = """\
+languages: [es, ar]
+taglines:
+  - language: ar
+    name: العربية
+    text: "نص تجريبي للاختبار فقط. {phone}"
+    source: test fixture, not a real tagline
+  - language: es
+    name: Español
+    text: "Texto de prueba solamente. Llame al {phone}."
+    source: test fixture, not a real tagline
+"""
+LETTER = "followup-letter"
+ADDRESS = ["--patient", "Alex Example"]
+
+
+def test_letter_prints_the_clinics_taglines_on_their_own_page(run, tmp_ws):
+    (tmp_ws / "handouts" / "notices").mkdir()
+    (tmp_ws / "handouts" / "notices" / "taglines.yaml").write_text(TAGLINES, encoding="utf-8")
+    html = tmp_ws / "l.html"
+    result = run("render", LETTER, *ADDRESS, "--format", "html", "-o", str(html), workspace=tmp_ws)
+    assert result.exit_code == 0, result.output
+    body = html.read_text(encoding="utf-8").split("</style>")[1]
+    section = body[body.index('<section class="taglines"') :]
+    # In the configured order, each in its language; the phone filled in.
+    assert section.index('lang="es"') < section.index('lang="ar"')
+    assert "Llame al (555) 010-0100." in section
+    assert '<p lang="ar" dir="rtl">' in section
+    # A handout (not a letter) has none.
+    out = tmp_ws / "h.html"
+    run("render", DOC, "--format", "html", "-o", str(out), workspace=tmp_ws)
+    assert 'class="taglines"' not in out.read_text(encoding="utf-8").split("</style>")[1]
+
+
+def test_no_taglines_file_prints_no_taglines(run, tmp_ws):
+    html = tmp_ws / "l.html"
+    result = run("render", LETTER, *ADDRESS, "--format", "html", "-o", str(html), workspace=tmp_ws)
+    assert result.exit_code == 0, result.output
+    assert 'class="taglines"' not in html.read_text(encoding="utf-8").split("</style>")[1]
+
+
+def test_a_listed_language_without_its_tagline_stops_the_letter(run, tmp_ws):
+    bad = TAGLINES.replace("languages: [es, ar]", "languages: [es, ar, vi]").replace(
+        "    source: test fixture, not a real tagline\n", "", 1
+    )
+    (tmp_ws / "handouts" / "notices").mkdir()
+    (tmp_ws / "handouts" / "notices" / "taglines.yaml").write_text(bad, encoding="utf-8")
+    out = run("check", LETTER, workspace=tmp_ws).stdout
+    assert (
+        "handouts/notices/taglines.yaml:3:5: error: [taglines] taglines.0.source: Field required"
+        in out
+    )
+    result = run("render", LETTER, *ADDRESS, "-o", str(tmp_ws / "l.pdf"), workspace=tmp_ws)
+    assert result.exit_code == 1 and "taglines.0.source: Field required" in result.output
+    assert not (tmp_ws / "l.pdf").exists()
+    # With its source back, the missing 'vi' tagline is what remains.
+    (tmp_ws / "handouts" / "notices" / "taglines.yaml").write_text(
+        TAGLINES.replace("languages: [es, ar]", "languages: [es, ar, vi]"), encoding="utf-8"
+    )
+    out = run("check", LETTER, workspace=tmp_ws).stdout
+    assert "handouts/notices/taglines.yaml:1:" in out and "no tagline for 'vi'" in out

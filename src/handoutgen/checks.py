@@ -488,7 +488,12 @@ class _Checker:
         from .context import make_request
 
         request = make_request(document=doc.id, options=tuple(option_ids))
-        html = render_html(self.library, request)
+        from .taglines import TaglinesError
+
+        try:
+            html = render_html(self.library, request)
+        except TaglinesError:
+            return  # reported once, as [taglines] findings, by translation_findings
         finder = _ImageFinder()
         finder.feed(html)
         ids = {"document": doc.id}
@@ -848,6 +853,10 @@ def translation_findings(library: Library, documents: list[str] | None = None) -
     out: list[Finding] = []
     for p in tr.problems:
         out.append(Finding(p.path, p.line, p.column, "error", "translation", p.message))
+    from . import taglines
+
+    for p in taglines.load(library.workspace)[1]:
+        out.append(Finding(p.path, p.line, p.column, "error", "taglines", p.message))
     for (lang, kind, item_id), rec in sorted(tr.records.items()):
         if wanted is not None and (kind, item_id) not in wanted:
             continue

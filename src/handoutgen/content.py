@@ -131,7 +131,7 @@ def load_library(workspace: Workspace) -> Library:
         options,
         documents,
         files,
-        _content_hash(workspace, files, translations.paths),
+        _content_hash(workspace, files, translations.paths + [workspace.handouts_dir / "notices"]),
         option_files,
         document_files,
         brands,
@@ -379,6 +379,13 @@ def _content_hash(
         if folder.is_dir():
             # A symlink out of the workspace is never read (render refuses it too).
             paths.extend(p for p in folder.rglob("*") if p.is_file() and workspace.confined(p))
+    paths = [p for p in paths if p.is_file()] + [
+        q
+        for p in paths
+        if p.is_dir()
+        for q in p.rglob("*")
+        if q.is_file() and workspace.confined(q)
+    ]
     for path in sorted(set(paths)):
         rel = _rel(path, workspace.root)
         h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")

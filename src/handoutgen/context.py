@@ -154,6 +154,13 @@ def _brand(library: Library, p: Plan):  # noqa: ANN202
         ) from None
 
 
+def _taglines(library: Library, doc: Document, brand: Any) -> list:
+    from . import taglines
+
+    phone = brand.phone if brand and brand.phone else doc.phone
+    return taglines.shown(library.workspace, phone)
+
+
 def _qr_svg(url: str, dark: str, lang: str = "en") -> Markup:
     """A vector QR code (segno) for a validated http(s) URL."""
     import segno
@@ -285,6 +292,8 @@ def context(
         "print_ready": req.print_ready,
         "pad_pages": pad_pages,
         "vdp": marks if marks is not None else Marks(),
+        # Notices of free language help (Section 1557), from the clinic's cited file.
+        "taglines": _taglines(library, doc, brand) if doc.kind == "letter" else [],
         "large_print": req.large_print,
         "meta": {
             "version": __version__,
