@@ -582,3 +582,25 @@ def test_a_listed_language_without_its_tagline_stops_the_letter(run, tmp_ws):
     )
     out = run("check", LETTER, workspace=tmp_ws).stdout
     assert "handouts/notices/taglines.yaml:1:" in out and "no tagline for 'vi'" in out
+
+
+def test_pictures_with_words_have_a_version_per_language(run, es_ws):
+    html = es_ws / "es.html"
+    result = run(
+        "render", DOC, "--language", "es", "--format", "html", "-o", str(html), workspace=es_ws
+    )
+    assert result.exit_code == 0, result.output
+    body = html.read_text(encoding="utf-8").split("</style>")[1]
+    import base64
+    import re
+
+    src = re.search(r'<img src="data:image/svg\+xml;base64,([^"]+)"', body).group(1)
+    svg = base64.b64decode(src).decode("utf-8")
+    assert ">Hueso<" in svg and ">Bone<" not in svg
+    # Without the Spanish version, check says its words print as they are.
+    (es_ws / "assets" / "spine-segment.es.svg").unlink()
+    findings = json.loads(run("check", DOC, "--json", workspace=es_ws).stdout)["findings"]
+    assert any(
+        f["rule"] == "translation-image" and "assets/spine-segment.es.svg" in f["message"]
+        for f in findings
+    )

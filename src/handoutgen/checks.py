@@ -838,6 +838,7 @@ def translation_findings(library: Library, documents: list[str] | None = None) -
     from pathlib import Path
 
     from . import i18n
+    from .context import localized_asset
     from .translations import text_fields
 
     tr = library.translations
@@ -924,6 +925,20 @@ def translation_findings(library: Library, documents: list[str] | None = None) -
             continue
         texts = [v[lang] for _, v, _ in text_fields(model) if lang in v]
         out += _language_level(lang, rec.path, texts, ids)
+        for image in getattr(model, "images", []):
+            if localized_asset(library.workspace, image.src, lang) == image.src:
+                out.append(
+                    Finding(
+                        rec.source,
+                        None,
+                        None,
+                        "warning",
+                        "translation-image",
+                        f"image {image.src} has no '{lang}' version ({_localized_name(image.src, lang)}); "
+                        "any words in it print as they are",
+                        **ids,
+                    )
+                )
     # Template strings: every language that has content must have them all.
     templates = sorted(
         {
@@ -962,6 +977,13 @@ def translation_findings(library: Library, documents: list[str] | None = None) -
                     )
                 )
     return out
+
+
+def _localized_name(src: str, lang: str) -> str:
+    from pathlib import PurePosixPath
+
+    path = PurePosixPath(src)
+    return str(path.with_name(f"{path.stem}.{lang}{path.suffix}"))
 
 
 def _pot_messages() -> list[str]:

@@ -154,6 +154,21 @@ def _brand(library: Library, p: Plan):  # noqa: ANN202
         ) from None
 
 
+def localized_asset(ws: Any, src: str, language: str) -> str:
+    """``dir/name.<lang>.ext`` if the workspace has it (inside it), else ``src``."""
+    if i18n.base(language) == i18n.SOURCE_LANGUAGE:
+        return src
+    from pathlib import PurePosixPath
+
+    path = PurePosixPath(src)
+    for code in dict.fromkeys((language, i18n.base(language))):
+        candidate = str(path.with_name(f"{path.stem}.{code}{path.suffix}"))
+        full = ws.root / candidate
+        if full.is_file() and ws.confined(full):
+            return candidate
+    return src
+
+
 def _taglines(library: Library, doc: Document, brand: Any) -> list:
     from . import taglines
 
@@ -213,7 +228,10 @@ def context(
         return Markup(path.read_text(encoding="utf-8"))
 
     def asset(src: str) -> str:
-        """An image's URL: relative for layout; a data URI in a standalone HTML file."""
+        """An image's URL: relative for layout; a data URI in a standalone HTML file.
+        A picture with words in it may have a version per language beside it
+        (``spine.es.svg`` for ``spine.svg``), used for that language."""
+        src = localized_asset(ws, src, p.language)
         if not inline_fonts:
             return src
         import base64

@@ -489,7 +489,7 @@ def stamp_text(text: str, whole: str, per_field: dict[str, str]) -> str:
         skipping = any(stripped.startswith(k + ":") for k in _STAMP_KEYS)
         if not skipping:
             kept.append(line)
-    new = [f"{indent}source_sha256: {whole}\n", f"{indent}fields:\n"]
+    new = [f"{indent}source_sha256: {whole}\n", f"{indent}fields:{'' if per_field else ' {}'}\n"]
     new += [f'{indent}  "{p}": "{h}"\n' for p, h in per_field.items()]
     tail = lines[end:]
     blank = ["\n"] if tail else []
