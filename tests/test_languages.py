@@ -507,7 +507,7 @@ def test_each_language_passes_pdf_ua_and_says_its_language(tmp_ws, tmp_path, lan
     import pikepdf
 
     from handoutgen.render import make_request, render
-    from test_accessibility import _validate
+    from test_accessibility import _validate, _walk
 
     translate_document(tmp_ws, lang, text)
     library = load_library(Workspace.at(tmp_ws))
@@ -517,6 +517,9 @@ def test_each_language_passes_pdf_ua_and_says_its_language(tmp_ws, tmp_path, lan
     assert findings == []
     with pikepdf.open(io.BytesIO(pdf)) as doc:
         assert str(doc.Root.Lang) == lang
+        # The English half of the "not yet reviewed" mark is tagged English.
+        langs = {str(e.get("/Lang")) for e in _walk(doc.Root.StructTreeRoot) if "/Lang" in e}
+        assert "en" in langs
 
 
 # -- notices of language assistance (taglines) ---------------------------------
