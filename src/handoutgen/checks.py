@@ -13,7 +13,7 @@ import re
 import statistics
 from dataclasses import asdict, dataclass
 from html.parser import HTMLParser
-from typing import Literal
+from typing import Any, Literal
 
 from . import clock
 from .content import Library, add_months, did_you_mean
@@ -918,9 +918,12 @@ def translation_findings(library: Library, documents: list[str] | None = None) -
                     **ids,
                 )
             )
-        model = {"option": library.options, "document": library.documents, "brand": library.brands}[
-            kind
-        ].get(item_id)
+        models: dict[str, dict[str, Any]] = {
+            "option": library.options,
+            "document": library.documents,
+            "brand": library.brands,
+        }
+        model = models[kind].get(item_id)
         if model is None or not rec.usable:
             continue
         texts = [v[lang] for _, v, _ in text_fields(model) if lang in v]

@@ -105,7 +105,8 @@ def language_gate(
             f"the templates have no '{language}' strings (locale/{language}/LC_MESSAGES/messages.po)"
         )
     marked: list[str] = []
-    items = [("document", doc.id, doc)] + [("option", o.id, o) for o in options]
+    items: list[tuple[str, str, Any]] = [("document", doc.id, doc)]
+    items += [("option", o.id, o) for o in options]
     brand_id = brand or doc.brand
     if brand_id and brand_id in library.brands:
         items.append(("brand", brand_id, library.brands[brand_id]))
