@@ -607,3 +607,22 @@ def test_pictures_with_words_have_a_version_per_language(run, es_ws):
         f["rule"] == "translation-image" and "assets/spine-segment.es.svg" in f["message"]
         for f in findings
     )
+
+
+def test_a_regional_code_uses_the_base_translation_and_keeps_its_mark(es_ws):
+    import handoutgen
+
+    ws = handoutgen.open_workspace(es_ws)
+    html = ws.render(DOC, language="es-MX", format="html").decode()
+    assert '<html lang="es-MX">' in html
+    body = html.split("</style>")[1]
+    assert '<div class="translation-mark">Traducción sin revisar / ' in body
+
+
+def test_an_english_translation_folder_is_refused(run, tmp_ws):
+    write_translation(tmp_ws, "en", "option", "conservative-care", spanish)
+    out = run("check", DOC, workspace=tmp_ws).stdout
+    assert "English is the source language" in out
+    html = tmp_ws / "en.html"
+    run("render", DOC, "--format", "html", "-o", str(html), workspace=tmp_ws)
+    assert "Texto en español" not in html.read_text(encoding="utf-8")

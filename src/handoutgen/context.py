@@ -111,7 +111,9 @@ def language_gate(
     if brand_id and brand_id in library.brands:
         items.append(("brand", brand_id, library.brands[brand_id]))
     for kind, item_id, model in items:
-        record = library.translations.record(language, kind, item_id)
+        record = library.translations.record(
+            language, kind, item_id
+        ) or library.translations.record(i18n.base(language), kind, item_id)
         missing = missing_text(model, language)
         if missing:
             shown = ", ".join(missing[:3]) + (

@@ -293,6 +293,17 @@ def load_translations(
         lang = lang_dir.name
         for path in sorted(lang_dir.rglob("*.yaml")):
             shown = display(path)
+            if lang.split("-")[0] == "en":
+                out.problems.append(
+                    Problem(
+                        shown,
+                        None,
+                        None,
+                        "English is the source language: edit the English file itself, "
+                        f"not a translation under translations/{lang}/",
+                    )
+                )
+                break
             if not LANG_RE.match(lang):
                 out.problems.append(
                     Problem(shown, None, None, f"'{lang}' is not a language code like 'es' or 'zh'")
