@@ -148,7 +148,9 @@ def record_problems(record: Any) -> list[str]:
     if not isinstance(record, dict):
         return ["translation: a record is required (translator, reviewer, method, date)"]
     problems = []
-    allowed = {"translator", "reviewer", "method", "date", "source_sha256"}
+    # source_sha256 and fields (one short hash per English text field) are
+    # written by `handoutgen translations stamp`, never by hand.
+    allowed = {"translator", "reviewer", "method", "date", "source_sha256", "fields"}
     problems += [f"translation.{k}: unknown field" for k in sorted(set(record) - allowed)]
     if not isinstance(record.get("translator"), str) or not record["translator"].strip():
         problems.append("translation.translator: required")
@@ -167,6 +169,11 @@ def record_problems(record: Any) -> list[str]:
     sha = record.get("source_sha256")
     if sha is not None and not re.fullmatch(r"[0-9a-f]{64}", str(sha)):
         problems.append("translation.source_sha256: not a SHA-256 hex digest")
+    fields = record.get("fields", {})
+    if not isinstance(fields, dict) or not all(
+        isinstance(h, str) and re.fullmatch(r"[0-9a-f]{8}", h) for h in fields.values()
+    ):
+        problems.append("translation.fields: expected field: 8-hex-digit hash pairs")
     return problems
 
 
@@ -301,19 +308,43 @@ def test_the_mirror_check_can_fail(change, expected: str) -> None:
             {"translator": "", "reviewer": None, "method": "machine", "date": dt.date(2026, 1, 1)},
             "translator: required",
         ),
+        (
+            {"translator": "x", "method": "machine", "date": dt.date(2026, 1, 1), "by": "me"},
+            "translation.by: unknown field",
+        ),
+        (
+            {
+                "translator": "x",
+                "method": "machine",
+                "date": dt.date(2026, 1, 1),
+                "source_sha256": "abc",
+            },
+            "not a SHA-256",
+        ),
+        (
+            {
+                "translator": "x",
+                "method": "machine",
+                "date": dt.date(2026, 1, 1),
+                "fields": {"title": "zz"},
+            },
+            "translation.fields",
+        ),
     ],
 )
 def test_the_record_check_can_fail(record: Any, expected: str) -> None:
     assert any(expected in p for p in record_problems(record)), record_problems(record)
 
 
-def test_the_content_loader_ignores_the_translations_folder() -> None:
-    """Translation files are not documents, options or brands to today's loader."""
+def test_translation_files_never_load_as_content_of_their_own() -> None:
+    """A translation file is never read as a document, option or brand of its
+    own (``handouts/translations/es/fusion-alternatives.yaml`` is not a second
+    document), and the English content still loads with them in place."""
     from handoutgen.content import load_library
     from handoutgen.workspace import Workspace
 
     library = load_library(Workspace.at(ROOT))
     assert set(library.documents) == {p.stem for p in HANDOUTS.glob("*.yaml")}
     assert set(library.options) == {p.stem for p in HANDOUTS.glob("options/*.yaml")}
-    # Nor part of the content hash that keys the render cache.
+    assert set(library.brands) == {p.stem for p in HANDOUTS.glob("brands/*.yaml")}
     assert not [f for f in library.files.values() if "translations" in Path(f.path).parts]
