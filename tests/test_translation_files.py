@@ -348,3 +348,55 @@ def test_translation_files_never_load_as_content_of_their_own() -> None:
     assert set(library.options) == {p.stem for p in HANDOUTS.glob("options/*.yaml")}
     assert set(library.brands) == {p.stem for p in HANDOUTS.glob("brands/*.yaml")}
     assert not [f for f in library.files.values() if "translations" in Path(f.path).parts]
+
+
+def _texts(value: Any) -> list[str]:
+    """Every translated text of a file, record left out."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() if k != "translation" for t in _texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts(v)]
+    return []
+
+
+# Where a sentence ends, and how long one may be: 25 words (the content
+# standards); for Chinese, which has no spaces, 50 characters.
+SENTENCE_END = {"es": r"(?<=[.!?])\s+", "ar": r"(?<=[.!?؟])\s+", "zh": r"(?<=[。！？])"}
+
+
+def _too_long(lang: str, sentence: str) -> bool:
+    if lang == "zh":
+        return len(sentence) > 50
+    return len(sentence.split()) > 25
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_sentences_are_short(lang: str) -> None:
+    long = [
+        f"{path.relative_to(TRANSLATIONS)}: {sentence}"
+        for path in sorted((TRANSLATIONS / lang).rglob("*.yaml"))
+        for text in _texts(_load(path))
+        for sentence in re.split(SENTENCE_END[lang], " ".join(text.split()))
+        if _too_long(lang, sentence.strip())
+    ]
+    assert not long, "\n".join(long)
+
+
+def test_spanish_reads_fairly_easily() -> None:
+    """Fernández-Huerta 70 or more (fairly easy, about 7th grade) for each file."""
+    import textstat
+
+    hard = {}
+    textstat.set_lang("es")
+    try:
+        for path in sorted((TRANSLATIONS / "es").rglob("*.yaml")):
+            body = " ".join(_texts(_load(path)))
+            if len(body.split()) >= 100:  # the formula means nothing on a name
+                score = textstat.fernandez_huerta(body)
+                if score < 70:
+                    hard[path.relative_to(TRANSLATIONS).as_posix()] = score
+    finally:
+        textstat.set_lang("en_US")  # textstat's language is global: put it back
+    assert not hard, hard
