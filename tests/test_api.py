@@ -70,8 +70,12 @@ def test_bad_input_raises_the_exception_family(tmp_ws):
         ws.render("fusion-alternatives", options=["fusoin"])
     with pytest.raises(handoutgen.DataError, match="visit_date"):
         ws.render("fusion-alternatives", visit_date="2026-02-30")
+    # A folder inside a workspace finds it (like git); one outside any does not.
+    assert handoutgen.open_workspace(tmp_ws / "templates").root == ws.root
+    outside = tmp_ws.parent / f"{tmp_ws.name}-not-a-workspace"
+    outside.mkdir()
     with pytest.raises(handoutgen.ContentError, match="no handouts/ folder"):
-        handoutgen.open_workspace(tmp_ws / "templates")
+        handoutgen.open_workspace(outside)
     (tmp_ws / "handouts" / "options" / "fusion.yaml").write_text("id: fusion\nsumary: x\n")
     with pytest.raises(handoutgen.ValidationFailed) as failed:
         ws.validate()

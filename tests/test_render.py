@@ -12,7 +12,7 @@ import weasyprint
 
 from conftest import pages_text
 from handoutgen.content import load_library
-from handoutgen.errors import DataError, RenderError
+from handoutgen.errors import DataError, RenderError, ValidationFailed
 from handoutgen.render import make_request, render
 from handoutgen.workspace import Workspace
 
@@ -298,9 +298,15 @@ def test_usage_errors_exit_2(run):
 def test_library_raises_the_exception_family(library, tmp_ws):
     with pytest.raises(DataError):
         render(library, make_request(document="nope"))
-    # A template error is a RenderError naming the template and line.
+    # A template syntax error is found when the workspace loads (with every other
+    # problem), naming the template and line; one met while rendering is a RenderError.
     (tmp_ws / "templates" / "handout.html").write_text(
         '{% extends "default/handout.html" %}\n{% block content %}{{ nope( }}{% endblock %}\n'
+    )
+    with pytest.raises(ValidationFailed, match=r"handout\.html:2: template syntax error"):
+        load_library(Workspace.at(tmp_ws))
+    (tmp_ws / "templates" / "handout.html").write_text(
+        '{% extends "default/handout.html" %}\n{% block content %}{{ nope() }}{% endblock %}\n'
     )
     broken = load_library(Workspace.at(tmp_ws))
     with pytest.raises(RenderError, match=r"handout\.html:2"):

@@ -326,7 +326,13 @@ def _check_document(
             yf.problem((), "a document of kind letter needs a 'letter' section (sender, opening)")
         )
     _check_file(workspace, "template", doc.template, yf, ("template",), problems)
-    if workspace.find_template(doc.template) is not None:
+    from .workspace import PathRefused
+
+    try:
+        template = workspace.find_template(doc.template)
+    except PathRefused:
+        template = None  # reported just above, at the document's line
+    if template is not None:
         from .templatecheck import block_problems
 
         problems.extend(block_problems(workspace.template_dirs, doc.template))
