@@ -133,6 +133,11 @@ def _library(ctx: click.Context):
     type=click.Choice(["pdf/ua-1", "pdf/a-3u"]),
     help="Tagged PDF/UA-1 (accessible, the default) or PDF/A-3u (archival, also tagged).",
 )
+@click.option(
+    "--language",
+    metavar="CODE",
+    help="Language code (es, zh, ar...); default: the document's (en). `list --json` shows them.",
+)
 @click.pass_context
 def render(
     ctx: click.Context,
@@ -153,6 +158,7 @@ def render(
     pdf_variant: str | None,
     brand: str | None,
     print_ready: bool,
+    language: str | None,
 ) -> None:
     """Render DOCUMENT for one patient as PDF, HTML or PNG."""
     from .output import write_atomic
@@ -178,6 +184,7 @@ def render(
         pdf_variant=pdf_variant,
         brand=brand,
         print_ready=print_ready,
+        language=language,
     )
     data = do_render(library, request)
     if output == "-":
@@ -271,8 +278,15 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     from .models import DEFAULT_LANGUAGE
 
     library = _library(ctx)
+    from .context import document_languages
+
     docs = [
-        {"id": d.id, "title": d.title[DEFAULT_LANGUAGE], "kind": d.kind}
+        {
+            "id": d.id,
+            "title": d.title[DEFAULT_LANGUAGE],
+            "kind": d.kind,
+            "languages": document_languages(library, d.id),
+        }
         for d in library.documents.values()
     ]
     opts = [{"id": o.id, "title": o.title[DEFAULT_LANGUAGE]} for o in library.options.values()]
@@ -281,7 +295,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
         return
     click.echo("Documents:")
     for d in docs:
-        click.echo(f"  {d['id']:<28} {d['kind']:<9} {d['title']}")
+        click.echo(f"  {d['id']:<28} {d['kind']:<9} {d['title']}  [{' '.join(d['languages'])}]")
     click.echo("Options:")
     for o in opts:
         click.echo(f"  {o['id']:<28} {o['title']}")
@@ -943,6 +957,34 @@ def warm(ctx: click.Context, documents: tuple[str, ...], clinics: tuple[str, ...
 
 
 # -- cache (issue 13) -------------------------------------------------------------------
+
+
+@cli.group(name="translations")
+def translations_group() -> None:
+    """Translation files (handouts/translations/<lang>/): their records."""
+
+
+@translations_group.command(name="stamp")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_context
+def translations_stamp(ctx: click.Context, files: tuple[Path, ...]) -> None:
+    """Record that each FILE matches its English source as it is now (the hash
+    of the English text, per field). Run it after updating a translation."""
+    from .errors import DataError
+    from .translations import stamp
+
+    library = _library(ctx)
+    errors = []
+    for path in files:
+        try:
+            shown, changed = stamp(library, path)
+        except DataError as exc:
+            errors.append(exc.format_message())
+            continue
+        if not ctx.obj["quiet"]:
+            click.echo(f"{'Stamped' if changed else 'Already stamped'}: {shown}", err=True)
+    if errors:
+        raise DataError("\n".join(errors))
 
 
 @cli.group(name="cache")

@@ -21,6 +21,7 @@ from . import __version__
 from .color import AA_TEXT, contrast
 from .errors import Problem, ValidationFailed
 from .models import PATTERN_HINTS, Brand, Document, Option
+from .translations import Translations, load_translations
 from .workspace import PACKAGE_DIR, Workspace
 from .yamlfile import YamlFile, load_yaml
 
@@ -37,6 +38,8 @@ class Library:
     option_files: dict[str, YamlFile]
     document_files: dict[str, YamlFile]
     brands: dict[str, Brand] = field(default_factory=dict)
+    # Translation files (translations.py): records, and problems `check` reports.
+    translations: Translations = field(default_factory=Translations)
 
     def document(self, doc_id: str) -> Document:
         from .errors import DataError
@@ -112,15 +115,29 @@ def load_library(workspace: Workspace) -> Library:
 
     if problems:
         raise ValidationFailed(problems)
+    # Translations are merged into the models' text fields; their problems
+    # are `check` errors (and keep that file's language unavailable), not
+    # load errors: a bad Spanish file must not stop English handouts.
+    items: dict[tuple[str, str], tuple[Any, YamlFile]] = {}
+    items.update({("option", k): (v, option_files[k]) for k, v in options.items()})
+    items.update({("document", k): (v, document_files[k]) for k, v in documents.items()})
+    brand_files = {yf.path.stem: yf for yf in files.values() if yf.path.parent == brand_dir}
+    items.update({("brand", k): (v, brand_files[k]) for k, v in brands.items() if k in brand_files})
+    translations, merged = load_translations(
+        workspace.handouts_dir, workspace.display, workspace.confined, items
+    )
+    for (kind, key), model in merged.items():
+        {"option": options, "document": documents, "brand": brands}[kind][key] = model  # type: ignore[index]
     return Library(
         workspace,
         options,
         documents,
         files,
-        _content_hash(workspace, files),
+        _content_hash(workspace, files, translations.paths + [workspace.handouts_dir / "notices"]),
         option_files,
         document_files,
         brands,
+        translations,
     )
 
 
@@ -399,14 +416,27 @@ def _unwrap(t: Any) -> Any:
             return t
 
 
-def _content_hash(workspace: Workspace, files: dict[str, YamlFile]) -> str:
-    """A hash of everything a rendered page depends on except the personal data."""
+def _content_hash(
+    workspace: Workspace, files: dict[str, YamlFile], extra: list[Path] | None = None
+) -> str:
+    """A hash of everything a rendered page depends on except the personal data
+    (content, translations, templates, their string catalogs, styles, assets)."""
+    from .i18n import LOCALE_DIR
+
     h = hashlib.sha256(f"handoutgen {__version__}\n".encode())
-    paths = [yf.path for yf in files.values()]
-    for folder in (*workspace.template_dirs, *workspace.style_dirs, workspace.assets_dir):
+    paths = [yf.path for yf in files.values()] + list(extra or [])
+    folders = (*workspace.template_dirs, *workspace.style_dirs, workspace.assets_dir)
+    for folder in (*folders, workspace.root / "locale", LOCALE_DIR):
         if folder.is_dir():
             # A symlink out of the workspace is never read (render refuses it too).
             paths.extend(p for p in folder.rglob("*") if p.is_file() and workspace.confined(p))
+    paths = [p for p in paths if p.is_file()] + [
+        q
+        for p in paths
+        if p.is_dir()
+        for q in p.rglob("*")
+        if q.is_file() and workspace.confined(q)
+    ]
     for path in sorted(set(paths)):
         rel = _rel(path, workspace.root)
         h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")

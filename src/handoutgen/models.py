@@ -177,7 +177,7 @@ class SeeAlso(_Model):
 class Term(_Model):
     """A medical word defined for the reader ("Words to know")."""
 
-    term: str = Field(min_length=2, max_length=60)
+    term: Text = Field(description="The word, as the text uses it (translated like any text).")
     meaning: Text
 
 

@@ -102,6 +102,7 @@ class RenderForm(BaseModel):
     note: str = Field(default="", max_length=20_000)
     page_size: str = Field(default="", max_length=20)
     large_print: str = Field(default="", max_length=10)
+    language: str = Field(default="", max_length=20, description="es, zh...; empty: the document's")
     inline: str = Field(default="", max_length=5, description="1: open to print, not download")
     csrf_token: str = Field(default="", max_length=200)
 
@@ -745,6 +746,7 @@ def _submit(state: _State, request: Request, fields: RenderForm, *, preview: boo
         "note": fields.note or None,
         "page_size": fields.page_size or None,
         "large_print": fields.large_print in ("on", "true", "1", "yes"),
+        "language": fields.language or None,
     }
     try:
         req = make_request(**job)  # checked here, so a bad form never takes a worker
@@ -819,6 +821,7 @@ def _schedule_edition(state: _State, library: Library, job: dict[str, Any]) -> N
         sorted((k, str(v is not None and v != "")) for k, v in job.items() if k != "options")
     )
     key += repr((job["document"], job["options"], job["page_size"], job["large_print"]))
+    key += repr(job.get("language"))
     state.pool.background(key, edition_job, *_job_args(state, library), job)
 
 
@@ -956,11 +959,24 @@ def _form_page(
         errors=errors or [],
         images=images or [],
         page_sizes=list(get_args(PageSize)),
+        languages=_languages(library, document),
         token=state.form_token(cookie),
         **chrome,
     )
     _set_csrf(state, response, new)
     return response
+
+
+def _languages(library: Library, document: str) -> list[tuple[str, str]]:
+    """(code, "Español (Spanish)") for each language the document has in full."""
+    from .context import document_languages
+    from .i18n import language_name
+
+    out = []
+    for code in document_languages(library, document):
+        native, english = language_name(code), language_name(code, "en")
+        out.append((code, native if native == english else f"{native} ({english})"))
+    return out
 
 
 def _expired() -> Response:
