@@ -19,7 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import ROOT, pages_text
-from handoutgen import auth, private
+from handoutgen import auth, clock, private
 from handoutgen.audit import COLUMNS, read
 from handoutgen.web import (
     ServeConfig,
@@ -538,7 +538,7 @@ def test_the_warm_up_builds_the_edition_the_form_asks_for(library):
     ticked = re.findall(r'name="option" value="([^"]+)" checked', page)
     today = re.search(r'id="visit_date" name="visit_date" value="([^"]*)"', page).group(1)
     clinic = re.search(r'id="clinic" name="clinic" value="([^"]*)"', page).group(1)
-    assert today == dt.date.today().isoformat() and clinic == "North Clinic"
+    assert today == clock.today().isoformat() and clinic == "North Clinic"
     warm = warm_requests(library, auth.clinics(ws))
     keys = {vdp.split(library, make_request(**j)).key for j in warm}
     for note in ("A different note.", None):
@@ -624,7 +624,7 @@ def test_the_form_offers_print_skip_link_labels_and_todays_date():
     page = client.get("/documents/fusion-alternatives").text
     assert 'class="skip" href="#patient"' in page
     assert 'id="print"' in page and ">Print</button>" in page
-    assert f'name="visit_date" value="{dt.date.today().isoformat()}"' in page
+    assert f'name="visit_date" value="{clock.today().isoformat()}"' in page
     # Every control has a label: by for=, or by wrapping it.
     for control in re.findall(r'<(?:input|textarea|select)[^>]*\bid="([^"]+)"', page):
         assert f'for="{control}"' in page, control
