@@ -94,7 +94,7 @@ def main() -> None:
 
         # Naive: one full render per recipient, in one process, on a sample.
         library = load_library(ws)
-        good, _ = load_recipients(src, library, library.documents["followup-letter"])
+        good = load_recipients(src, library, library.documents["followup-letter"]).good
         sample = good[: args.naive_sample]
         render(
             library,

@@ -1,6 +1,7 @@
 """Variable-data mailing: editions + stamped personal layers vs the naive loop (and Typst).
 
     .venv/bin/python bench/vdp_bench.py [--n 1000] [--naive-sample 30] [--typst-sample 200]
+    .venv/bin/python bench/vdp_bench.py --unique [--n 1000]   # issue 18: every set different
 
 1,000 synthetic recipients of `followup-letter`, 3-5 options each, drawn from
 10 option sets (so at most 10 editions). In one run it measures:
@@ -13,6 +14,9 @@
   per recipient, one process per core, if the `typst` package is installed.
 
 Goals (issue #4): >= 15x the naive loop; merged <= 0.15x summed; Typst ratio printed.
+With ``--unique`` every recipient has an option set of its own (3-5 options,
+seeded); goals (issue #18): >= 8x the naive loop with an empty cache, >= 12x
+cached.
 """
 
 from __future__ import annotations
@@ -47,9 +51,23 @@ def option_sets(seed: int = 10) -> list[list[str]]:
     return [rng.sample(OPTION_POOL, rng.randint(3, 5)) for _ in range(10)]
 
 
-def recipients(path: Path, n: int, seed: int = 4) -> Path:
+def unique_sets(n: int, seed: int = 18) -> list[list[str]]:
+    """n different option sets of 3 to 5 options (order matters: it is the page order)."""
+    rng = random.Random(seed)
+    seen: set[tuple[str, ...]] = set()
+    out: list[list[str]] = []
+    while len(out) < n:
+        s = tuple(rng.sample(OPTION_POOL, rng.randint(3, 5)))
+        if s not in seen:
+            seen.add(s)
+            out.append(list(s))
+    return out
+
+
+def recipients(path: Path, n: int, seed: int = 4, unique: bool = False) -> Path:
     rng = random.Random(seed)
     sets = option_sets()
+    own = unique_sets(n) if unique else None
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(
@@ -65,7 +83,7 @@ def recipients(path: Path, n: int, seed: int = 4) -> Path:
                     "Springfield",
                     "IL",
                     f"{62700 + rng.randint(0, 99)}",
-                    ";".join(rng.choice(sets)),
+                    ";".join(own[i] if own else rng.choice(sets)),
                     "Dr. Sam Rivera",
                     "2026-11-20",
                     "Thank you for coming in.\nCall us with questions.",
@@ -155,7 +173,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--naive-sample", type=int, default=30)
     parser.add_argument("--typst-sample", type=int, default=200)
+    parser.add_argument("--unique", action="store_true", help="every recipient its own option set")
     args = parser.parse_args()
+    goal_cold, goal_warm = (8, 12) if args.unique else (15, None)
 
     from handoutgen.batch import BatchSettings, run_batch
     from handoutgen.content import load_library
@@ -169,9 +189,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         os.environ["HANDOUTGEN_CACHE_DIR"] = str(tmpdir / "cache")
-        src = recipients(tmpdir / "r.csv", args.n)
+        src = recipients(tmpdir / "r.csv", args.n, unique=args.unique)
         library = load_library(ws)
-        good, _ = load_recipients(src, library, library.documents["followup-letter"])
+        good = load_recipients(src, library, library.documents["followup-letter"]).good
 
         # Naive: one full render per recipient, in one process, on a sample.
         sample = good[: args.naive_sample]
@@ -180,7 +200,8 @@ def main() -> None:
         for rec in sample:
             render_pdf(library, make_request(**rec.request_fields("followup-letter", date)))
         naive = len(sample) / (time.perf_counter() - t)
-        print(f"recipients: {args.n}, option sets: 10, cores: {cores}")
+        n_sets = args.n if args.unique else 10
+        print(f"recipients: {args.n}, option sets: {n_sets}, cores: {cores}")
         print(f"naive loop, 1 process (sample of {len(sample)}):   {naive:7.2f} documents/s")
 
         def batch(out: str, merged: bool):  # noqa: ANN202
@@ -207,8 +228,11 @@ def main() -> None:
             f"editions, {cores} workers, editions cached:    {warm_rate:7.2f} documents/s"
             f"  ({warm_rate / naive:.1f}x naive)"
         )
-        goal = cold_rate / naive >= 15
-        print(f"goal >= 15x naive (empty cache): {'met' if goal else 'NOT met'}")
+        goal = cold_rate / naive >= goal_cold
+        print(f"goal >= {goal_cold}x naive (empty cache): {'met' if goal else 'NOT met'}")
+        if goal_warm:
+            goal = warm_rate / naive >= goal_warm
+            print(f"goal >= {goal_warm}x naive (cached): {'met' if goal else 'NOT met'}")
 
         singles = sum(p.stat().st_size for p in (tmpdir / "cold").glob("*.pdf"))
         merged = (tmpdir / "cold.pdf").stat().st_size

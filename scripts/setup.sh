@@ -36,6 +36,8 @@ fi
 if [ "${1:-}" != "--no-demo" ]; then
   mkdir -p output
   .venv/bin/handoutgen validate
+  # Build the cached shared pages single renders assemble from (no patient data).
+  .venv/bin/handoutgen warm
   .venv/bin/handoutgen render fusion-alternatives \
     --patient "Alex Example" --visit-date 2026-11-20 --clinician "Dr. Sam Rivera" \
     --clinic "Example Spine Clinic" \

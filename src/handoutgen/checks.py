@@ -470,6 +470,8 @@ class _Checker:
                     "or put it in an option with its source",
                     **ids,
                 )
+        self.clinic_names(doc, yf, texts, ids)
+        self.images(doc, yf, option_ids, ids)
         for i, other in enumerate(doc.see_also):
             if other.document not in self.library.documents:
                 self.add(
@@ -481,6 +483,61 @@ class _Checker:
                     **ids,
                 )
         self.page(doc, yf, option_ids)
+
+    def images(self, doc: Document, yf: YamlFile, option_ids: list[str], ids: dict) -> None:
+        """Pictures and the logo far larger than they print (see imagecheck.py)."""
+        from .imagecheck import oversized
+
+        brand = self.library.brands.get(doc.brand) if doc.brand else None
+        where: dict[str, tuple[YamlFile, Loc]] = {
+            image.src: (yf, ("images", i, "src")) for i, image in enumerate(doc.images)
+        }
+        if brand and brand.logo:
+            brand_file = next(
+                (
+                    f
+                    for f in self.library.files.values()
+                    if f.path.stem == brand.id and f.path.parent.name == "brands"
+                ),
+                yf,
+            )
+            where.setdefault(brand.logo, (brand_file, ("logo",)))
+
+        def laid_out():  # noqa: ANN202 - only when an image is big enough to matter
+            from .compose import render_html
+            from .context import make_request
+            from .weasy import layout
+
+            request = make_request(document=doc.id, options=tuple(option_ids))
+            return layout(self.library, render_html(self.library, request))
+
+        for big in oversized(self.library.workspace.root, list(where), laid_out):
+            file, loc = where[big.src]
+            self.add(file, loc, "warning", "images", big.message(), **ids)
+
+    def clinic_names(
+        self, doc: Document, yf: YamlFile, texts: list[tuple[Loc, str]], ids: dict
+    ) -> None:
+        """A clinic's name typed into the document stays when --brand changes the
+        clinic: the name, funding line, website and QR code belong in the brand."""
+        texts = [*texts, (("title",), doc.title[EN])]
+        if doc.subtitle:
+            texts.append((("subtitle",), doc.subtitle[EN]))
+        if doc.producer:
+            texts.append((("producer",), doc.producer[EN]))
+        for brand in self.library.brands.values():
+            for loc, text in texts:
+                if brand.name.casefold() in text.casefold():
+                    self.add(
+                        yf,
+                        loc,
+                        "warning",
+                        "brand",
+                        f"'{brand.name}' is typed into the text, so another --brand would "
+                        "still print it: remove it; the clinic's name, funding line, website "
+                        f"and QR code come from the brand (handouts/brands/{brand.id}.yaml)",
+                        **ids,
+                    )
 
     def page(self, doc: Document, yf: YamlFile, option_ids: list[str]) -> None:
         """Rules read from the page as printed: the rendered HTML, in reading order."""
@@ -594,26 +651,25 @@ class _Checker:
         """Brochures and booklets have a fixed size: their text must fit it."""
         if doc.kind != "brochure":
             return
-        from .compose import render_html
-        from .context import make_request
-        from .weasy import layout, overflowing_panels
+        from .fit import measure, too_many
 
-        request = make_request(document=doc.id, options=tuple(option_ids))
-        html = render_html(self.library, request)
-        rendered = layout(self.library, html)
+        fit = measure(self.library, doc, option_ids)
         ids = {"document": doc.id}
-        pages = len(rendered.pages)
-        if doc.pages is not None and pages > doc.pages:
+        message = too_many(self.library, doc, option_ids, fit)
+        if message is not None:
+            self.add(yf, ("options",), "error", "fit", message, key=True, **ids)
+            return
+        if doc.pages is not None and fit.pages > doc.pages:
             self.add(
                 yf,
                 ("pages",),
                 "error",
                 "layout",
-                f"the layout needs {pages} pages but the document has {doc.pages}: "
+                f"the layout needs {fit.pages} pages but the document has {doc.pages}: "
                 "shorten the text or use fewer options",
                 **ids,
             )
-        for label in overflowing_panels(rendered):
+        for label in fit.overflowing:
             self.add(
                 yf,
                 (),

@@ -916,6 +916,46 @@ def doctor() -> None:
         raise HandoutgenError("some required parts are missing (see above)")
 
 
+# -- warm (issue 18) --------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("documents", nargs=-1, metavar="[DOC]...")
+@click.option(
+    "--clinic",
+    "clinics",
+    metavar="NAME",
+    multiple=True,
+    help="Also warm for this clinic's name (repeat it); it is printed on the shared pages.",
+)
+@click.pass_context
+def warm(ctx: click.Context, documents: tuple[str, ...], clinics: tuple[str, ...]) -> None:
+    """Build the cached shared pages (editions) that `render` assembles from.
+
+    For each DOC (default: every document) with its own options, and the
+    usual fields (name, visit date, clinician, with and without a note).
+    Only stand-in values are laid out: the cache holds no patient data."""
+    from . import cache
+    from .render import warm as do_warm
+
+    if cache.open_cache() is None:
+        raise HandoutgenError(
+            f"the cache is {cache.info()['status']}: warm has nowhere to keep the editions "
+            "(set HANDOUTGEN_CACHE_DIR to a private folder)"
+        )
+    library = _library(ctx)
+    for doc in documents:
+        library.document(doc)  # an unknown id fails here, before any work
+    results = do_warm(library, list(documents) or None, list(clinics) or None)
+    for doc, (made, tried, reasons) in results.items():
+        if not tried:
+            click.echo(f"{doc}: no editions; it renders in full ({'; '.join(reasons)})", err=True)
+            continue
+        why = f" (the rest render in full: {'; '.join(reasons)})" if reasons else ""
+        if not ctx.obj["quiet"] or made < tried:
+            click.echo(f"{doc}: {made} of {tried} editions ready{why}", err=True)
+
+
 # -- cache (issue 13) -------------------------------------------------------------------
 
 
@@ -980,6 +1020,55 @@ def cache_clear() -> None:
 
     removed = cache.clear()
     click.echo(f"Removed {removed} cache entr{'y' if removed == 1 else 'ies'}.")
+
+
+@cli.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def init(ctx: click.Context, directory: Path) -> None:
+    """Start a workspace in DIRECTORY (default: here): a handout, its options, a
+    brand, templates/ and styles/ to start from, a README and editor schemas."""
+    from .scaffold import DOCUMENT, init_workspace
+    from .workspace import display_path
+
+    written = init_workspace(directory)
+    if not ctx.obj["quiet"]:
+        where = display_path(directory.resolve())
+        click.echo(f"Created a workspace in {where} ({len(written)} files). Try:", err=True)
+        click.echo(f"  cd {where}\n  handoutgen check\n  handoutgen render {DOCUMENT}", err=True)
+
+
+@cli.command()
+@click.argument("kind", required=False, type=click.Choice(["option", "document", "brand"]))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write KIND's schema to this file instead of standard output.",
+)
+@click.pass_context
+def schema(ctx: click.Context, kind: str | None, output: Path | None) -> None:
+    """JSON Schema of the YAML files, for editors. With KIND, print it (or write
+    it with -o); without, refresh the workspace's schemas/ folder."""
+    if kind is None:
+        if output is not None:
+            raise click.UsageError("-o needs a KIND (option, document or brand)")
+        from .scaffold import write_schemas
+        from .workspace import Workspace, display_path
+
+        for path in write_schemas(Workspace.at(ctx.obj["workspace"]).root):
+            if not ctx.obj["quiet"]:
+                click.echo(f"Wrote {display_path(path)}", err=True)
+        return
+    from .schema import schema_text
+
+    text = schema_text(kind)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        if not ctx.obj["quiet"]:
+            click.echo(f"Wrote {output}", err=True)
 
 
 def _today():  # noqa: ANN202

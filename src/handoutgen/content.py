@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from . import __version__
 from .color import AA_TEXT, contrast
 from .errors import Problem, ValidationFailed
-from .models import Brand, Document, Option
+from .models import PATTERN_HINTS, Brand, Document, Option
 from .translations import Translations, load_translations
 from .workspace import PACKAGE_DIR, Workspace
 from .yamlfile import YamlFile, load_yaml
@@ -93,6 +93,8 @@ def load_library(workspace: Workspace) -> Library:
         _check_brand(workspace, brand, yf, problems)
         brands[brand.id] = brand
     broken_brands = {p.stem for p in brand_dir.glob("*.yaml")} - set(brands)
+
+    _check_stylesheets(workspace, documents, problems)
 
     # Cross-references are checked only against options that loaded, so one
     # broken option file does not drown a document in "unknown option" errors.
@@ -193,6 +195,42 @@ def _check_brand(workspace: Workspace, brand: Brand, yf: YamlFile, problems: lis
             )
     if brand.logo:
         _check_file(workspace, "logo", brand.logo, yf, ("logo",), problems)
+    if brand.font_family:
+        from .fontcheck import font_problem
+
+        message = font_problem(workspace, brand.font_family)
+        if message:
+            problems.append(yf.problem(("font_family",), message))
+
+
+def _check_stylesheets(
+    workspace: Workspace, documents: dict[str, Document], problems: list[Problem]
+) -> None:
+    """CSS syntax problems at their line in the designer's own file: every
+    stylesheet in the workspace's styles/ and every one a document names."""
+    from .cssfile import css_problems
+    from .workspace import PathRefused
+
+    paths: set[Path] = set()
+    styles = workspace.root / "styles"
+    if styles.is_dir():
+        paths.update(p for p in styles.rglob("*.css") if workspace.confined(p) and p.is_file())
+    for doc in documents.values():
+        for name in doc.styles:
+            try:
+                found = workspace.find_style(name)
+            except PathRefused:
+                continue  # reported by the document's own checks
+            if found is not None:
+                paths.add(found)
+    for path in sorted(paths):
+        display = workspace.display(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(display, None, None, f"cannot read the stylesheet: {exc}"))
+            continue
+        problems.extend(css_problems(text, display))
 
 
 def _check_file(
@@ -288,6 +326,10 @@ def _check_document(
             yf.problem((), "a document of kind letter needs a 'letter' section (sender, opening)")
         )
     _check_file(workspace, "template", doc.template, yf, ("template",), problems)
+    if workspace.find_template(doc.template) is not None:
+        from .templatecheck import block_problems
+
+        problems.extend(block_problems(workspace.template_dirs, doc.template))
     for i, style in enumerate(doc.styles):
         _check_file(workspace, "stylesheet", style, yf, ("styles", i), problems)
     factor_ids: set[str] = set()
@@ -322,6 +364,15 @@ def _pydantic_problems(yf: YamlFile, model: type[BaseModel], exc: ValidationErro
             )
         elif kind == "missing":
             problems.append(yf.problem(loc[:-1], f"missing required key '{loc[-1]}'"))
+        elif kind == "string_pattern_mismatch" and err["ctx"]["pattern"] in PATTERN_HINTS:
+            # In words, with what was written: "logo: must be an .svg or .png file
+            # inside the workspace, ...; got 'assets/Riverside Logo.jpg'".
+            field = ".".join(str(p) for p in loc)
+            got = str(err["input"])
+            got = got if len(got) <= 80 else got[:77] + "..."
+            problems.append(
+                yf.problem(loc, f"{field}: {PATTERN_HINTS[err['ctx']['pattern']]}; got {got!r}")
+            )
         else:
             msg = err["msg"].removeprefix("Value error, ")
             field = ".".join(str(p) for p in loc)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from markupsafe import Markup
@@ -197,6 +198,21 @@ def _qr_svg(url: str, dark: str, lang: str = "en") -> Markup:
     return Markup(svg)
 
 
+def _stylesheet_text(ws: Any, path: Any) -> str:
+    stat = path.stat()
+    return _rewritten(ws, str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=64)
+def _rewritten(ws: Any, path: str, _mtime: int, _size: int) -> str:
+    from pathlib import Path
+
+    from .cssfile import rewrite_urls
+
+    p = Path(path)
+    return rewrite_urls(p.read_text(encoding="utf-8"), p, ws, ws.display(p))
+
+
 def context(
     library: Library,
     p: Plan,
@@ -227,8 +243,9 @@ def context(
             raise RenderError(
                 f"stylesheet '{name}' not found; looked in {ws.looked_in(ws.style_dirs)}"
             )
-        # Stylesheets are trusted workspace files, inlined so the HTML stands alone.
-        return Markup(path.read_text(encoding="utf-8"))
+        # Stylesheets are trusted workspace files, inlined so the HTML stands alone;
+        # their url()s are made relative to them, as a browser reads them.
+        return Markup(_stylesheet_text(ws, path))
 
     def asset(src: str) -> str:
         """An image's URL: relative for layout; a data URI in a standalone HTML file.
@@ -307,9 +324,9 @@ def context(
         "extra_styles": doc.styles,
         "draft": draft or doc.status != "approved",
         "brand": (brand := _brand(library, p)),
-        "qr_svg": _qr_svg(doc.qr, brand.colors.text if brand else "#1b1b1b", p.language)
-        if doc.qr
-        else None,
+        # The brand's QR target wins, so --brand changes it with the clinic's name.
+        "qr_url": (qr_url := (brand.qr if brand and brand.qr else None) or doc.qr),
+        "qr_svg": _qr_svg(qr_url, brand.colors.text if brand else "#1b1b1b", p.language) if qr_url else None,
         "print_ready": req.print_ready,
         "pad_pages": pad_pages,
         "vdp": marks if marks is not None else Marks(),

@@ -37,6 +37,7 @@ __all__ = [
     "render_many",
     "render_one",
     "render_pdf",
+    "warm",
     "warm_edition",
 ]
 
@@ -52,6 +53,10 @@ def gate(library: Library, request: RenderRequest, *, today: dt.date | None = No
     errors = check_render(
         library, p.document.id, tuple(o.id for o in p.options), today or clock_today()
     )
+    for error in errors:
+        # Too many options for a fixed-size layout: a draft would be just as cut.
+        if error.rule == "fit":
+            raise RenderError(f"{p.document.id}: {error.message}")
     if errors and not request.allow_draft:
         shown = "; ".join(str(e) for e in errors[:5])
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
@@ -113,6 +118,53 @@ def warm_edition(library: Library, request: RenderRequest) -> bool:
         return False
     edition = vdp.get_edition(library, s)
     return bool(edition and edition.usable)
+
+
+# The fields a single render usually fills in, each combination its own edition
+# (an edition depends on which personal boxes the page has, not on their text).
+WARM_FIELDS: tuple[dict[str, object], ...] = (
+    {"patient": "Warm Up", "visit_date": "2001-01-01", "clinician": "Clinician", "note": "Note."},
+    {"patient": "Warm Up", "visit_date": "2001-01-01", "clinician": "Clinician"},
+    {"patient": "Warm Up", "visit_date": "2001-01-01"},
+    {"patient": "Warm Up"},
+)
+
+
+def warm(
+    library: Library, documents: list[str] | None = None, clinics: list[str] | None = None
+) -> dict[str, tuple[int, int, list[str]]]:
+    """Build the editions single renders of these documents (default: all)
+    with their own options will use: each combination of WARM_FIELDS, for each
+    clinic and none. Returns, per document, (usable editions, tried, reasons
+    for the rest). Stand-in values only: no patient data goes in."""
+    from . import vdp
+    from .errors import HandoutgenError
+
+    results: dict[str, tuple[int, int, list[str]]] = {}
+    for doc_id in documents or sorted(library.documents):
+        doc = library.document(doc_id)
+        why = vdp.ineligible(library, make_request(document=doc.id))
+        if why:
+            results[doc.id] = (0, 0, [why])
+            continue
+        made, tried, reasons = 0, 0, set()
+        for clinic in [*(clinics or []), None]:
+            for fields in WARM_FIELDS:
+                request = make_request(document=doc.id, clinic=clinic, **fields)
+                tried += 1
+                try:
+                    if warm_edition(library, request):
+                        made += 1
+                        continue
+                    s = vdp.split(library, request, draft=gate(library, request))
+                except HandoutgenError as exc:
+                    reasons.add(str(exc))
+                    continue
+                edition = vdp.cached_edition(s.key)
+                cause = s.fallback or (edition.fallback if edition else None)
+                reasons.add(cause.text(s.detail) if cause else "not usable")
+        results[doc.id] = (made, tried, sorted(reasons))
+    return results
 
 
 def render(library: Library, request: RenderRequest, *, editions: bool = True) -> bytes:

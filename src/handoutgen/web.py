@@ -383,9 +383,9 @@ def create_app(
         except Busy as exc:
             return _busy(exc)
         except HandoutgenError as exc:
-            return _page("fragment_error.html", 200, message=exc.format_message())
+            return _preview_error(exc.format_message())
         if "error" in result:
-            return _page("fragment_error.html", 200, message=result["error"])
+            return _preview_error(result["error"])
         return _page("fragment_pages.html", 200, images=result["images"])
 
     @app.get("/api/version", summary="Workspace fingerprint, for auto-refresh")
@@ -728,6 +728,12 @@ def _submit(state: _State, request: Request, fields: RenderForm, *, preview: boo
             errors.append("Visit date: use the form YYYY-MM-DD.")
     if not fields.option:
         errors.append("Tick at least one option.")
+    limit = _option_limit(library, fields.document)
+    if limit is not None and len(set(fields.option)) > limit:
+        errors.append(
+            f"Tick at most {limit} options: the {_layout_name(library, fields.document)} "
+            f"holds at most {limit}."
+        )
     if errors:
         return _form_page(state, request, library, fields.document, values, errors, status=422)
     job: dict[str, Any] = {
@@ -902,6 +908,27 @@ def _set_csrf(state: _State, response: Response, new: str | None) -> None:
         )
 
 
+def _preview_error(message: str) -> Response:
+    """The designer page's error: its script keeps the last good pages on screen
+    and shows this over them (the header tells it apart from pages)."""
+    response = _page("fragment_error.html", 200, message=message)
+    response.headers["X-Handoutgen-Preview"] = "error"
+    return response
+
+
+def _option_limit(library: Library, document: str) -> int | None:
+    """How many options a fixed-size document holds (measured, see fit.py), or None."""
+    from .fit import form_limit
+
+    return form_limit(library, document)
+
+
+def _layout_name(library: Library, document: str) -> str:
+    from .fit import layout_name
+
+    return layout_name(library.documents[document])
+
+
 def _form_page(
     state: _State,
     request: Request,
@@ -926,6 +953,8 @@ def _form_page(
         status,
         doc=doc,
         options=options,
+        option_limit=_option_limit(library, document),
+        layout_name=_layout_name(library, document),
         values=values,
         errors=errors or [],
         images=images or [],
