@@ -23,12 +23,19 @@ from handoutgen.workspace import Workspace
 TODAY = dt.date(2026, 11, 22)
 
 
+# The shipped translations are machine drafts, honestly recorded as not yet
+# reviewed by a qualified human translator: check warns about each (issue 17).
+UNREVIEWED = "translation-unreviewed"
+
+
 def test_shipped_content_passes_every_check(run, library):
-    assert check(library, today=TODAY) == []
+    findings = check(library, today=TODAY)
+    assert [f for f in findings if f.rule != UNREVIEWED] == []
+    assert all(f.path.startswith("handouts/translations/") for f in findings)
     result = run("check")
     assert result.exit_code == 0
-    assert result.stdout == ""
-    assert result.stderr == "0 errors, 0 warnings.\n"
+    assert all(f"[{UNREVIEWED}]" in line for line in result.stdout.splitlines())
+    assert result.stderr == f"0 errors, {len(findings)} warnings.\n"
 
 
 def _findings(ws: Path, *docs: str):
@@ -248,7 +255,9 @@ def test_draft_status_is_watermarked_and_approved_is_not(tmp_ws, library):
 def test_check_json(run):
     result = run("check", "nonsurgical-options", "--json")
     assert result.exit_code == 0
-    assert json.loads(result.stdout) == {"findings": [], "errors": 0, "warnings": 0}
+    data = json.loads(result.stdout)
+    assert data["errors"] == 0
+    assert [f for f in data["findings"] if f["rule"] != UNREVIEWED] == []
 
 
 def test_check_json_lists_findings(run, tmp_ws, opt):
@@ -256,8 +265,10 @@ def test_check_json_lists_findings(run, tmp_ws, opt):
     result = run("check", "--json", workspace=tmp_ws)
     assert result.exit_code == 1
     data = json.loads(result.stdout)
-    assert data["errors"] == 1
-    f = data["findings"][0]
+    # The claim, and the Spanish translation of the edited file is now stale.
+    claims = [f for f in data["findings"] if f["rule"] == "claims"]
+    assert len(claims) == 1
+    f = claims[0]
     assert (f["severity"], f["rule"], f["option"], f["path"]) == (
         "error",
         "claims",

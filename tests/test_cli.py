@@ -61,8 +61,9 @@ def test_list_json(run):
         "id": "fusion-alternatives",
         "title": "Spinal fusion and other choices for back pain",
         "kind": "handout",
+        "languages": ["en", "es"],
     } in data["documents"]
-    assert all(set(d) == {"id", "title", "kind"} for d in data["documents"])
+    assert all(set(d) == {"id", "title", "kind", "languages"} for d in data["documents"])
     assert all(set(o) == {"id", "title"} for o in data["options"])
     assert len(data["options"]) == 14
 

@@ -293,6 +293,7 @@ def test_check_report_json(run, tmp_ws):
         "IPDAS certifying",
         "PEMAT-P understandability",
         "PEMAT-P actionability",
+        "Translations",  # issue 17: per language, current and reviewed?
     }
     plain = run("check", "neck-surgery", "--report", workspace=tmp_ws)
     assert "[ ] Uses visual aids with alt text: no picture in the document" in plain.stdout
@@ -301,7 +302,10 @@ def test_check_report_json(run, tmp_ws):
 @pytest.mark.parametrize("doc_id", ["fusion-alternatives", "spine-brochure"])
 def test_shipped_documents_meet_every_report_item(run, doc_id):
     data = json.loads(run("check", doc_id, "--report", "--json").stdout)
-    assert [i["item"] for i in data[doc_id] if not i["met"]] == []
+    # The shipped translations are machine drafts not yet reviewed by a qualified
+    # human translator: their "Translations" items are honestly unmet (issue 17).
+    unmet = [i for i in data[doc_id] if not i["met"]]
+    assert [i["item"] for i in unmet if i["standard"] != "Translations"] == []
 
 
 def test_a_research_bullet_above_grade_8_is_an_error(tmp_ws):
