@@ -63,20 +63,6 @@ NOT_TEXT = frozenset(
 )
 
 
-def _brand_funding_is_translatable() -> bool:
-    """Brand.funding ("Paid for by ...") is plain ``str`` in the model today, so
-    the translation machinery takes no translation of it and it prints in
-    English; once it becomes a translatable Text field (a dict of languages),
-    every brand translation must carry it."""
-    from handoutgen.models import Brand
-
-    info = Brand.model_fields.get("funding")
-    return info is not None and "dict" in str(info.annotation)
-
-
-if not _brand_funding_is_translatable():
-    NOT_TEXT = NOT_TEXT | {"funding"}
-
 # Values that may read the same as the English: proper names (Latin-script
 # names stay as they are in every language) and words Spanish shares.
 SAME_AS_ENGLISH_OK = frozenset(
