@@ -186,7 +186,9 @@ def test_stale_translation_is_reported_at_the_english_line(run, tmp_ws):
     assert stamped.exit_code == 0, stamped.output
     findings = json.loads(run("check", DOC, "--json", workspace=tmp_ws).stdout)["findings"]
     assert not [f for f in findings if f["rule"] == "translation-stale"]
-    unreviewed = [f for f in findings if f["rule"] == "translation-unreviewed"]
+    unreviewed = [
+        f for f in findings if f["rule"] == "translation-unreviewed" and "/es/" in f["path"]
+    ]
     assert len(unreviewed) == len(paths)
     # Edit one English field.
     line = edit_english(tmp_ws, "conservative-care", "recovery")
@@ -262,7 +264,7 @@ def test_missing_template_string_is_a_check_error(run, es_ws):
     )
     result = run("check", DOC, "--json", workspace=es_ws)
     findings = json.loads(result.stdout)["findings"]
-    hits = [f for f in findings if f["rule"] == "template-string"]
+    hits = [f for f in findings if f["rule"] == "template-string" and "'es'" in f["message"]]
     assert [(h["path"], h["line"]) for h in hits] == [("templates/handout.html", 3)]
     assert "no 'es' translation" in hits[0]["message"]
     # And the render says so instead of printing English.
@@ -311,11 +313,11 @@ def test_hostile_translation_text_is_escaped(run, tmp_ws):
 def test_list_json_reports_languages(run, es_ws):
     data = json.loads(run("list", "--json", workspace=es_ws).stdout)
     langs = {d["id"]: d["languages"] for d in data["documents"]}
-    assert langs[DOC] == ["en", "es"]
+    assert langs[DOC][0] == "en" and "es" in langs[DOC]
     # Without one option's translation, the document is not offered in Spanish.
     (es_ws / "handouts/translations/es/options/spinal-injections.yaml").unlink()
     data = json.loads(run("list", "--json", workspace=es_ws).stdout)
-    assert {d["id"]: d["languages"] for d in data["documents"]}[DOC] == ["en"]
+    assert "es" not in {d["id"]: d["languages"] for d in data["documents"]}[DOC]
 
 
 def test_stamp_refuses_an_incomplete_file_and_is_idempotent(run, tmp_ws):
@@ -342,7 +344,7 @@ def test_batch_dry_run_refuses_an_untranslated_language(run, es_ws, tmp_path):
     lines = [x for x in result.output.splitlines() if ": language: " in x]
     assert len(lines) == 2, result.output
     assert "r.csv:4: language: 'fr' is not a language this document" in lines[0]
-    assert "(it has: en, es)" in lines[0]
+    assert "(it has: en, " in lines[0] and "fr" not in lines[0].split("it has:")[1]
     assert "r.csv:5: language: 'de'" in lines[1]
     assert "nothing rendered" in result.output
 
@@ -367,8 +369,8 @@ def test_api_render_language(es_ws):
     ws = handoutgen.open_workspace(es_ws)
     html = ws.render(DOC, language="es", format="html").decode()
     assert '<html lang="es">' in html
-    with pytest.raises(HandoutgenError, match="not translated into 'zh'|no 'zh' strings"):
-        ws.render(DOC, language="zh", format="html")
+    with pytest.raises(HandoutgenError, match="no 'fr' strings"):
+        ws.render(DOC, language="fr", format="html")
 
 
 def test_web_form_offers_the_documents_languages_and_renders_the_choice(
@@ -388,7 +390,8 @@ def test_web_form_offers_the_documents_languages_and_renders_the_choice(
     assert page.status_code == 200
     select = re.search(r'<select id="language" name="language">(.*?)</select>', page.text, re.S)
     assert select, page.text
-    assert re.findall(r'<option value="(\w+)"', select.group(1)) == ["en", "es"]
+    codes = re.findall(r'<option value="(\w+)"', select.group(1))
+    assert codes[0] == "en" and "es" in codes
     assert "Español (Spanish)" in select.group(1)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     form = {
@@ -413,7 +416,7 @@ def test_web_form_offers_the_documents_languages_and_renders_the_choice(
 
 def test_check_report_lists_unreviewed_translations(run, es_ws):
     data = json.loads(run("check", DOC, "--report", "--json", workspace=es_ws).stdout)
-    items = [i for i in data[DOC] if i["standard"] == "Translations"]
+    items = [i for i in data[DOC] if i["standard"] == "Translations" and "'es'" in i["item"]]
     assert len(items) == 1 and not items[0]["met"]
     assert "not reviewed by a qualified human translator" in items[0]["evidence"]
     assert "handouts/translations/es/options/conservative-care.yaml" in items[0]["evidence"]

@@ -962,8 +962,8 @@ def translation_findings(library: Library, documents: list[str] | None = None) -
                 out.append(
                     Finding(
                         rec.source,
-                        c.line,
-                        1 if c.line else None,
+                        c.line or 1,
+                        1,
                         "error",
                         "translation-stale",
                         f"'{c.path}' {c.how} since the '{lang}' translation was made "
@@ -1002,8 +1002,8 @@ def translation_findings(library: Library, documents: list[str] | None = None) -
                 out.append(
                     Finding(
                         rec.source,
-                        None,
-                        None,
+                        1,
+                        1,
                         "warning",
                         "translation-image",
                         f"image {image.src} has no '{lang}' version ({_localized_name(image.src, lang)}); "
@@ -1027,8 +1027,8 @@ def translation_findings(library: Library, documents: list[str] | None = None) -
             out.append(
                 Finding(
                     library.workspace.display(path),
-                    line,
-                    None,
+                    line or 1,
+                    1,
                     "error",
                     "template-string",
                     f"{msg!r}: {problem} (locale/{i18n.base(lang)}/LC_MESSAGES/messages.po)",
@@ -1040,8 +1040,8 @@ def translation_findings(library: Library, documents: list[str] | None = None) -
                 out.append(
                     Finding(
                         "src/handoutgen/locale/messages.pot",
-                        None,
-                        None,
+                        1,
+                        1,
                         "error",
                         "template-string",
                         f"{msg!r}: no '{lang}' translation (locale/{i18n.base(lang)}/"

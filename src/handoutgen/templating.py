@@ -185,6 +185,7 @@ def environment(template_dirs: tuple[Path, ...]) -> jinja2.Environment:
         long_date=long_date,
         month_year=month_year,
         css_string=css_string,
+        number=i18n.number,
     )
     return env
 

@@ -185,10 +185,9 @@ def write_pdf(
 ) -> bytes:
     """Tagged (accessible) PDF; a fixed identifier from the content keeps it byte-identical.
     Glyphs are drawn while writing, so missing-glyph warnings come from here."""
-    from .langtags import install
     from .tagging import repair
 
-    install()  # elements in another language say so (langtags.py)
+    install_lang_tags()  # elements in another language say so
     with watch(strict):
         pdf = document.write_pdf(
             custom_metadata=True,
@@ -202,9 +201,7 @@ def write_pdf(
 
 def write_pages(document: weasyprint.Document, pages: Sequence[int], *, tags: bool) -> bytes:
     """Some pages of a laid-out document as their own PDF."""
-    from .langtags import install
-
-    install()
+    install_lang_tags()
     with watch():
         return document.copy([document.pages[i] for i in pages]).write_pdf(pdf_tags=tags)
 
@@ -356,3 +353,34 @@ def open_depths(document: Any) -> list[int]:
             )
         )
     return depths
+
+
+# -- languages in the tag tree ------------------------------------------------
+# Structure elements carry their language (PDF/UA-1 7.2): WeasyPrint (70) writes
+# the document's /Lang from <html lang> but none on the elements inside it, so
+# its tag builder is wrapped: an element with a lang attribute gets /Lang (the
+# English half of "Traducción sin revisar / Translation not yet reviewed",
+# each tagline). tests/test_languages.py fails loudly if the builder changes.
+
+
+def install_lang_tags() -> None:
+    """Wrap weasyprint.pdf.tags._build_box_tree once (idempotent)."""
+    import pydyf
+    from weasyprint.pdf import tags
+
+    original = tags._build_box_tree
+    if getattr(original, "handoutgen_lang", False):
+        return
+
+    def build(box: Any, parent: Any, *args: Any) -> Any:
+        element = getattr(getattr(box, "_box", box), "element", None)
+        lang = None
+        if element is not None and hasattr(element, "get") and element.tag != "html":
+            lang = element.get("lang")
+        for made in original(box, parent, *args):
+            if lang and "Lang" not in made:
+                made["Lang"] = pydyf.String(lang)
+            yield made
+
+    build.handoutgen_lang = True  # type: ignore[attr-defined]
+    tags._build_box_tree = build
