@@ -107,7 +107,11 @@ def test_every_problem_is_reported_in_one_run(run, tmp_ws: Path):
         in err
     )
     assert "handouts/nonsurgical-options.yaml:2:1: document has no disclaimer" in err
-    assert "handouts/options/spinal-injections.yaml:3:1: YAML syntax error" in err
+    # Reported where the bracket opens, not at the end of the file.
+    assert (
+        "handouts/options/spinal-injections.yaml:2:8: YAML syntax error: a bracket opened "
+        "here is never closed" in err
+    )
     assert "duplicate option id 'radiofrequency-ablation'" in err
     assert "id 'radiofrequency-ablation' does not match the file name fusion-copy.yaml" in err
 

@@ -146,7 +146,8 @@ def open_workspace(path: str | os.PathLike[str] = ".") -> HandoutWorkspace:
 def _stamp(ws: Workspace) -> tuple:
     """Names, sizes and times of the content files: changes when any is edited."""
     out = []
-    for folder in (ws.handouts_dir, ws.root / "templates", ws.root / "styles", ws.assets_dir):
+    folders = (ws.handouts_dir, ws.root / "templates", ws.root / "styles", ws.assets_dir)
+    for folder in (*folders, ws.root / "locale"):
         if folder.is_dir():
             for p in sorted(folder.rglob("*")):
                 try:

@@ -495,6 +495,15 @@ def run_batch(
     )
     good = list(recipients.good)
     problems = recipients.problems
+    # A row whose options are more than a tri-fold or booklet holds is an invalid
+    # row, in a dry run too (see fit.py).
+    from .fit import unfit_rows
+    from .recipients import RowProblem
+
+    unfit = unfit_rows(library, doc, good)
+    if unfit:
+        problems += [RowProblem(recipients.source, row, "options", m) for row, m in unfit.items()]
+        good = [r for r in good if r.row not in unfit]
     if settings.sort == "zip":
         good.sort(key=lambda r: (r.fields.get("zip") or "", r.row))
     check_paths(settings, [r.id for r in good])

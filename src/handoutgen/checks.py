@@ -13,7 +13,7 @@ import re
 import statistics
 from dataclasses import asdict, dataclass
 from html.parser import HTMLParser
-from typing import Literal
+from typing import Any, Literal
 
 from . import clock
 from .content import Library, add_months, did_you_mean
@@ -470,6 +470,8 @@ class _Checker:
                     "or put it in an option with its source",
                     **ids,
                 )
+        self.clinic_names(doc, yf, texts, ids)
+        self.images(doc, yf, option_ids, ids)
         for i, other in enumerate(doc.see_also):
             if other.document not in self.library.documents:
                 self.add(
@@ -482,13 +484,73 @@ class _Checker:
                 )
         self.page(doc, yf, option_ids)
 
+    def images(self, doc: Document, yf: YamlFile, option_ids: list[str], ids: dict) -> None:
+        """Pictures and the logo far larger than they print (see imagecheck.py)."""
+        from .imagecheck import oversized
+
+        brand = self.library.brands.get(doc.brand) if doc.brand else None
+        where: dict[str, tuple[YamlFile, Loc]] = {
+            image.src: (yf, ("images", i, "src")) for i, image in enumerate(doc.images)
+        }
+        if brand and brand.logo:
+            brand_file = next(
+                (
+                    f
+                    for f in self.library.files.values()
+                    if f.path.stem == brand.id and f.path.parent.name == "brands"
+                ),
+                yf,
+            )
+            where.setdefault(brand.logo, (brand_file, ("logo",)))
+
+        def laid_out():  # noqa: ANN202 - only when an image is big enough to matter
+            from .compose import render_html
+            from .context import make_request
+            from .weasy import layout
+
+            request = make_request(document=doc.id, options=tuple(option_ids))
+            return layout(self.library, render_html(self.library, request))
+
+        for big in oversized(self.library.workspace.root, list(where), laid_out):
+            file, loc = where[big.src]
+            self.add(file, loc, "warning", "images", big.message(), **ids)
+
+    def clinic_names(
+        self, doc: Document, yf: YamlFile, texts: list[tuple[Loc, str]], ids: dict
+    ) -> None:
+        """A clinic's name typed into the document stays when --brand changes the
+        clinic: the name, funding line, website and QR code belong in the brand."""
+        texts = [*texts, (("title",), doc.title[EN])]
+        if doc.subtitle:
+            texts.append((("subtitle",), doc.subtitle[EN]))
+        if doc.producer:
+            texts.append((("producer",), doc.producer[EN]))
+        for brand in self.library.brands.values():
+            for loc, text in texts:
+                if brand.name.casefold() in text.casefold():
+                    self.add(
+                        yf,
+                        loc,
+                        "warning",
+                        "brand",
+                        f"'{brand.name}' is typed into the text, so another --brand would "
+                        "still print it: remove it; the clinic's name, funding line, website "
+                        f"and QR code come from the brand (handouts/brands/{brand.id}.yaml)",
+                        **ids,
+                    )
+
     def page(self, doc: Document, yf: YamlFile, option_ids: list[str]) -> None:
         """Rules read from the page as printed: the rendered HTML, in reading order."""
         from .compose import render_html
         from .context import make_request
 
         request = make_request(document=doc.id, options=tuple(option_ids))
-        html = render_html(self.library, request)
+        from .taglines import TaglinesError
+
+        try:
+            html = render_html(self.library, request)
+        except TaglinesError:
+            return  # reported once, as [taglines] findings, by translation_findings
         finder = _ImageFinder()
         finder.feed(html)
         ids = {"document": doc.id}
@@ -589,26 +651,25 @@ class _Checker:
         """Brochures and booklets have a fixed size: their text must fit it."""
         if doc.kind != "brochure":
             return
-        from .compose import render_html
-        from .context import make_request
-        from .weasy import layout, overflowing_panels
+        from .fit import measure, too_many
 
-        request = make_request(document=doc.id, options=tuple(option_ids))
-        html = render_html(self.library, request)
-        rendered = layout(self.library, html)
+        fit = measure(self.library, doc, option_ids)
         ids = {"document": doc.id}
-        pages = len(rendered.pages)
-        if doc.pages is not None and pages > doc.pages:
+        message = too_many(self.library, doc, option_ids, fit)
+        if message is not None:
+            self.add(yf, ("options",), "error", "fit", message, key=True, **ids)
+            return
+        if doc.pages is not None and fit.pages > doc.pages:
             self.add(
                 yf,
                 ("pages",),
                 "error",
                 "layout",
-                f"the layout needs {pages} pages but the document has {doc.pages}: "
+                f"the layout needs {fit.pages} pages but the document has {doc.pages}: "
                 "shorten the text or use fewer options",
                 **ids,
             )
-        for label in overflowing_panels(rendered):
+        for label in fit.overflowing:
             self.add(
                 yf,
                 (),
@@ -748,6 +809,7 @@ def check(
                 option=opt_id,
             )
         findings.update(checker.findings)
+    findings.update(translation_findings(library, documents))
     return sorted(findings)
 
 
@@ -800,3 +862,257 @@ def _strictest(library: Library, opt_id: str, docs: list[Document]) -> tuple[Rea
     warn = min(d.reading_level.warn for d in using)
     error = min(d.reading_level.error for d in using)
     return ReadingLevel(warn=warn, error=error), min(d.review_interval_months for d in using)
+
+
+# -- translations -------------------------------------------------------------
+# Spanish reading ease: Szigriszt-Pazos, read on the INFLESZ scale (Barrio-
+# Cantalejo et al., 2008): below 55 is "somewhat difficult" for the general
+# public; 55-65 "normal" is the target for patient materials.
+INFLESZ_TARGET = 55.0
+# Chinese and Arabic have no formula here: sentence length only. A Chinese
+# sentence over 50 characters, or an Arabic one over 25 words, is long.
+MAX_SENTENCE_CHARS_ZH = 50
+MAX_SENTENCE_WORDS_AR = 25
+_SENTENCE_ZH = re.compile(r"(?<=[。！？!?])")
+_SENTENCE_AR = re.compile(r"(?<=[.!?؟])\s+")
+
+
+def szigriszt_pazos(text: str) -> float:
+    """Szigriszt-Pazos perspicuity (textstat, with its Spanish syllable rules;
+    a separate instance, so the English counts elsewhere are not switched)."""
+    from textstat.textstat import textstatistics
+
+    es = textstatistics()
+    es.set_lang("es")
+    return float(es.szigriszt_pazos(text))
+
+
+def translation_findings(library: Library, documents: list[str] | None = None) -> list[Finding]:
+    """Translation files: problems (missing or stray fields, the record), staleness
+    at the English file's lines, unreviewed translations, template strings a
+    language lacks, and reading level (es) or sentence length (zh, ar)."""
+    from pathlib import Path
+
+    from . import i18n
+    from .context import localized_asset
+    from .translations import text_fields
+
+    tr = library.translations
+    wanted: set[tuple[str, str]] | None = None
+    if documents:
+        wanted = set()
+        for doc_id in documents:
+            doc = library.document(doc_id)
+            wanted.add(("document", doc.id))
+            wanted.update(("option", o) for o in doc.options)
+            if doc.brand:
+                wanted.add(("brand", doc.brand))
+    out: list[Finding] = []
+    for p in tr.problems:
+        out.append(Finding(p.path, p.line, p.column, "error", "translation", p.message))
+    from . import taglines
+
+    for p in taglines.load(library.workspace)[1]:
+        out.append(Finding(p.path, p.line, p.column, "error", "taglines", p.message))
+    for (lang, kind, item_id), rec in sorted(tr.records.items()):
+        if wanted is not None and (kind, item_id) not in wanted:
+            continue
+        ids = {"document" if kind == "document" else "option": item_id} if kind != "brand" else {}
+        if not rec.stamped:
+            out.append(
+                Finding(
+                    rec.path,
+                    1,
+                    1,
+                    "error",
+                    "translation-stale",
+                    f"not stamped with the English it was made from ({rec.source}); once "
+                    f"it matches the English, run `handoutgen translations stamp {rec.path}`",
+                    **ids,
+                )
+            )
+        elif rec.stale:
+            if not rec.changed:
+                out.append(
+                    Finding(
+                        rec.path,
+                        1,
+                        1,
+                        "error",
+                        "translation-stale",
+                        f"the English ({rec.source}) changed since this translation was "
+                        "made; update it, then stamp it again",
+                        **ids,
+                    )
+                )
+            for c in rec.changed:
+                out.append(
+                    Finding(
+                        rec.source,
+                        c.line,
+                        1 if c.line else None,
+                        "error",
+                        "translation-stale",
+                        f"'{c.path}' {c.how} since the '{lang}' translation was made "
+                        f"({rec.path}): update the translation, then run `handoutgen "
+                        f"translations stamp {rec.path}`",
+                        **ids,
+                    )
+                )
+        if not rec.reviewed and rec.record is not None:
+            r = rec.record
+            out.append(
+                Finding(
+                    rec.path,
+                    1,
+                    1,
+                    "warning",
+                    "translation-unreviewed",
+                    f"'{lang}' translation not reviewed by a qualified human translator "
+                    f"(method: {r.method}, reviewer: {r.reviewer or 'none'}); every page "
+                    "it is on says 'Translation not yet reviewed'",
+                    **ids,
+                )
+            )
+        models: dict[str, dict[str, Any]] = {
+            "option": library.options,
+            "document": library.documents,
+            "brand": library.brands,
+        }
+        model = models[kind].get(item_id)
+        if model is None or not rec.usable:
+            continue
+        texts = [v[lang] for _, v, _ in text_fields(model) if lang in v]
+        out += _language_level(lang, rec.path, texts, ids)
+        for image in getattr(model, "images", []):
+            if localized_asset(library.workspace, image.src, lang) == image.src:
+                out.append(
+                    Finding(
+                        rec.source,
+                        None,
+                        None,
+                        "warning",
+                        "translation-image",
+                        f"image {image.src} has no '{lang}' version ({_localized_name(image.src, lang)}); "
+                        "any words in it print as they are",
+                        **ids,
+                    )
+                )
+    # Template strings: every language that has content must have them all.
+    templates = sorted(
+        {
+            p.resolve()
+            for d in library.workspace.template_dirs
+            if d.is_dir()
+            for p in d.rglob("*.html")
+        }
+    )
+    catalog_dirs = tuple(Path(d).parent / "locale" for d in library.workspace.template_dirs)
+    python_strings = _pot_messages()
+    for lang in tr.languages():
+        for path, line, msg, problem in i18n.missing_messages(lang, templates, catalog_dirs):
+            out.append(
+                Finding(
+                    library.workspace.display(path),
+                    line,
+                    None,
+                    "error",
+                    "template-string",
+                    f"{msg!r}: {problem} (locale/{i18n.base(lang)}/LC_MESSAGES/messages.po)",
+                )
+            )
+        cat = i18n.catalog(lang, catalog_dirs)
+        for msg in python_strings:
+            if cat is None or msg not in cat.messages:
+                out.append(
+                    Finding(
+                        "src/handoutgen/locale/messages.pot",
+                        None,
+                        None,
+                        "error",
+                        "template-string",
+                        f"{msg!r}: no '{lang}' translation (locale/{i18n.base(lang)}/"
+                        "LC_MESSAGES/messages.po)",
+                    )
+                )
+    return out
+
+
+def _localized_name(src: str, lang: str) -> str:
+    from pathlib import PurePosixPath
+
+    path = PurePosixPath(src)
+    return str(path.with_name(f"{path.stem}.{lang}{path.suffix}"))
+
+
+def _pot_messages() -> list[str]:
+    """Strings the Python code translates (i18n.gettext), from the shipped .pot."""
+    from babel.messages.pofile import read_po
+
+    from .i18n import LOCALE_DIR
+
+    pot = LOCALE_DIR / "messages.pot"
+    if not pot.is_file():
+        return []
+    with pot.open("rb") as fh:
+        return [
+            m.id
+            for m in read_po(fh)
+            if m.id and isinstance(m.id, str) and any(".py" in loc for loc, _ in m.locations)
+        ]
+
+
+def _language_level(lang: str, path: str, texts: list[str], ids: dict) -> list[Finding]:
+    base = lang.split("-")[0]
+    out: list[Finding] = []
+    if base == "es":
+        text = _sentences(texts)
+        if len(text.split()) >= 30:
+            score = szigriszt_pazos(text)
+            if score < INFLESZ_TARGET:
+                out.append(
+                    Finding(
+                        path,
+                        1,
+                        1,
+                        "warning",
+                        "reading-level",
+                        f"Spanish reading ease (Szigriszt-Pazos) is {score:.0f}, below the "
+                        f"INFLESZ target of {INFLESZ_TARGET:.0f} ('normal') for patient "
+                        "materials: shorter sentences and words",
+                        **ids,
+                    )
+                )
+    elif base == "zh":
+        for text in texts:
+            for s in _SENTENCE_ZH.split(text):
+                if len(s.strip()) > MAX_SENTENCE_CHARS_ZH:
+                    out.append(
+                        Finding(
+                            path,
+                            1,
+                            1,
+                            "warning",
+                            "sentence-length",
+                            f"a Chinese sentence of {len(s.strip())} characters (over "
+                            f"{MAX_SENTENCE_CHARS_ZH}): {s.strip()[:20]}...",
+                            **ids,
+                        )
+                    )
+    elif base == "ar":
+        for text in texts:
+            for s in _SENTENCE_AR.split(text):
+                if len(s.split()) > MAX_SENTENCE_WORDS_AR:
+                    out.append(
+                        Finding(
+                            path,
+                            1,
+                            1,
+                            "warning",
+                            "sentence-length",
+                            f"an Arabic sentence of {len(s.split())} words (over "
+                            f"{MAX_SENTENCE_WORDS_AR}): {s[:30]}...",
+                            **ids,
+                        )
+                    )
+    return out

@@ -133,6 +133,11 @@ def _library(ctx: click.Context):
     type=click.Choice(["pdf/ua-1", "pdf/a-3u"]),
     help="Tagged PDF/UA-1 (accessible, the default) or PDF/A-3u (archival, also tagged).",
 )
+@click.option(
+    "--language",
+    metavar="CODE",
+    help="Language code (es, zh, ar...); default: the document's (en). `list --json` shows them.",
+)
 @click.pass_context
 def render(
     ctx: click.Context,
@@ -153,6 +158,7 @@ def render(
     pdf_variant: str | None,
     brand: str | None,
     print_ready: bool,
+    language: str | None,
 ) -> None:
     """Render DOCUMENT for one patient as PDF, HTML or PNG."""
     from .output import write_atomic
@@ -178,6 +184,7 @@ def render(
         pdf_variant=pdf_variant,
         brand=brand,
         print_ready=print_ready,
+        language=language,
     )
     data = do_render(library, request)
     if output == "-":
@@ -271,8 +278,15 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     from .models import DEFAULT_LANGUAGE
 
     library = _library(ctx)
+    from .context import document_languages
+
     docs = [
-        {"id": d.id, "title": d.title[DEFAULT_LANGUAGE], "kind": d.kind}
+        {
+            "id": d.id,
+            "title": d.title[DEFAULT_LANGUAGE],
+            "kind": d.kind,
+            "languages": document_languages(library, d.id),
+        }
         for d in library.documents.values()
     ]
     opts = [{"id": o.id, "title": o.title[DEFAULT_LANGUAGE]} for o in library.options.values()]
@@ -281,7 +295,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
         return
     click.echo("Documents:")
     for d in docs:
-        click.echo(f"  {d['id']:<28} {d['kind']:<9} {d['title']}")
+        click.echo(f"  {d['id']:<28} {d['kind']:<9} {d['title']}  [{' '.join(d['languages'])}]")
     click.echo("Options:")
     for o in opts:
         click.echo(f"  {o['id']:<28} {o['title']}")
@@ -945,6 +959,34 @@ def warm(ctx: click.Context, documents: tuple[str, ...], clinics: tuple[str, ...
 # -- cache (issue 13) -------------------------------------------------------------------
 
 
+@cli.group(name="translations")
+def translations_group() -> None:
+    """Translation files (handouts/translations/<lang>/): their records."""
+
+
+@translations_group.command(name="stamp")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_context
+def translations_stamp(ctx: click.Context, files: tuple[Path, ...]) -> None:
+    """Record that each FILE matches its English source as it is now (the hash
+    of the English text, per field). Run it after updating a translation."""
+    from .errors import DataError
+    from .translations import stamp
+
+    library = _library(ctx)
+    errors = []
+    for path in files:
+        try:
+            shown, changed = stamp(library, path)
+        except DataError as exc:
+            errors.append(exc.format_message())
+            continue
+        if not ctx.obj["quiet"]:
+            click.echo(f"{'Stamped' if changed else 'Already stamped'}: {shown}", err=True)
+    if errors:
+        raise DataError("\n".join(errors))
+
+
 @cli.group(name="cache")
 def cache_group() -> None:
     """Show or clear the cache of editions and check results (no patient data)."""
@@ -978,6 +1020,55 @@ def cache_clear() -> None:
 
     removed = cache.clear()
     click.echo(f"Removed {removed} cache entr{'y' if removed == 1 else 'ies'}.")
+
+
+@cli.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def init(ctx: click.Context, directory: Path) -> None:
+    """Start a workspace in DIRECTORY (default: here): a handout, its options, a
+    brand, templates/ and styles/ to start from, a README and editor schemas."""
+    from .scaffold import DOCUMENT, init_workspace
+    from .workspace import display_path
+
+    written = init_workspace(directory)
+    if not ctx.obj["quiet"]:
+        where = display_path(directory.resolve())
+        click.echo(f"Created a workspace in {where} ({len(written)} files). Try:", err=True)
+        click.echo(f"  cd {where}\n  handoutgen check\n  handoutgen render {DOCUMENT}", err=True)
+
+
+@cli.command()
+@click.argument("kind", required=False, type=click.Choice(["option", "document", "brand"]))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write KIND's schema to this file instead of standard output.",
+)
+@click.pass_context
+def schema(ctx: click.Context, kind: str | None, output: Path | None) -> None:
+    """JSON Schema of the YAML files, for editors. With KIND, print it (or write
+    it with -o); without, refresh the workspace's schemas/ folder."""
+    if kind is None:
+        if output is not None:
+            raise click.UsageError("-o needs a KIND (option, document or brand)")
+        from .scaffold import write_schemas
+        from .workspace import Workspace, display_path
+
+        for path in write_schemas(Workspace.at(ctx.obj["workspace"]).root):
+            if not ctx.obj["quiet"]:
+                click.echo(f"Wrote {display_path(path)}", err=True)
+        return
+    from .schema import schema_text
+
+    text = schema_text(kind)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        if not ctx.obj["quiet"]:
+            click.echo(f"Wrote {output}", err=True)
 
 
 def _today():  # noqa: ANN202

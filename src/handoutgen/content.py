@@ -20,7 +20,8 @@ from pydantic import BaseModel, ValidationError
 from . import __version__
 from .color import AA_TEXT, contrast
 from .errors import Problem, ValidationFailed
-from .models import Brand, Document, Option
+from .models import PATTERN_HINTS, Brand, Document, Option
+from .translations import Translations, load_translations
 from .workspace import PACKAGE_DIR, Workspace
 from .yamlfile import YamlFile, load_yaml
 
@@ -37,6 +38,8 @@ class Library:
     option_files: dict[str, YamlFile]
     document_files: dict[str, YamlFile]
     brands: dict[str, Brand] = field(default_factory=dict)
+    # Translation files (translations.py): records, and problems `check` reports.
+    translations: Translations = field(default_factory=Translations)
 
     def document(self, doc_id: str) -> Document:
         from .errors import DataError
@@ -91,6 +94,8 @@ def load_library(workspace: Workspace) -> Library:
         brands[brand.id] = brand
     broken_brands = {p.stem for p in brand_dir.glob("*.yaml")} - set(brands)
 
+    _check_stylesheets(workspace, documents, problems)
+
     # Cross-references are checked only against options that loaded, so one
     # broken option file does not drown a document in "unknown option" errors.
     broken_options = {p.stem for p in workspace.options_dir.glob("*.yaml")} - set(options)
@@ -110,15 +115,29 @@ def load_library(workspace: Workspace) -> Library:
 
     if problems:
         raise ValidationFailed(problems)
+    # Translations are merged into the models' text fields; their problems
+    # are `check` errors (and keep that file's language unavailable), not
+    # load errors: a bad Spanish file must not stop English handouts.
+    items: dict[tuple[str, str], tuple[Any, YamlFile]] = {}
+    items.update({("option", k): (v, option_files[k]) for k, v in options.items()})
+    items.update({("document", k): (v, document_files[k]) for k, v in documents.items()})
+    brand_files = {yf.path.stem: yf for yf in files.values() if yf.path.parent == brand_dir}
+    items.update({("brand", k): (v, brand_files[k]) for k, v in brands.items() if k in brand_files})
+    translations, merged = load_translations(
+        workspace.handouts_dir, workspace.display, workspace.confined, items
+    )
+    for (kind, key), model in merged.items():
+        {"option": options, "document": documents, "brand": brands}[kind][key] = model  # type: ignore[index]
     return Library(
         workspace,
         options,
         documents,
         files,
-        _content_hash(workspace, files),
+        _content_hash(workspace, files, translations.paths + [workspace.handouts_dir / "notices"]),
         option_files,
         document_files,
         brands,
+        translations,
     )
 
 
@@ -176,6 +195,42 @@ def _check_brand(workspace: Workspace, brand: Brand, yf: YamlFile, problems: lis
             )
     if brand.logo:
         _check_file(workspace, "logo", brand.logo, yf, ("logo",), problems)
+    if brand.font_family:
+        from .fontcheck import font_problem
+
+        message = font_problem(workspace, brand.font_family)
+        if message:
+            problems.append(yf.problem(("font_family",), message))
+
+
+def _check_stylesheets(
+    workspace: Workspace, documents: dict[str, Document], problems: list[Problem]
+) -> None:
+    """CSS syntax problems at their line in the designer's own file: every
+    stylesheet in the workspace's styles/ and every one a document names."""
+    from .cssfile import css_problems
+    from .workspace import PathRefused
+
+    paths: set[Path] = set()
+    styles = workspace.root / "styles"
+    if styles.is_dir():
+        paths.update(p for p in styles.rglob("*.css") if workspace.confined(p) and p.is_file())
+    for doc in documents.values():
+        for name in doc.styles:
+            try:
+                found = workspace.find_style(name)
+            except PathRefused:
+                continue  # reported by the document's own checks
+            if found is not None:
+                paths.add(found)
+    for path in sorted(paths):
+        display = workspace.display(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(display, None, None, f"cannot read the stylesheet: {exc}"))
+            continue
+        problems.extend(css_problems(text, display))
 
 
 def _check_file(
@@ -271,6 +326,10 @@ def _check_document(
             yf.problem((), "a document of kind letter needs a 'letter' section (sender, opening)")
         )
     _check_file(workspace, "template", doc.template, yf, ("template",), problems)
+    if workspace.find_template(doc.template) is not None:
+        from .templatecheck import block_problems
+
+        problems.extend(block_problems(workspace.template_dirs, doc.template))
     for i, style in enumerate(doc.styles):
         _check_file(workspace, "stylesheet", style, yf, ("styles", i), problems)
     factor_ids: set[str] = set()
@@ -305,6 +364,15 @@ def _pydantic_problems(yf: YamlFile, model: type[BaseModel], exc: ValidationErro
             )
         elif kind == "missing":
             problems.append(yf.problem(loc[:-1], f"missing required key '{loc[-1]}'"))
+        elif kind == "string_pattern_mismatch" and err["ctx"]["pattern"] in PATTERN_HINTS:
+            # In words, with what was written: "logo: must be an .svg or .png file
+            # inside the workspace, ...; got 'assets/Riverside Logo.jpg'".
+            field = ".".join(str(p) for p in loc)
+            got = str(err["input"])
+            got = got if len(got) <= 80 else got[:77] + "..."
+            problems.append(
+                yf.problem(loc, f"{field}: {PATTERN_HINTS[err['ctx']['pattern']]}; got {got!r}")
+            )
         else:
             msg = err["msg"].removeprefix("Value error, ")
             field = ".".join(str(p) for p in loc)
@@ -348,14 +416,27 @@ def _unwrap(t: Any) -> Any:
             return t
 
 
-def _content_hash(workspace: Workspace, files: dict[str, YamlFile]) -> str:
-    """A hash of everything a rendered page depends on except the personal data."""
+def _content_hash(
+    workspace: Workspace, files: dict[str, YamlFile], extra: list[Path] | None = None
+) -> str:
+    """A hash of everything a rendered page depends on except the personal data
+    (content, translations, templates, their string catalogs, styles, assets)."""
+    from .i18n import LOCALE_DIR
+
     h = hashlib.sha256(f"handoutgen {__version__}\n".encode())
-    paths = [yf.path for yf in files.values()]
-    for folder in (*workspace.template_dirs, *workspace.style_dirs, workspace.assets_dir):
+    paths = [yf.path for yf in files.values()] + list(extra or [])
+    folders = (*workspace.template_dirs, *workspace.style_dirs, workspace.assets_dir)
+    for folder in (*folders, workspace.root / "locale", LOCALE_DIR):
         if folder.is_dir():
             # A symlink out of the workspace is never read (render refuses it too).
             paths.extend(p for p in folder.rglob("*") if p.is_file() and workspace.confined(p))
+    paths = [p for p in paths if p.is_file()] + [
+        q
+        for p in paths
+        if p.is_dir()
+        for q in p.rglob("*")
+        if q.is_file() and workspace.confined(q)
+    ]
     for path in sorted(set(paths)):
         rel = _rel(path, workspace.root)
         h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")

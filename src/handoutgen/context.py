@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from markupsafe import Markup
 from pydantic import ValidationError
 
-from . import __version__
+from . import __version__, i18n
 from .content import Library, add_months, did_you_mean
 from .errors import DataError, RenderError
 from .fonts import FAMILY, font_face_css
@@ -63,6 +64,9 @@ class Plan:
     options: list[Option]
     page_size: str
     language: str
+    # Translation files behind this render that are stale or not reviewed by
+    # a qualified human translator (their paths): every page says so.
+    translation_mark: tuple[str, ...] = ()
 
 
 def plan(library: Library, request: RenderRequest) -> Plan:
@@ -74,13 +78,72 @@ def plan(library: Library, request: RenderRequest) -> Plan:
             "; ".join(f"unknown option '{i}'{did_you_mean(i, library.options)}" for i in unknown)
             + " (`handoutgen list` shows the options)"
         )
+    options = [library.options[i] for i in ids]
+    language = request.language or doc.language
     return Plan(
         request=request,
         document=doc,
-        options=[library.options[i] for i in ids],
+        options=options,
         page_size=request.page_size or doc.page_size,
-        language=request.language or doc.language,
+        language=language,
+        translation_mark=language_gate(library, doc, options, language, request.brand),
     )
+
+
+def language_gate(
+    library: Library, doc: Document, options: list[Option], language: str, brand: str | None = None
+) -> tuple[str, ...]:
+    """Refuse a language the document (or an option, or the templates) does not
+    have, naming what is missing; return the translation files that need the
+    "not yet reviewed" mark."""
+    if i18n.base(language) == i18n.SOURCE_LANGUAGE:
+        return ()
+    from .translations import missing_text
+
+    problems: list[str] = []
+    if i18n.catalog(language, library_catalog_dirs(library)) is None:
+        problems.append(
+            f"the templates have no '{language}' strings (locale/{language}/LC_MESSAGES/messages.po)"
+        )
+    marked: list[str] = []
+    items: list[tuple[str, str, Any]] = [("document", doc.id, doc)]
+    items += [("option", o.id, o) for o in options]
+    brand_id = brand or doc.brand
+    if brand_id and brand_id in library.brands:
+        items.append(("brand", brand_id, library.brands[brand_id]))
+    for kind, item_id, model in items:
+        record = library.translations.record(
+            language, kind, item_id
+        ) or library.translations.record(i18n.base(language), kind, item_id)
+        missing = missing_text(model, language)
+        if missing:
+            shown = ", ".join(missing[:3]) + (
+                f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+            )
+            where = (
+                f"{record.path} has problems (see `handoutgen check`)"
+                if record and not record.usable
+                else f"{record.path} lacks {shown}"
+                if record
+                else f"no translation file for {kind} '{item_id}'"
+            )
+            problems.append(f"{kind} '{item_id}' is not translated into '{language}': {where}")
+        elif record is not None and record.needs_mark:
+            marked.append(record.path)
+    if problems:
+        raise DataError(
+            f"cannot render '{doc.id}' in '{language}': "
+            + "; ".join(problems)
+            + ". Nothing falls back to English: translate it, or render in another language"
+        )
+    return tuple(marked)
+
+
+def library_catalog_dirs(library: Library) -> tuple:
+    """The workspace's own catalog folders (beside its template folders)."""
+    from pathlib import Path
+
+    return tuple(Path(d).parent / "locale" for d in library.workspace.template_dirs)
 
 
 def _brand(library: Library, p: Plan):  # noqa: ANN202
@@ -95,7 +158,29 @@ def _brand(library: Library, p: Plan):  # noqa: ANN202
         ) from None
 
 
-def _qr_svg(url: str, dark: str) -> Markup:
+def localized_asset(ws: Any, src: str, language: str) -> str:
+    """``dir/name.<lang>.ext`` if the workspace has it (inside it), else ``src``."""
+    if i18n.base(language) == i18n.SOURCE_LANGUAGE:
+        return src
+    from pathlib import PurePosixPath
+
+    path = PurePosixPath(src)
+    for code in dict.fromkeys((language, i18n.base(language))):
+        candidate = str(path.with_name(f"{path.stem}.{code}{path.suffix}"))
+        full = ws.root / candidate
+        if full.is_file() and ws.confined(full):
+            return candidate
+    return src
+
+
+def _taglines(library: Library, doc: Document, brand: Any) -> list:
+    from . import taglines
+
+    phone = brand.phone if brand and brand.phone else doc.phone
+    return taglines.shown(library.workspace, phone)
+
+
+def _qr_svg(url: str, dark: str, lang: str = "en") -> Markup:
     """A vector QR code (segno) for a validated http(s) URL."""
     import segno
 
@@ -108,9 +193,24 @@ def _qr_svg(url: str, dark: str) -> Markup:
         light="#ffffff",
         border=2,
         omitsize=True,
-        title=f"QR code that opens {url}",
+        title=i18n.gettext("QR code that opens %(url)s", lang) % {"url": url},
     )
     return Markup(svg)
+
+
+def _stylesheet_text(ws: Any, path: Any) -> str:
+    stat = path.stat()
+    return _rewritten(ws, str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=64)
+def _rewritten(ws: Any, path: str, _mtime: int, _size: int) -> str:
+    from pathlib import Path
+
+    from .cssfile import rewrite_urls
+
+    p = Path(path)
+    return rewrite_urls(p.read_text(encoding="utf-8"), p, ws, ws.display(p))
 
 
 def context(
@@ -143,11 +243,15 @@ def context(
             raise RenderError(
                 f"stylesheet '{name}' not found; looked in {ws.looked_in(ws.style_dirs)}"
             )
-        # Stylesheets are trusted workspace files, inlined so the HTML stands alone.
-        return Markup(path.read_text(encoding="utf-8"))
+        # Stylesheets are trusted workspace files, inlined so the HTML stands alone;
+        # their url()s are made relative to them, as a browser reads them.
+        return Markup(_stylesheet_text(ws, path))
 
     def asset(src: str) -> str:
-        """An image's URL: relative for layout; a data URI in a standalone HTML file."""
+        """An image's URL: relative for layout; a data URI in a standalone HTML file.
+        A picture with words in it may have a version per language beside it
+        (``spine.es.svg`` for ``spine.svg``), used for that language."""
+        src = localized_asset(ws, src, p.language)
         if not inline_fonts:
             return src
         import base64
@@ -165,6 +269,9 @@ def context(
         "options": p.options,
         "factors": doc.factors,
         "lang": p.language,
+        "rtl": i18n.is_rtl(p.language),
+        "page_of_css": Markup(i18n.page_of_css(p.language)),
+        "translation_mark": bool(p.translation_mark),
         "page_size": p.page_size,
         "person": {
             "patient": isolate(req.patient),
@@ -195,10 +302,16 @@ def context(
             ],
             "letter_date": req.letter_date,
         },
+        # Other handouts, in the reader's language only: a Spanish reader is not
+        # sent to ask for a handout that exists only in English.
         "see_also": [
             (library.documents[s.document], s.note)
             for s in doc.see_also
             if s.document in library.documents
+            and (
+                i18n.base(p.language) == i18n.SOURCE_LANGUAGE
+                or p.language in document_languages(library, s.document)
+            )
         ],
         "sources": sources,
         "source_number": {s: i + 1 for i, s in enumerate(sources)},
@@ -211,10 +324,14 @@ def context(
         "extra_styles": doc.styles,
         "draft": draft or doc.status != "approved",
         "brand": (brand := _brand(library, p)),
-        "qr_svg": _qr_svg(doc.qr, brand.colors.text if brand else "#1b1b1b") if doc.qr else None,
+        # The brand's QR target wins, so --brand changes it with the clinic's name.
+        "qr_url": (qr_url := (brand.qr if brand and brand.qr else None) or doc.qr),
+        "qr_svg": _qr_svg(qr_url, brand.colors.text if brand else "#1b1b1b", p.language) if qr_url else None,
         "print_ready": req.print_ready,
         "pad_pages": pad_pages,
         "vdp": marks if marks is not None else Marks(),
+        # Notices of free language help (Section 1557), from the clinic's cited file.
+        "taglines": _taglines(library, doc, brand) if doc.kind == "letter" else [],
         "large_print": req.large_print,
         "meta": {
             "version": __version__,
@@ -223,3 +340,21 @@ def context(
             "options": ",".join(o.id for o in p.options),
         },
     }
+
+
+def document_languages(library: Library, doc_id: str) -> list[str]:
+    """The languages ``doc_id`` renders in with its own options (English first):
+    every text translated, and the templates' strings there."""
+    doc = library.document(doc_id)
+    options = [library.options[i] for i in doc.options if i in library.options]
+    candidates = set(library.translations.languages()) | set(
+        i18n.languages(library_catalog_dirs(library))
+    )
+    out = [doc.language]
+    for lang in sorted(candidates - {doc.language, i18n.SOURCE_LANGUAGE}):
+        try:
+            language_gate(library, doc, options, lang)
+        except DataError:
+            continue
+        out.append(lang)
+    return out

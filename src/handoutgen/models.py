@@ -24,6 +24,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
 )
 
 DEFAULT_LANGUAGE = "en"
@@ -75,10 +76,26 @@ def _check_localized(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+# For editors (`handoutgen schema`): what an author may write, a string or a
+# mapping of language code to string with an English entry.
+_TEXT_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "minLength": 1},
+        {
+            "type": "object",
+            "propertyNames": {"pattern": LANG_RE.pattern},
+            "additionalProperties": {"type": "string", "minLength": 1},
+            "required": [DEFAULT_LANGUAGE],
+        },
+    ],
+    "description": "Text: a string (English), or {language code: string} with an 'en' entry.",
+}
+
 Text = Annotated[
     dict[str, Annotated[str, StringConstraints(strip_whitespace=True)]],
     BeforeValidator(_to_localized),
     AfterValidator(_check_localized),
+    WithJsonSchema(_TEXT_SCHEMA),
 ]
 """A translatable text: a string, or ``{language: string}`` with an English entry."""
 
@@ -160,7 +177,7 @@ class SeeAlso(_Model):
 class Term(_Model):
     """A medical word defined for the reader ("Words to know")."""
 
-    term: str = Field(min_length=2, max_length=60)
+    term: Text = Field(description="The word, as the text uses it (translated like any text).")
     meaning: Text
 
 
@@ -242,6 +259,16 @@ class Brand(_Model):
     address: list[str] = Field(default_factory=list)
     phone: str | None = Field(default=None, max_length=40)
     website: str | None = Field(default=None, pattern=r"^https?://[^\s/$.?#][^\s]*$")
+    funding: str | None = Field(
+        default=None,
+        max_length=200,
+        description='Who paid for the material, printed after the producer: "Paid for by ...".',
+    )
+    qr: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/$.?#][^\s]*$",
+        description="A URL printed as a QR code on brochures; wins over the document's qr.",
+    )
 
 
 DocumentKind = Literal["handout", "brochure", "letter"]
@@ -308,6 +335,28 @@ class Document(_Model):
     pages_multiple_of: int = Field(
         default=1, ge=1, le=16, description="Pad with notes pages to a multiple (4 for booklets)."
     )
+
+
+# What each pattern above means, in words, for the errors authors and designers
+# read (the patterns themselves stay in the JSON Schema for editors).
+_NAME_CHARS = "letters, digits, '-', '_', '.' and '/' only, no spaces"
+PATTERN_HINTS: dict[str, str] = {
+    r"^[a-z0-9][a-z0-9-]*$": "must be an id of lowercase letters, digits and '-', like 'spine-brochure'",
+    r"^[A-Za-z0-9_./-]+\.(svg|png|jpe?g)$": (
+        f"must be an .svg, .png or .jpg file inside the workspace, named with {_NAME_CHARS}"
+    ),
+    r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$": "must be a color like '#0b4a5e' (# and 3 or 6 hex digits)",
+    r"^[A-Za-z0-9_./-]+\.(svg|png)$": (
+        f"must be an .svg or .png file inside the workspace, named with {_NAME_CHARS}"
+    ),
+    r"^[A-Za-z0-9 -]{1,60}$": (
+        "must be a font family name of letters, digits, spaces and '-' (at most 60), "
+        "like 'Source Sans 3'"
+    ),
+    r"^https?://[^\s/$.?#][^\s]*$": "must be a web address starting with http:// or https://",
+    r"^[A-Za-z0-9_./-]+\.html$": f"must be an .html file name, with {_NAME_CHARS}",
+    LANG_RE.pattern: "must be a language code like 'en' or 'es-MX'",
+}
 
 
 OutputFormat = Literal["pdf", "html", "png"]

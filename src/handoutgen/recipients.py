@@ -508,6 +508,7 @@ def load_recipients(
     if result.problems:
         return result
     seen: dict[str, tuple[int, str]] = {}
+    languages: dict[tuple, str | None] = {}
     for number, raw in rows:
         result.rows += 1
         fields: dict[str, Any] = {}
@@ -517,6 +518,8 @@ def load_recipients(
             if name:
                 fields[name] = _text(value)
         problems, warnings = _check_row(source, number, fields, library, letter, seen)
+        if not problems and fields.get("language"):
+            problems += _check_language(source, number, fields, library, document, languages)
         if extra and any(str(v).strip() for v in extra):
             problems.append(
                 RowProblem(
@@ -532,6 +535,39 @@ def load_recipients(
         if not problems:
             result.good.append(Recipient(number, fields["id"], fields))
     return result
+
+
+def _check_language(
+    source: str,
+    number: int,
+    fields: dict[str, Any],
+    library: Library,
+    document: Document,
+    cache: dict[tuple, str | None],
+) -> list[RowProblem]:
+    """A row's language must be one this document (with the row's options) has
+    in full: an unknown or untranslated language is a row error, never an
+    English letter."""
+    from .context import language_gate
+
+    lang = fields["language"]
+    ids = fields.get("options") or tuple(document.options)
+    key = (lang, tuple(ids))
+    if key not in cache:
+        try:
+            language_gate(library, document, [library.options[i] for i in ids], lang)
+            cache[key] = None
+        except DataError:
+            from .context import document_languages
+
+            have = ", ".join(document_languages(library, document.id))
+            cache[key] = (
+                f"'{clip(lang)}' is not a language this document is translated into with "
+                f"these options (it has: {have}); fix the value or leave it empty for "
+                f"{document.language}"
+            )
+    message = cache[key]
+    return [RowProblem(source, number, "language", message)] if message else []
 
 
 def _check_row(

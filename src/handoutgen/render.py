@@ -53,6 +53,10 @@ def gate(library: Library, request: RenderRequest, *, today: dt.date | None = No
     errors = check_render(
         library, p.document.id, tuple(o.id for o in p.options), today or clock_today()
     )
+    for error in errors:
+        # Too many options for a fixed-size layout: a draft would be just as cut.
+        if error.rule == "fit":
+            raise RenderError(f"{p.document.id}: {error.message}")
     if errors and not request.allow_draft:
         shown = "; ".join(str(e) for e in errors[:5])
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""

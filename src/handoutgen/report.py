@@ -167,12 +167,45 @@ def items(library: Library, doc_id: str, option_ids=None, *, today: dt.date) -> 
     ]
 
 
+def translation_items(library: Library, doc_id: str, option_ids=None) -> list[Item]:  # noqa: ANN001
+    """Per language: is every translation behind this document current and
+    reviewed by a qualified human translator? (Section 1557: machine translation
+    of critical text needs such a review.) Unmet items print the mark."""
+    doc = library.document(doc_id)
+    keys = [("document", doc.id)] + [("option", o) for o in (option_ids or doc.options)]
+    out = []
+    for lang in library.translations.languages():
+        records = [r for k in keys if (r := library.translations.record(lang, *k)) is not None]
+        if not records:
+            continue
+        stale = [r.path for r in records if r.stale]
+        unreviewed = [r.path for r in records if not r.reviewed]
+        parts = []
+        if stale:
+            parts.append(f"stale: {', '.join(stale)}")
+        if unreviewed:
+            parts.append(f"not reviewed by a qualified human translator: {', '.join(unreviewed)}")
+        out.append(
+            Item(
+                "Translations",
+                f"'{lang}' translation is current and reviewed ({len(records)} files)",
+                not parts,
+                "; ".join(parts) + ("; pages say 'Translation not yet reviewed'" if parts else "")
+                or "every file stamped against the English and reviewed",
+            )
+        )
+    return out
+
+
 def print_report(
     library: Library, documents, options, *, as_json: bool, today: dt.date | None = None
 ) -> None:  # noqa: ANN001
     today = today or clock.today()
     doc_ids = documents or list(library.documents)
-    out = {d: items(library, d, options, today=today) for d in doc_ids}
+    out = {
+        d: items(library, d, options, today=today) + translation_items(library, d, options)
+        for d in doc_ids
+    }
     if as_json:
         click.echo(json.dumps({d: [asdict(i) for i in its] for d, its in out.items()}, indent=2))
         return

@@ -21,6 +21,7 @@ tables to a screen reader. It also writes table header cells without
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable
 
 import pikepdf
@@ -275,6 +276,27 @@ def _fix_parent_tree(pdf: pikepdf.Pdf) -> None:
                     array[mcid] = parent
 
 
+_EMPTY_BFCHAR = re.compile(rb"^(<[0-9a-fA-F]{4}>) <>$", re.M)
+
+
+def fill_empty_unicode(pdf: pikepdf.Pdf) -> int:
+    """Give glyphs that WeasyPrint maps to no text (the second glyph of an
+    Arabic cluster whose text went to the first) a zero-width non-joiner:
+    an empty ToUnicode entry is malformed for PDF/UA-1, and U+200C adds no
+    visible text to what a screen reader or copy-paste gets."""
+    fixed = 0
+    for font in pdf.objects:
+        if not isinstance(font, Dictionary) or "/ToUnicode" not in font:
+            continue
+        stream = font.ToUnicode
+        data = stream.read_bytes()
+        new, n = _EMPTY_BFCHAR.subn(rb"\1 <200c>", data)
+        if n:
+            stream.write(new)
+            fixed += n
+    return fixed
+
+
 def repair(data: bytes, open_depths: list[int] | None = None) -> bytes:
     """Return the PDF with /Scope on header cells and page-split elements merged."""
     with pikepdf.open(io.BytesIO(data)) as pdf:
@@ -284,6 +306,7 @@ def repair(data: bytes, open_depths: list[int] | None = None) -> bytes:
         merge_page_fragments(pdf, open_depths)
         _rewrite_artifacts(pdf)
         _fix_parent_tree(pdf)
+        fill_empty_unicode(pdf)
         out = io.BytesIO()
         # Same input, same bytes: the /ID is derived from the content.
         pdf.save(out, deterministic_id=True)

@@ -25,17 +25,43 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 from pydantic import BaseModel
 
+from . import i18n
 from .errors import HandoutgenError, RenderError
-from .models import DEFAULT_LANGUAGE, pick_text
+from .models import DEFAULT_LANGUAGE
 from .workspace import PACKAGE_DIR, PACKAGE_ROOTS, display_path, inside
 
 _BLANK_LINES = re.compile(r"\r?\n\s*\r?\n|\r?\n")
 
 
-@jinja2.pass_context
-def localize(ctx: jinja2.runtime.Context, value: dict[str, str] | None) -> str:
-    """Pick the context's language from a Text field, falling back to English."""
-    return pick_text(value, ctx.get("lang", DEFAULT_LANGUAGE))
+def localize(value: dict[str, str] | str | None) -> str:
+    """A Text field in the language being rendered (i18n.current_language).
+
+    English falls back to nothing; any other language missing from the field
+    is an error, never English in its place (translations.py merges the
+    translation files into the fields, so a complete translation never gets
+    here)."""
+    lang = i18n.current_language.get()
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if lang in value:
+        return value[lang]
+    if i18n.base(lang) in value:
+        return value[i18n.base(lang)]
+    english = value.get(DEFAULT_LANGUAGE, "")
+    if i18n.base(lang) == DEFAULT_LANGUAGE or not english:
+        return english
+    # A schema default the content did not set ("With best wishes,") is a
+    # template string: the catalog has it.
+    try:
+        return i18n.gettext(english, lang)
+    except i18n.MissingTranslation:
+        pass
+    raise i18n.MissingTranslation(
+        f"a text has no '{lang}' translation (it begins {english[:50]!r}); "
+        "`handoutgen check` names the file and key"
+    )
 
 
 def paragraphs(text: str | None) -> Markup:
@@ -47,11 +73,20 @@ def paragraphs(text: str | None) -> Markup:
 
 
 def long_date(value: dt.date | None) -> str:
-    return f"{value:%B} {value.day}, {value.year}" if value else ""
+    """'November 20, 2026' / '20 de noviembre de 2026' (Babel, per language)."""
+    return i18n.long_date(value)
 
 
 def month_year(value: dt.date | None) -> str:
-    return f"{value:%B %Y}" if value else ""
+    return i18n.month_year(value)
+
+
+def css_string(value: str) -> Markup:
+    """A quoted CSS string for text printed by the stylesheet (inside <style>,
+    where HTML escaping does not apply: quotes, backslashes and '<' escaped)."""
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\3C ")
+    text = text.replace("\n", " ")
+    return Markup(f'"{text}"')
 
 
 MAX_SEQUENCE = 1_000_000  # longest string or list a template may make with * (characters/items)
@@ -136,9 +171,20 @@ def environment(template_dirs: tuple[Path, ...]) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # Template strings through gettext, in the language of the render in
+    # progress (i18n.current_language): imported macros translate too.
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True
+    )
+    env.globals["N_"] = i18n.noop
     env.filters.update(
-        t=localize, paragraphs=paragraphs, long_date=long_date, month_year=month_year
+        t=localize,
+        paragraphs=paragraphs,
+        long_date=long_date,
+        month_year=month_year,
+        css_string=css_string,
     )
     return env
 
@@ -146,6 +192,11 @@ def environment(template_dirs: tuple[Path, ...]) -> jinja2.Environment:
 def render_template(template_dirs: list[Path], name: str, context: dict) -> str:
     """Render one template, turning every Jinja error into a located RenderError."""
     env = environment(tuple(template_dirs))
+    lang = context.get("lang", DEFAULT_LANGUAGE)
+    # Workspace catalogs sit beside the workspace's template folder.
+    catalog_dirs = tuple(Path(d).parent / "locale" for d in template_dirs)
+    lang_token = i18n.current_language.set(lang)
+    dirs_token = i18n.current_catalog_dirs.set(catalog_dirs)
     try:
         return env.get_template(name).render(context)
     except jinja2.TemplateNotFound as exc:
@@ -160,6 +211,8 @@ def render_template(template_dirs: list[Path], name: str, context: dict) -> str:
         ) from None
     except jinja2.TemplateError as exc:
         raise RenderError(f"{_template_location(exc, name)}: template error: {exc}") from None
+    except i18n.MissingTranslation as exc:
+        raise RenderError(f"{_template_location(exc, name)}: {exc.format_message()}") from None
     except HandoutgenError as exc:
         # A helper (stylesheet, a vdp mark) refused something: say where.
         raise RenderError(f"{_template_location(exc, name)}: {exc.format_message()}") from None
@@ -167,6 +220,9 @@ def render_template(template_dirs: list[Path], name: str, context: dict) -> str:
         raise RenderError(
             f"{_template_location(exc, name)}: template error: {type(exc).__name__}: {exc}"
         ) from None
+    finally:
+        i18n.current_language.reset(lang_token)
+        i18n.current_catalog_dirs.reset(dirs_token)
 
 
 def _template_location(exc: BaseException, fallback: str) -> str:

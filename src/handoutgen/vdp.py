@@ -42,6 +42,7 @@ from .compose import render_html
 from .content import Library
 from .errors import HandoutgenError
 from .fullrender import render_pdf
+from .i18n import page_of
 from .marks import (
     AUTHOR_PLACEHOLDER,
     EDITION_CSS,
@@ -482,15 +483,19 @@ class Outcome:
 _STYLE = re.compile(r"<style>(.*?)</style>", re.S)
 _STRINGS = '<div class="vdp-strings" data-head="{}" data-page="{}"></div>'
 _FIRST_TAG = re.compile(r"^\s*<[^>]+>")
+_HTML_LANG = re.compile(r'<html lang="([^"]+)"')
 
 
 def _recipient_html(k: int, s: Split, edition: Edition) -> str:
     personal = s.marks.personal
     total = len(personal) + edition.pages
     head = s.marks.head_text
+    # "Page X of Y" in the edition's language (its <html lang>), as the stylesheet prints it.
+    found = _HTML_LANG.search(s.base_html)
+    lang = found.group(1) if found else "en"
     parts = [f'<div class="vdp-recipient" {RECIPIENT_ATTR}="{k}">']
     for i, section in enumerate(personal):
-        strings = Markup(_STRINGS).format("", f"Page {i + 1} of {total}")
+        strings = Markup(_STRINGS).format("", page_of(i + 1, total, lang))
         # Inside the page's first element, so no named-page break comes first.
         marked = _FIRST_TAG.sub(lambda m: m.group(0) + str(strings), str(section), count=1)  # noqa: B023 - used at once
         parts.append(marked)
@@ -502,7 +507,7 @@ def _recipient_html(k: int, s: Split, edition: Edition) -> str:
         number = len(personal) + j + 1
         shown = head if (number > 1 and head_page is not None and head_page <= j) else ""
         parts.append(f'<section class="vdp-overlay" {OVERLAY_PAGE_ATTR}="{j}">')
-        parts.append(Markup(_STRINGS).format(shown, f"Page {number} of {total}"))
+        parts.append(Markup(_STRINGS).format(shown, page_of(number, total, lang)))
         for i, slot in enumerate(s.marks.slots):
             page, x, y, w, _ = edition.slots[i]
             if int(page) == j:

@@ -185,8 +185,10 @@ def write_pdf(
 ) -> bytes:
     """Tagged (accessible) PDF; a fixed identifier from the content keeps it byte-identical.
     Glyphs are drawn while writing, so missing-glyph warnings come from here."""
+    from .langtags import install
     from .tagging import repair
 
+    install()  # elements in another language say so (langtags.py)
     with watch(strict):
         pdf = document.write_pdf(
             custom_metadata=True,
@@ -200,6 +202,9 @@ def write_pdf(
 
 def write_pages(document: weasyprint.Document, pages: Sequence[int], *, tags: bool) -> bytes:
     """Some pages of a laid-out document as their own PDF."""
+    from .langtags import install
+
+    install()
     with watch():
         return document.copy([document.pages[i] for i in pages]).write_pdf(pdf_tags=tags)
 

@@ -102,6 +102,7 @@ class RenderForm(BaseModel):
     note: str = Field(default="", max_length=20_000)
     page_size: str = Field(default="", max_length=20)
     large_print: str = Field(default="", max_length=10)
+    language: str = Field(default="", max_length=20, description="es, zh...; empty: the document's")
     inline: str = Field(default="", max_length=5, description="1: open to print, not download")
     csrf_token: str = Field(default="", max_length=200)
 
@@ -382,9 +383,9 @@ def create_app(
         except Busy as exc:
             return _busy(exc)
         except HandoutgenError as exc:
-            return _page("fragment_error.html", 200, message=exc.format_message())
+            return _preview_error(exc.format_message())
         if "error" in result:
-            return _page("fragment_error.html", 200, message=result["error"])
+            return _preview_error(result["error"])
         return _page("fragment_pages.html", 200, images=result["images"])
 
     @app.get("/api/version", summary="Workspace fingerprint, for auto-refresh")
@@ -727,6 +728,12 @@ def _submit(state: _State, request: Request, fields: RenderForm, *, preview: boo
             errors.append("Visit date: use the form YYYY-MM-DD.")
     if not fields.option:
         errors.append("Tick at least one option.")
+    limit = _option_limit(library, fields.document)
+    if limit is not None and len(set(fields.option)) > limit:
+        errors.append(
+            f"Tick at most {limit} options: the {_layout_name(library, fields.document)} "
+            f"holds at most {limit}."
+        )
     if errors:
         return _form_page(state, request, library, fields.document, values, errors, status=422)
     job: dict[str, Any] = {
@@ -739,6 +746,7 @@ def _submit(state: _State, request: Request, fields: RenderForm, *, preview: boo
         "note": fields.note or None,
         "page_size": fields.page_size or None,
         "large_print": fields.large_print in ("on", "true", "1", "yes"),
+        "language": fields.language or None,
     }
     try:
         req = make_request(**job)  # checked here, so a bad form never takes a worker
@@ -813,6 +821,7 @@ def _schedule_edition(state: _State, library: Library, job: dict[str, Any]) -> N
         sorted((k, str(v is not None and v != "")) for k, v in job.items() if k != "options")
     )
     key += repr((job["document"], job["options"], job["page_size"], job["large_print"]))
+    key += repr(job.get("language"))
     state.pool.background(key, edition_job, *_job_args(state, library), job)
 
 
@@ -899,6 +908,27 @@ def _set_csrf(state: _State, response: Response, new: str | None) -> None:
         )
 
 
+def _preview_error(message: str) -> Response:
+    """The designer page's error: its script keeps the last good pages on screen
+    and shows this over them (the header tells it apart from pages)."""
+    response = _page("fragment_error.html", 200, message=message)
+    response.headers["X-Handoutgen-Preview"] = "error"
+    return response
+
+
+def _option_limit(library: Library, document: str) -> int | None:
+    """How many options a fixed-size document holds (measured, see fit.py), or None."""
+    from .fit import form_limit
+
+    return form_limit(library, document)
+
+
+def _layout_name(library: Library, document: str) -> str:
+    from .fit import layout_name
+
+    return layout_name(library.documents[document])
+
+
 def _form_page(
     state: _State,
     request: Request,
@@ -923,15 +953,30 @@ def _form_page(
         status,
         doc=doc,
         options=options,
+        option_limit=_option_limit(library, document),
+        layout_name=_layout_name(library, document),
         values=values,
         errors=errors or [],
         images=images or [],
         page_sizes=list(get_args(PageSize)),
+        languages=_languages(library, document),
         token=state.form_token(cookie),
         **chrome,
     )
     _set_csrf(state, response, new)
     return response
+
+
+def _languages(library: Library, document: str) -> list[tuple[str, str]]:
+    """(code, "Español (Spanish)") for each language the document has in full."""
+    from .context import document_languages
+    from .i18n import language_name
+
+    out = []
+    for code in document_languages(library, document):
+        native, english = language_name(code), language_name(code, "en")
+        out.append((code, native if native == english else f"{native} ({english})"))
+    return out
 
 
 def _expired() -> Response:

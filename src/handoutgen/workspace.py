@@ -39,15 +39,19 @@ class Workspace:
 
     @classmethod
     def at(cls, path: str | os.PathLike[str] = ".") -> Workspace:
-        root = Path(path).resolve()
-        if not root.is_dir():
+        """The workspace at ``path`` or, like git, in the nearest folder above it
+        that has a handouts/ folder (so handoutgen works from handouts/options/)."""
+        start = Path(path).resolve()
+        if not start.is_dir():
             raise ContentError(f"workspace {path} is not a folder")
-        if not (root / "handouts").is_dir():
-            raise ContentError(
-                f"no handouts/ folder in {display_path(root)}: run handoutgen in a "
-                "workspace or pass --workspace DIR"
-            )
-        return cls(root)
+        for root in (start, *start.parents):
+            if (root / "handouts").is_dir():
+                return cls(root)
+        raise ContentError(
+            f"no handouts/ folder in {display_path(start)} or any folder above it: run "
+            "handoutgen in a workspace, pass --workspace DIR, or start one with "
+            "`handoutgen init DIR`"
+        )
 
     @property
     def handouts_dir(self) -> Path:

@@ -172,18 +172,40 @@ def check_limits(
             if stack:
                 stack[-1][0] += size
     except yaml.MarkedYAMLError as exc:
-        raise YamlInputError(_syntax_problem(source, exc)) from None
+        raise YamlInputError(_syntax_problem(source, exc, text)) from None
     except yaml.YAMLError as exc:
         raise YamlInputError(Problem(source, None, None, f"YAML error: {exc}")) from None
     finally:
         loader.dispose()
 
 
-def _syntax_problem(source: str, exc: yaml.MarkedYAMLError) -> Problem:
+def _syntax_problem(source: str, exc: yaml.MarkedYAMLError, text: str = "") -> Problem:
+    """A syntax error at the line where the problem starts, in plain words.
+
+    libyaml notices an unclosed quote or bracket only at the end of the file;
+    the place that matters is where it was opened (``context_mark``)."""
+    problem = exc.problem or "invalid YAML"
+    at_end = exc.problem_mark is not None and exc.problem_mark.line >= len(text.splitlines())
+    if exc.context_mark is not None and ("end of stream" in problem or at_end):
+        what = {"quoted scalar": "a quote", "flow": "a bracket"}
+        opened = next((w for k, w in what.items() if k in (exc.context or "")), "something")
+        return _mark_problem(
+            source,
+            exc.context_mark,
+            f"YAML syntax error: {opened} opened here is never closed; close it on this "
+            "line, or quote the whole value",
+        )
     mark = exc.problem_mark or exc.context_mark
-    msg = exc.problem or "invalid YAML"
+    msg = problem
     if exc.context:
         msg = f"{msg} ({exc.context})"
+    if problem.startswith("mapping values are not allowed") and mark is not None:
+        lines = text.splitlines()
+        line = lines[mark.line] if mark.line < len(lines) else ""
+        key, _, value = line.strip().partition(": ")
+        value = value.strip().replace('"', '\\"')
+        example = f'{key}: "{value}"' if key and value else 'key: "a value: with a colon"'
+        msg = f"{msg}: a value that contains ': ' must be in quotes, like {example}"
     return _mark_problem(source, mark, f"YAML syntax error: {msg}")
 
 
@@ -197,7 +219,7 @@ def _compose(text: str, source: str) -> tuple[yaml.Node | None, Any]:
             return None, None
         return node, loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
-        raise YamlInputError(_syntax_problem(source, exc)) from None
+        raise YamlInputError(_syntax_problem(source, exc, text)) from None
     except yaml.YAMLError as exc:
         raise YamlInputError(Problem(source, None, None, f"YAML error: {exc}")) from None
     except RecursionError:  # pragma: no cover - the depth limit comes first

@@ -12,7 +12,26 @@ function designer(el) {
       cache: "no-store", credentials: "same-origin", headers: {"X-Handoutgen-Token": token},
     });
     if (r.status === 429) return; // refreshed too often: the next change loads it
-    pages.innerHTML = await r.text();
+    const html = await r.text();
+    if (r.headers.get("X-Handoutgen-Preview") === "error" && pages.querySelector("img")) {
+      // A broken edit: keep the last good pages, dimmed, with the error over them.
+      let overlay = document.getElementById("preview-error");
+      if (!overlay) {
+        overlay = document.createElement("div");
+        overlay.id = "preview-error";
+        overlay.className = "preview-error";
+        pages.prepend(overlay);
+      }
+      overlay.innerHTML = html;
+      const note = document.createElement("p");
+      note.className = "hint";
+      note.textContent = "Showing the last pages that rendered; they update when the error is fixed.";
+      overlay.append(note);
+      pages.classList.add("stale");
+      return;
+    }
+    pages.classList.remove("stale");
+    pages.innerHTML = html;
   }
   async function poll() {
     try {
@@ -78,7 +97,22 @@ function printer(form, button) {
   });
 }
 
+// A tri-fold or booklet holds only so many options: once that many are ticked,
+// the others are disabled (the server refuses more in any case).
+function optionLimit(fieldset) {
+  const max = Number(fieldset.dataset.max);
+  const boxes = Array.from(fieldset.querySelectorAll("input[type=checkbox]"));
+  function update() {
+    const full = boxes.filter((b) => b.checked).length >= max;
+    for (const b of boxes) b.disabled = full && !b.checked;
+  }
+  for (const b of boxes) b.addEventListener("change", update);
+  update();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  const limited = document.querySelector("fieldset.option-limit");
+  if (limited) optionLimit(limited);
   const design = document.getElementById("design");
   if (design) designer(design);
   const form = document.querySelector("form.handout");
