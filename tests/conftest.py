@@ -54,15 +54,29 @@ def library():
 
 @pytest.fixture
 def tmp_ws(tmp_path: Path, monkeypatch) -> Path:
-    """A copy of the shipped workspace that a test may break; the test runs inside it."""
-    for name in ("handouts", "assets"):
-        shutil.copytree(ROOT / name, tmp_path / name)
+    """A copy of the shipped English workspace that a test may break; the test
+    runs inside it. The shipped translations are left out: a test that edits the
+    English would otherwise also (rightly) make every translation of it stale.
+    Tests of the languages use ``tmp_ws_translated``."""
+    shutil.copytree(ROOT / "handouts", tmp_path / "handouts", ignore=_top_translations)
+    shutil.copytree(ROOT / "assets", tmp_path / "assets")
     # A clinic's workspace starts with empty override folders. (This checkout's
     # top-level templates/ and styles/ are the packaged defaults themselves.)
     for name in ("templates", "styles"):
         (tmp_path / name).mkdir()
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def _top_translations(folder: str, names: list[str]) -> list[str]:
+    return ["translations"] if Path(folder) == ROOT / "handouts" else []
+
+
+@pytest.fixture
+def tmp_ws_translated(tmp_ws: Path) -> Path:
+    """``tmp_ws`` with the shipped translations too."""
+    shutil.copytree(ROOT / "handouts" / "translations", tmp_ws / "handouts" / "translations")
+    return tmp_ws
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
 
-from conftest import pages_text
+from conftest import ROOT, pages_text
 from handoutgen.checks import check
 from handoutgen.content import load_library
 from handoutgen.render import make_request, render
@@ -24,11 +24,15 @@ TODAY = dt.date(2026, 11, 22)
 
 
 def test_shipped_content_passes_every_check(run, library):
-    assert check(library, today=TODAY) == []
+    # The one kind of warning left is honest: the shipped translations are
+    # machine drafts, one warning per file, until a medical translator reviews them.
+    findings = check(library, today=TODAY)
+    assert {f.rule for f in findings} == {"translation-unreviewed"}
+    translated = sorted(str(p) for p in (ROOT / "handouts" / "translations").rglob("*.yaml"))
+    assert sorted(str(ROOT / f.path) for f in findings) == translated
     result = run("check")
     assert result.exit_code == 0
-    assert result.stdout == ""
-    assert result.stderr == "0 errors, 0 warnings.\n"
+    assert result.stderr == f"0 errors, {len(translated)} warnings.\n"
 
 
 def _findings(ws: Path, *docs: str):
@@ -248,7 +252,10 @@ def test_draft_status_is_watermarked_and_approved_is_not(tmp_ws, library):
 def test_check_json(run):
     result = run("check", "nonsurgical-options", "--json")
     assert result.exit_code == 0
-    assert json.loads(result.stdout) == {"findings": [], "errors": 0, "warnings": 0}
+    data = json.loads(result.stdout)
+    assert data["errors"] == 0
+    assert {f["rule"] for f in data["findings"]} == {"translation-unreviewed"}
+    assert data["warnings"] == len(data["findings"])
 
 
 def test_check_json_lists_findings(run, tmp_ws, opt):

@@ -62,11 +62,13 @@ NOT_TEXT = frozenset(
     }
 )
 
+
 # Values that may read the same as the English: proper names (Latin-script
 # names stay as they are in every language) and words Spanish shares.
 SAME_AS_ENGLISH_OK = frozenset(
     {
-        "Example Spine Clinic",  # the clinic's name
+        "Example Spine Clinic",  # the clinics' names
+        "Riverside Back and Neck Center",
         "No",  # Spanish "No" is the English "No"
         "epidural",  # the Spanish medical word is spelled the same
         "osteoporosis",  # likewise

@@ -35,6 +35,19 @@ class Finding:
     document: str | None = None
     option: str | None = None
 
+    def sort_key(self) -> tuple:
+        """File, then position (a finding about a whole file first), then the rest."""
+        return (
+            self.path,
+            self.line or 0,
+            self.column or 0,
+            self.severity,
+            self.rule,
+            self.message,
+            self.document or "",
+            self.option or "",
+        )
+
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}:{self.column}" if self.line else self.path
         return f"{where}: {self.severity}: [{self.rule}] {self.message}"
@@ -772,7 +785,7 @@ def rules(
         checker.option(library.options[opt_id], doc.reading_level, doc.review_interval_months)
     if layout:
         checker.layout(doc, library.document_files[doc.id], ids)
-    return sorted(set(checker.findings))
+    return sorted(set(checker.findings), key=Finding.sort_key)
 
 
 def check(
@@ -810,7 +823,7 @@ def check(
             )
         findings.update(checker.findings)
     findings.update(translation_findings(library, documents))
-    return sorted(findings)
+    return sorted(findings, key=Finding.sort_key)
 
 
 def check_render(

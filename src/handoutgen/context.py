@@ -326,7 +326,9 @@ def context(
         "brand": (brand := _brand(library, p)),
         # The brand's QR target wins, so --brand changes it with the clinic's name.
         "qr_url": (qr_url := (brand.qr if brand and brand.qr else None) or doc.qr),
-        "qr_svg": _qr_svg(qr_url, brand.colors.text if brand else "#1b1b1b", p.language) if qr_url else None,
+        "qr_svg": _qr_svg(qr_url, brand.colors.text if brand else "#1b1b1b", p.language)
+        if qr_url
+        else None,
         "print_ready": req.print_ready,
         "pad_pages": pad_pages,
         "vdp": marks if marks is not None else Marks(),

@@ -259,10 +259,10 @@ class Brand(_Model):
     address: list[str] = Field(default_factory=list)
     phone: str | None = Field(default=None, max_length=40)
     website: str | None = Field(default=None, pattern=r"^https?://[^\s/$.?#][^\s]*$")
-    funding: str | None = Field(
+    funding: Text | None = Field(
         default=None,
-        max_length=200,
-        description='Who paid for the material, printed after the producer: "Paid for by ...".',
+        description='Who paid for the material, printed after the producer: "Paid for by ...". '
+        "Translated like any text.",
     )
     qr: str | None = Field(
         default=None,
