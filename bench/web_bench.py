@@ -154,11 +154,14 @@ OPTION_SETS = [
     ["lumbar-disc-replacement", "conservative-care"],
     ["fusion", "decompression", "conservative-care"],
     ["decompression", "lumbar-disc-replacement"],
-    ["fusion", "spinal-injections"],
-    ["conservative-care", "spinal-injections"],
-    ["fusion", "radiofrequency-ablation"],
-    ["decompression", "spinal-cord-stimulation"],
-    ["conservative-care", "radiofrequency-ablation"],
+    # Sets the content gate accepts for this document (with spinal injections
+    # or radiofrequency ablation, its term rules refuse it: that is a 422,
+    # not a capacity failure).
+    ["conservative-care", "lumbar-disc-replacement", "fusion"],
+    ["decompression", "fusion", "lumbar-disc-replacement"],
+    ["conservative-care", "decompression", "lumbar-disc-replacement"],
+    ["lumbar-disc-replacement", "fusion"],
+    ["conservative-care", "fusion", "decompression"],
 ]
 
 
