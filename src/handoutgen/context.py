@@ -244,8 +244,9 @@ def context(
                 f"stylesheet '{name}' not found; looked in {ws.looked_in(ws.style_dirs)}"
             )
         # Stylesheets are trusted workspace files, inlined so the HTML stands alone;
-        # their url()s are made relative to them, as a browser reads them.
-        return Markup(_stylesheet_text(ws, path))
+        # their url()s are made relative to them, as a browser reads them, and
+        # the strings they print are put in the page's language.
+        return Markup(i18n.translate_css(_stylesheet_text(ws, path), p.language))
 
     def asset(src: str) -> str:
         """An image's URL: relative for layout; a data URI in a standalone HTML file.
@@ -270,7 +271,6 @@ def context(
         "factors": doc.factors,
         "lang": p.language,
         "rtl": i18n.is_rtl(p.language),
-        "page_of_css": Markup(i18n.page_of_css(p.language)),
         "translation_mark": bool(p.translation_mark),
         "page_size": p.page_size,
         "person": {

@@ -273,6 +273,25 @@ def page_of_css(lang: str | None = None) -> str:
     return " ".join(out)
 
 
+# The English strings the shipped stylesheet prints, written exactly as it writes them.
+_CSS_PAGE_OF = '"Page " counter(page) " of " counter(pages)'
+_CSS_CONTINUED = '"Continued: "'
+
+
+def _css_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\3C ") + '"'
+
+
+def translate_css(css: str, lang: str | None) -> str:
+    """A stylesheet with the shipped stylesheet's own English strings ("Page 1
+    of 7", "Continued: ") in ``lang``, in place. Put in place rather than added
+    after, so a designer's own footer or wording is never overridden."""
+    if lang is None or base(lang) == SOURCE_LANGUAGE:
+        return css
+    css = css.replace(_CSS_PAGE_OF, page_of_css(lang))
+    return css.replace(_CSS_CONTINUED, _css_quote(gettext("Continued:", lang) + " "))
+
+
 def page_of(page: int, pages: int, lang: str | None = None) -> str:
     """'Page 2 of 4' in ``lang`` (for overlays drawn outside CSS counters)."""
     return gettext("Page %(page)s of %(pages)s", lang) % {"page": page, "pages": pages}
