@@ -26,11 +26,26 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 PYTHON=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
+# A venv left half-made by an interrupted run (no pip in it) is made again.
+if ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+  rm -rf .venv
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,cluster]' 2>&1 | grep -v '^WARNING: Location' || true
+# pip's own output, without the notices about local index folders; a failed
+# install stops the set-up here, with pip's message.
+pip_install() {
+  local log status=0
+  log=$(mktemp)
+  .venv/bin/python -m pip install -q --disable-pip-version-check "$@" >"$log" 2>&1 || status=$?
+  grep -v '^WARNING: Location' "$log" || true
+  rm -f "$log"
+  if [ "$status" -ne 0 ]; then
+    echo "Error: pip install $* failed (exit $status); see pip's message above." >&2
+    exit 1
+  fi
+}
+pip_install --upgrade pip
+pip_install -e '.[test,cluster]'
 .venv/bin/handoutgen doctor
 
 if [ "${1:-}" != "--no-demo" ]; then
