@@ -175,9 +175,11 @@ def translation_items(library: Library, doc_id: str, option_ids=None) -> list[It
     keys = [("document", doc.id)] + [("option", o) for o in (option_ids or doc.options)]
     out = []
     for lang in library.translations.languages():
-        records = [r for k in keys if (r := library.translations.record(lang, *k)) is not None]
-        if not records:
+        # Only the languages the document itself is translated into: an option
+        # that another document shares may have more.
+        if library.translations.record(lang, "document", doc.id) is None:
             continue
+        records = [r for k in keys if (r := library.translations.record(lang, *k)) is not None]
         stale = [r.path for r in records if r.stale]
         unreviewed = [r.path for r in records if not r.reviewed]
         parts = []
