@@ -3,7 +3,6 @@ open the page, fill the form, preview, download the PDF and read it."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 import socket
@@ -16,6 +15,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from conftest import ROOT, pages_text
+from handoutgen import clock
 
 CHROMIUM = os.environ.get("HANDOUTGEN_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "correct horse battery"
@@ -165,7 +165,7 @@ def test_sign_in_phone_layout_and_keyboard_print_in_chromium(clinic_server, tmp_
             assert page.url.endswith("/documents/fusion-alternatives")
             assert page.is_visible("text=Signed in as dr.ruiz")
             assert page.is_visible("#print")
-            assert page.input_value("#visit_date") == dt.date.today().isoformat()
+            assert page.input_value("#visit_date") == clock.today().isoformat()
 
             bodies: list[bytes] = []
 

@@ -6,8 +6,9 @@ import re
 
 from .compose import render_html
 from .content import Library
+from .errors import RenderError
 from .models import RenderRequest
-from .weasy import layout, write_pdf
+from .weasy import layout, visible_share, write_pdf
 
 _STYLE = re.compile(r"<style>(.*?)</style>", re.S)
 
@@ -39,4 +40,38 @@ def render_pdf(library: Library, request: RenderRequest, *, draft: bool = False)
         pad = multiple - len(document.pages) % multiple
         html = render_html(library, request, draft=draft, pad_pages=pad)
         document = lay_out(library, html, strict=request.strict, allow_http=request.allow_http)
+    _require_visible(document, html, request.document)
     return write_pdf(document, library, request.pdf_variant, strict=request.strict)
+
+
+# What every copy must show where the HTML has it: the marks on every page,
+# the emergency block somewhere. The content checks prove the template prints
+# them; this proves no stylesheet hid them.
+_ON_EVERY_PAGE = {
+    "watermark": "DRAFT mark",
+    "translation-mark": "'Translation not yet reviewed' mark",
+}
+_SOMEWHERE = {"get-help": "'When to get help' block"}
+
+
+def _require_visible(document, html: str, doc_id: str) -> None:  # noqa: ANN001
+    every = [c for c in _ON_EVERY_PAGE if f'class="{c}"' in html]
+    once = [c for c in _SOMEWHERE if f'class="{c}"' in html]
+    if not every and not once:
+        return
+    pages = visible_share(document, every + once)
+    problems = []
+    # Nearly all of it: list bullets count as text, a few letters may differ.
+    for name in every:
+        missing = [str(i + 1) for i, share in enumerate(pages) if share[name] < 0.9]
+        if missing:
+            problems.append(f"the {_ON_EVERY_PAGE[name]} is hidden on page {', '.join(missing)}")
+    for name in once:
+        if sum(share[name] for share in pages) < 0.9:
+            problems.append(f"the {_SOMEWHERE[name]} is hidden, in whole or in part")
+    if problems:
+        raise RenderError(
+            f"{doc_id}: {'; '.join(problems)}. A stylesheet or template hides what every "
+            "copy must show (display, visibility, opacity, colour, size or position); "
+            "remove that rule"
+        )

@@ -260,6 +260,79 @@ def marked_boxes(page: Any, attribute: str) -> list[tuple[int, Geometry]]:
     return found
 
 
+def visible_share(document: Any, classes: Sequence[str]) -> list[dict[str, float]]:
+    """Per page, for each of ``classes`` (HTML class names), the share of its
+    elements' text a reader can see there: laid out, visibility visible, not
+    (nearly) transparent by colour or opacity, not too small to read, and inside
+    the page and every box that clips it. So a stylesheet cannot hide, in whole
+    or in part, what every copy must show."""
+    wanted = frozenset(classes)
+    total: dict[str, int] = dict.fromkeys(wanted, 0)
+    counted: set[int] = set()
+    pages: list[dict[str, int]] = []
+    for page in document.pages:
+        root = _page_box(page)
+        seen: dict[str, int] = dict.fromkeys(wanted, 0)
+        page_rect = (0.0, 0.0, float(root.margin_width()), float(root.margin_height()))
+        _visit(root, 1.0, page_rect, frozenset(), wanted, seen, total, counted)
+        pages.append(seen)
+    return [
+        {name: seen[name] / total[name] if total[name] else 0.0 for name in wanted}
+        for seen in pages
+    ]
+
+
+def _letters(text: str) -> int:
+    return sum(1 for ch in text if not ch.isspace())
+
+
+def _visit(
+    box: Any,
+    opacity: float,
+    clip: tuple[float, float, float, float],
+    active: frozenset[str],
+    wanted: frozenset[str],
+    seen: dict[str, int],
+    total: dict[str, int],
+    counted: set[int],
+) -> None:
+    from weasyprint.formatting_structure import boxes
+    from weasyprint.layout.absolute import AbsolutePlaceholder
+
+    if isinstance(box, AbsolutePlaceholder):
+        box = box._box
+    style = box.style
+    opacity *= float(style["opacity"])
+    element = box.element
+    if element is not None and not isinstance(box, boxes.TextBox):
+        names = set((element.get("class") or "").split()) & wanted
+        if names:
+            active = active | names
+            if id(element) not in counted:  # an element split over pages counts once
+                counted.add(id(element))
+                for name in names:
+                    total[name] += _letters("".join(element.itertext()))
+    if style["overflow"] != "visible" and hasattr(box, "padding_box_x"):
+        x, y = box.padding_box_x(), box.padding_box_y()
+        w, h = box.padding_width(), box.padding_height()
+        clip = (max(clip[0], x), max(clip[1], y), min(clip[2], x + w), min(clip[3], y + h))
+    if isinstance(box, boxes.TextBox) and active and box.text.strip():
+        color = style["color"]
+        if (
+            style["visibility"] == "visible"
+            and float(style["font_size"]) >= 4
+            and opacity * float(getattr(color, "alpha", 1)) >= 0.05
+            and box.position_x < clip[2]
+            and box.position_x + box.width > clip[0]
+            and box.position_y < clip[3]
+            and box.position_y + box.height > clip[1]
+        ):
+            for name in active:
+                seen[name] += _letters(box.text)
+    for child in getattr(box, "children", ()):
+        _visit(child, opacity, clip, active, wanted, seen, total, counted)
+
+
 def first_marks(page: Any, attributes: Sequence[str]) -> dict[str, int]:
     """The first integer value of each attribute found on the page's elements, in
     document order (which recipient and which overlay page a page belongs to)."""
