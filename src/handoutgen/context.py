@@ -86,18 +86,35 @@ def plan(library: Library, request: RenderRequest) -> Plan:
         options=options,
         page_size=request.page_size or doc.page_size,
         language=language,
-        translation_mark=language_gate(library, doc, options, language, request.brand),
+        translation_mark=language_gate(
+            library, doc, options, language, request.brand, stale_ok=request.allow_draft
+        ),
     )
 
 
 def language_gate(
-    library: Library, doc: Document, options: list[Option], language: str, brand: str | None = None
+    library: Library,
+    doc: Document,
+    options: list[Option],
+    language: str,
+    brand: str | None = None,
+    *,
+    stale_ok: bool = True,
 ) -> tuple[str, ...]:
     """Refuse a language the document (or an option, or the templates) does not
     have, naming what is missing; return the translation files that need the
-    "not yet reviewed" mark."""
+    "not yet reviewed" mark. Unless ``stale_ok`` (--allow-draft), a translation
+    made from English that has changed since is refused too: it may still say
+    what the English no longer does."""
     if i18n.base(language) == i18n.SOURCE_LANGUAGE:
         return ()
+    if language in i18n.OTHER_SCRIPT and language not in library.translations.languages():
+        # A region falls back to its base language, but never to another script.
+        raise DataError(
+            f"'{language}' is written in {i18n.OTHER_SCRIPT[language]}, and '{i18n.base(language)}' "
+            f"content is Simplified Chinese: add a '{language}' translation, or use "
+            f"'{i18n.base(language)}' if the reader reads Simplified Chinese"
+        )
     from .translations import missing_text
 
     problems: list[str] = []
@@ -130,6 +147,12 @@ def language_gate(
             problems.append(f"{kind} '{item_id}' is not translated into '{language}': {where}")
         elif record is not None and record.needs_mark:
             marked.append(record.path)
+            if record.stale and not stale_ok:
+                problems.append(
+                    f"{record.path} was made from an older English {kind} '{item_id}' "
+                    f"(see `handoutgen check`); update it and run `handoutgen translations "
+                    f"stamp {record.path}`, or pass --allow-draft to print it marked"
+                )
     if problems:
         raise DataError(
             f"cannot render '{doc.id}' in '{language}': "

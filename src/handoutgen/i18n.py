@@ -58,6 +58,14 @@ class Catalog:
     files: tuple[str, ...]
 
 
+# Regions whose language is written in another script than its base's content.
+OTHER_SCRIPT = {
+    "zh-TW": "Traditional Chinese",
+    "zh-HK": "Traditional Chinese",
+    "zh-MO": "Traditional Chinese",
+}
+
+
 def base(lang: str) -> str:
     """'es' for 'es-MX'."""
     return lang.split("-")[0]

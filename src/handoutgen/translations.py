@@ -35,6 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import re
 import types
 import typing
@@ -48,6 +49,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .errors import HandoutgenError, Problem
 from .models import LANG_RE, Brand, Document, Option, Text
 from .yamlfile import Loc, YamlFile, load_yaml
+
+log = logging.getLogger(__name__)
 
 TRANSLATIONS = "translations"
 Method = Literal["human", "machine+human-review", "machine"]
@@ -476,6 +479,9 @@ _RECORD_KEY = re.compile(r"^translation:\s*$")
 _STAMP_KEYS = ("source_sha256", "fields")
 
 
+_RECORD_REVIEWER = re.compile(r"^([ \t]+)reviewer:.*$", re.M)
+
+
 def stamp_text(text: str, whole: str, per_field: dict[str, str]) -> str:
     """The translation file's text with ``source_sha256`` and ``fields`` (re)written
     at the end of its ``translation:`` record; nothing else changes."""
@@ -535,5 +541,15 @@ def stamp(library: Any, path: Path) -> tuple[str, bool]:
     new = stamp_text(text, whole, per_field)
     if new == text:
         return shown, False
+    if rec.record and rec.record.reviewer and rec.record.source_sha256 not in (None, whole):
+        # The English changed since the review: the review does not cover the
+        # new text, so the file says "not reviewed" again until someone does.
+        new = _RECORD_REVIEWER.sub(r"\1reviewer: null", new, count=1)
+        log.warning(
+            "%s: the English changed since %s reviewed it; reviewer cleared, so its pages "
+            "say 'Translation not yet reviewed' until it is reviewed again",
+            shown,
+            rec.record.reviewer,
+        )
     write_atomic(real, new.encode("utf-8"), mode=real.stat().st_mode & 0o777)
     return shown, True
