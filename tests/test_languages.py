@@ -170,11 +170,13 @@ def test_reviewed_translation_has_no_mark_until_the_english_changes(run, tmp_ws)
     html = tmp_ws / "es.html"
     run("render", DOC, "--language", "es", "--format", "html", "-o", str(html), workspace=tmp_ws)
     assert "translation-mark" not in html.read_text(encoding="utf-8").split("</style>")[1]
-    # An English edit makes the (reviewed) translation stale: marked again.
+    # An English edit makes the (reviewed) translation stale: refused, or with
+    # --allow-draft marked again.
     edit_english(tmp_ws, "conservative-care", "summary")
-    result = run(
-        "render", DOC, "--language", "es", "--format", "html", "-o", str(html), workspace=tmp_ws
-    )
+    args = ("render", DOC, "--language", "es", "--format", "html", "-o", str(html))
+    refused = run(*args, workspace=tmp_ws)
+    assert refused.exit_code == 1 and "was made from an older English" in refused.stderr
+    result = run(*args, "--allow-draft", workspace=tmp_ws)
     assert result.exit_code == 0, result.output
     body = html.read_text(encoding="utf-8").split("</style>")[1]
     assert '<div class="translation-mark">Traducción sin revisar / ' in body

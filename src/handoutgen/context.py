@@ -147,7 +147,9 @@ def language_gate(
             problems.append(f"{kind} '{item_id}' is not translated into '{language}': {where}")
         elif record is not None and record.needs_mark:
             marked.append(record.path)
-            if record.stale and not stale_ok:
+            # Proven stale (stamped against English that has changed since);
+            # a file never stamped is only marked, and `check` says to stamp it.
+            if record.stale and record.stamped and not stale_ok:
                 problems.append(
                     f"{record.path} was made from an older English {kind} '{item_id}' "
                     f"(see `handoutgen check`); update it and run `handoutgen translations "
