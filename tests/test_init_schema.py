@@ -70,15 +70,21 @@ def test_init_wires_the_schema_into_every_yaml_file(tmp_path):
 def test_init_never_overwrites(tmp_path):
     ws = tmp_path / "w"
     assert invoke("init", str(ws)).exit_code == 0
-    readme = ws / "README.md"
-    readme.write_text("ours\n")
     (ws / "handouts" / "neck-surgery.yaml").unlink()
     result = invoke("init", str(ws))
     assert result.exit_code == 1
+    assert "is already a workspace (it has handouts/); nothing was written" in result.output
+    assert not (ws / "handouts" / "neck-surgery.yaml").exists()
+    # A folder without handouts/ but with a file init would write: refused too.
+    other = tmp_path / "o"
+    other.mkdir()
+    (other / "README.md").write_text("ours\n")
+    result = invoke("init", str(other))
+    assert result.exit_code == 1
     assert "already has README.md" in result.output
     assert "nothing was written" in result.output
-    assert readme.read_text() == "ours\n"
-    assert not (ws / "handouts" / "neck-surgery.yaml").exists()
+    assert (other / "README.md").read_text() == "ours\n"
+    assert not (other / "handouts").exists()
 
 
 def test_no_workspace_above_says_how_to_start_one(tmp_path, monkeypatch):

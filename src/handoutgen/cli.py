@@ -1044,7 +1044,8 @@ def init(ctx: click.Context, directory: Path) -> None:
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write KIND's schema to this file instead of standard output.",
+    help="Write KIND's schema to this file (- for standard output); it replaces only "
+    "an earlier schema.",
 )
 @click.pass_context
 def schema(ctx: click.Context, kind: str | None, output: Path | None) -> None:
@@ -1060,13 +1061,12 @@ def schema(ctx: click.Context, kind: str | None, output: Path | None) -> None:
             if not ctx.obj["quiet"]:
                 click.echo(f"Wrote {display_path(path)}", err=True)
         return
-    from .schema import schema_text
+    from .schema import schema_text, write_schema
 
-    text = schema_text(kind)
-    if output is None:
-        click.echo(text, nl=False)
+    if output is None or str(output) == "-":
+        click.echo(schema_text(kind), nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_schema(kind, output)
         if not ctx.obj["quiet"]:
             click.echo(f"Wrote {output}", err=True)
 

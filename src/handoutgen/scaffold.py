@@ -59,6 +59,13 @@ def init_workspace(target: Path) -> list[Path]:
     root = target.resolve()
     if root.exists() and not root.is_dir():
         raise ContentError(f"{display_path(root)} is a file, not a folder")
+    if (root / "handouts").exists() or (root / "handouts").is_symlink():
+        # Sample content added beside a clinic's real documents would reach
+        # its web form and its mailings.
+        raise ContentError(
+            f"{display_path(root)} is already a workspace (it has handouts/); nothing was "
+            "written. Pick an empty or new folder (handoutgen init NEW-FOLDER)"
+        )
     files = add_modelines(starter_files(), root)
     clashes = [rel for rel in files if (root / rel).exists() or (root / rel).is_symlink()]
     if clashes:

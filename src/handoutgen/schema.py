@@ -58,3 +58,25 @@ def modeline(path: Path, workspace_root: Path, kind: str) -> str:
     target = workspace_root / FOLDER / file_name(kind)
     rel = os.path.relpath(target, path.parent)
     return f"# yaml-language-server: $schema={Path(rel).as_posix()}\n"
+
+
+def write_schema(kind: str, path: Path) -> None:
+    """Write ``kind``'s schema to ``path``. It replaces only an earlier JSON
+    Schema: any other file (a content YAML file, say) is left alone."""
+    from .errors import HandoutgenError
+
+    if not path.parent.is_dir():
+        raise HandoutgenError(f"cannot write {path}: folder {path.parent} does not exist")
+    if path.is_dir():
+        raise HandoutgenError(f"cannot write {path}: it is a folder")
+    if path.exists():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            old = None
+        if not (isinstance(old, dict) and "$schema" in old):
+            raise HandoutgenError(
+                f"{path} exists and is not a JSON Schema; nothing was written. "
+                "Pick a new file name, or remove that file first"
+            )
+    path.write_text(schema_text(kind), encoding="utf-8")
