@@ -13,6 +13,7 @@ import atexit
 import contextlib
 import hashlib
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -68,6 +69,11 @@ class _RedactGlyphs(logging.Filter):
 _REDACT = _RedactGlyphs()
 
 
+def _short(message: str) -> str:
+    """WeasyPrint's message with a file URL shown as its file name."""
+    return re.sub(r"'?file://[^\s']*/([^/\s']+)'?", r"'\1'", message).rstrip(": ")
+
+
 @contextlib.contextmanager
 def watch(strict: bool = False) -> Iterator[Warnings]:
     """Collect WeasyPrint's warnings; with ``strict``, any warning is a RenderError."""
@@ -79,6 +85,15 @@ def watch(strict: bool = False) -> Iterator[Warnings]:
         yield handler
     finally:
         wp_log.removeHandler(handler)
+    # A picture that does not load would leave a hole (a clinic's logo, a
+    # labelled drawing) in a PDF that looks finished: always an error.
+    broken = [m for m in handler.messages if m.startswith("Failed to load image")]
+    if broken:
+        raise RenderError(
+            "an image could not be loaded: "
+            + "; ".join(_short(m) for m in broken[:3])
+            + ". Fix or replace the file (SVG and PNG inside the workspace)"
+        )
     if strict and handler.messages:
         raise RenderError("rendering produced warnings (--strict): " + "; ".join(handler.messages))
 
