@@ -322,6 +322,12 @@ def test_network_access_is_off_and_the_hint_names_a_real_flag(tmp_ws, run):
         "Error: refused to load http://127.0.0.1:9/x.png: network access is off "
         "(`handoutgen render --allow-http` turns it on for one render)"
     )
+    # With the flag the fetch is tried (and fails here): a picture that does
+    # not load is an error, never a hole in the page.
     on = run("render", "nonsurgical-options", "-o", "b.pdf", "--allow-http", workspace=tmp_ws)
-    assert on.exit_code == 0, on.stderr
-    assert "Failed to load image at 'http://127.0.0.1:9/x.png'" in on.stderr
+    assert on.exit_code == 1
+    assert (
+        "Error: an image could not be loaded: Failed to load image at 'http://127.0.0.1:9/x.png'"
+        in on.stderr
+    )
+    assert not (tmp_ws / "b.pdf").exists()
