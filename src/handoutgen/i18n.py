@@ -277,7 +277,7 @@ def page_of_css(lang: str | None = None) -> str:
         elif part == "%(pages)s":
             out.append("counter(pages)")
         elif part:
-            out.append('"' + part.replace("\\", "\\\\").replace('"', '\\"') + '"')
+            out.append(css_quote(part))
     return " ".join(out)
 
 
@@ -286,8 +286,11 @@ _CSS_PAGE_OF = '"Page " counter(page) " of " counter(pages)'
 _CSS_CONTINUED = '"Continued: "'
 
 
-def _css_quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\3C ") + '"'
+def css_quote(text: str) -> str:
+    """A quoted CSS string (inside <style>, where HTML escaping does not apply:
+    quotes, backslashes and '<' escaped; a line break is a space)."""
+    text = str(text).replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\3C ")
+    return '"' + text.replace("\n", " ") + '"'
 
 
 def translate_css(css: str, lang: str | None) -> str:
@@ -297,7 +300,7 @@ def translate_css(css: str, lang: str | None) -> str:
     if lang is None or base(lang) == SOURCE_LANGUAGE:
         return css
     css = css.replace(_CSS_PAGE_OF, page_of_css(lang))
-    return css.replace(_CSS_CONTINUED, _css_quote(gettext("Continued:", lang) + " "))
+    return css.replace(_CSS_CONTINUED, css_quote(gettext("Continued:", lang) + " "))
 
 
 def page_of(page: int, pages: int, lang: str | None = None) -> str:

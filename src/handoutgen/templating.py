@@ -84,9 +84,7 @@ def month_year(value: dt.date | None) -> str:
 def css_string(value: str) -> Markup:
     """A quoted CSS string for text printed by the stylesheet (inside <style>,
     where HTML escaping does not apply: quotes, backslashes and '<' escaped)."""
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\3C ")
-    text = text.replace("\n", " ")
-    return Markup(f'"{text}"')
+    return Markup(i18n.css_quote(value))
 
 
 MAX_SEQUENCE = 1_000_000  # longest string or list a template may make with * (characters/items)
