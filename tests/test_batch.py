@@ -192,8 +192,9 @@ def test_exit_codes_and_summary(run, tmp_path):
     lines = result.stderr.splitlines()
     assert lines[-3].startswith("1/1 rendered, 0 failed"), result.stderr
     assert lines[-2].startswith("Rendered 1, resumed 0, failed 0; ")
-    # One recipient alone does not repay building an edition.
-    assert lines[-1] == "0 from shared editions, 1 rendered in full."
+    # One recipient alone does not repay building an edition: the letter
+    # (option_pages) is composed from each option's pages instead.
+    assert lines[-1] == "0 from shared editions, 1 composed from option pages, 0 rendered in full."
     assert "Omar" not in result.stderr
     src = write_csv(tmp_path / "bad.csv", [*GOOD[1:2], "X-1,A,B,1 A St,Peoria,IL,61602,nope,,,"])
     result = batch(run, str(src), "-o", str(tmp_path / "out2"), "--workers", "1")

@@ -125,6 +125,7 @@ class BatchReport:
     resumed: int = 0
     changed: int = 0  # resumed run: rows whose input or settings changed since their PDF
     from_editions: int = 0
+    from_parts: int = 0  # composed from cached option pages (parts.py)
     seconds: float = 0.0
     peak_rss_kb: int = 0
 
@@ -161,7 +162,7 @@ def render_chunk(
     document: str,
     items: list[tuple[str, int, dict[str, Any]]],
     allow_draft: bool,
-    editions: bool = True,
+    editions: bool | str = True,
 ) -> list[dict[str, Any]]:
     """Render a few recipients. Runs in a worker process or on a dask worker.
 
@@ -188,7 +189,10 @@ def render_chunk(
         except HandoutgenError as exc:
             out.append({"id": rid, "row": row, "error": exc.format_message()})
     try:
-        if editions:
+        if editions == PARTS:
+            # Option sets too rare for an edition: composed from option pages.
+            outcomes = render_many(library, [r for *_, r in requests], share=False)
+        elif editions:
             outcomes = render_many(library, [r for *_, r in requests])
         else:
             outcomes = []
@@ -619,6 +623,7 @@ def _run_locked(
 
     total = len(todo)
     done = failed = 0
+    composable = library.document(settings.document).option_pages
     if progress:
         progress(0, total, 0)
     try:
@@ -638,6 +643,7 @@ def _run_locked(
                     if mode == "full" and not reason:
                         reason = (
                             f"fewer than {MIN_SHARED} recipients share this set of options"
+                            + ("" if composable else " and the document has no option pages")
                             if settings.editions
                             else "--full-render"
                         )
@@ -654,6 +660,7 @@ def _run_locked(
                     )
                     report.rendered += 1
                     report.from_editions += mode == "edition"
+                    report.from_parts += mode == "parts"
                     if item["missing"]:
                         log.warning(
                             "row %s (id %s): no installed font can draw %s; they print as empty boxes",
@@ -690,6 +697,7 @@ def _write_manifest(path: Path, rows: list[RowResult]) -> None:
 # Building an edition costs about two full renders (layout, then its
 # self-check), so it pays from three recipients on.
 MIN_SHARED = 3
+PARTS = "parts"  # a chunk's mode: compose from option pages where the document has them
 
 
 def _chunks(settings: BatchSettings, todo: list[Recipient]):
@@ -719,7 +727,7 @@ def _chunks(settings: BatchSettings, todo: list[Recipient]):
             if round_ < len(chunks):
                 yield chunks[round_], True
     for i in range(0, len(singles), 4):
-        yield singles[i : i + 4], False
+        yield singles[i : i + 4], PARTS
 
 
 def _edition_group(f: dict[str, Any]) -> tuple:

@@ -473,9 +473,12 @@ def batch(
             )
         if not full_render and report.rendered:
             fallbacks = report.full_renders
-            full = report.rendered - report.from_editions
+            full = report.rendered - report.from_editions - report.from_parts
+            composed = (
+                f"{report.from_parts} composed from option pages, " if report.from_parts else ""
+            )
             click.echo(
-                f"{report.from_editions} from shared editions, {full} rendered in full"
+                f"{report.from_editions} from shared editions, {composed}{full} rendered in full"
                 + (f"; {len(fallbacks)} of them could not use an edition:" if fallbacks else "."),
                 err=True,
             )

@@ -71,10 +71,13 @@ class Marks:
     split render it records the personal parts and leaves placeholders."""
 
     # All a (sandboxed) template may touch: not whether it is being split.
-    template_api = ("slot", "personal_pages", "author")
+    template_api = ("slot", "personal_pages", "author", "part")
 
-    def __init__(self, splitting: bool = False) -> None:
+    def __init__(self, splitting: bool = False, parts: bool = False) -> None:
         self.splitting = splitting
+        # Composing (parts.py): option pages are taken out of the flow and recorded.
+        self.composing = parts
+        self.parts: list[tuple[str, Markup]] = []
         self.slots: list[Slot] = []
         self.personal: list[Markup] = []
         self.draft = False
@@ -105,6 +108,15 @@ class Marks:
         if not self.splitting:
             return content
         self.personal.append(content)
+        return Markup("")
+
+    def part(self, name: str, caller: Any = None) -> Markup:
+        """Pages that do not depend on the option set or the reader (an option's
+        details): in a composing render they are recorded and left out."""
+        content = Markup(caller() if caller else "").strip()
+        if not self.composing:
+            return content
+        self.parts.append((str(name), content))
         return Markup("")
 
     @property

@@ -80,7 +80,7 @@ def render_pdf(library: Library, request: RenderRequest) -> bytes:
 
 
 def render_many(
-    library: Library, requests: list[RenderRequest], *, build: bool = True
+    library: Library, requests: list[RenderRequest], *, build: bool = True, share: bool = True
 ) -> list[Outcome]:
     """PDFs for many requests (a batch chunk), sharing editions where it is safe.
     A request the gate refuses gets an Outcome with its error; the rest go on."""
@@ -92,7 +92,13 @@ def render_many(
             outcomes.append(None)
         except RenderError as exc:
             outcomes.append(Outcome(error=exc))
-    made = vdp_many(library, [r for _, r, _ in passed], drafts=[d for *_, d in passed], build=build)
+    made = vdp_many(
+        library,
+        [r for _, r, _ in passed],
+        drafts=[d for *_, d in passed],
+        build=build,
+        share=share,
+    )
     for (i, _, _), outcome in zip(passed, made, strict=True):
         outcomes[i] = outcome
     return [o for o in outcomes if o is not None]
@@ -113,11 +119,61 @@ def warm_edition(library: Library, request: RenderRequest) -> bool:
     draft = gate(library, request)
     if vdp.ineligible(library, request):
         return False
+    composed = warm_parts(library, request, draft=draft)
     s = vdp.split(library, request, draft=draft)
     if s.fallback is not None:
-        return False
+        return composed
     edition = vdp.get_edition(library, s)
-    return bool(edition and edition.usable)
+    return bool(edition and edition.usable) or composed
+
+
+def warm_parts(library: Library, request: RenderRequest, *, draft: bool = False) -> bool:
+    """Build (and cache) the option pages this request would be composed from
+    (parts.py); True if they are usable. False for documents without option pages."""
+    from . import parts
+
+    p = parts.plan(library, request, draft=draft)
+    if p is None or p.reason:
+        return False
+    found = parts.get_parts(library, p, build=True)
+    return found is not None and all(part.usable for part in found)
+
+
+def warm_options(
+    library: Library, doc_id: str, clinic: str | None = None
+) -> tuple[int, int, set[str]]:
+    """Build every option's pages for a document with option pages, in both
+    places an option can take (first, with the section heading, and later), so
+    any option set is composed from cached parts. Returns (usable, tried, reasons)."""
+    from . import parts
+    from .errors import HandoutgenError
+
+    ids = sorted(library.options)
+    made, tried, reasons = 0, 0, set[str]()
+    for i, option in enumerate(ids):
+        other = ids[(i + 1) % len(ids)]
+        for options in ([option, other], [other, option]):
+            request = make_request(
+                document=doc_id, options=options, clinic=clinic, patient="Warm Up"
+            )
+            tried += 1
+            try:
+                draft = gate(library, request)
+                p = parts.plan(library, request, draft=draft)
+                if p is None:
+                    return 0, 0, set()
+                if p.reason:
+                    reasons.add(p.reason)
+                    continue
+                found = parts.get_parts(library, p, build=True)
+            except HandoutgenError as exc:
+                reasons.add(str(exc))
+                continue
+            if found and all(part.usable for part in found):
+                made += 1
+            else:
+                reasons.add("an option's pages differ from a full render")
+    return made, tried, reasons
 
 
 # The fields a single render usually fills in, each combination its own edition
@@ -147,7 +203,7 @@ def warm(
         if why:
             results[doc.id] = (0, 0, [why])
             continue
-        made, tried, reasons = 0, 0, set()
+        made, tried, reasons = 0, 0, set[str]()
         for clinic in [*(clinics or []), None]:
             for fields in WARM_FIELDS:
                 request = make_request(document=doc.id, clinic=clinic, **fields)
@@ -163,6 +219,11 @@ def warm(
                 edition = vdp.cached_edition(s.key)
                 cause = s.fallback or (edition.fallback if edition else None)
                 reasons.add(cause.text(s.detail) if cause else "not usable")
+            if doc.option_pages:
+                # Every option's pages, so any option set is composed from them.
+                more, more_tried, more_reasons = warm_options(library, doc.id, clinic)
+                made, tried = made + more, tried + more_tried
+                reasons |= {f"option pages: {r}" for r in more_reasons}
         results[doc.id] = (made, tried, sorted(reasons))
     return results
 

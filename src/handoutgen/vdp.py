@@ -65,6 +65,7 @@ class Mode(str, Enum):
     """How a recipient's PDF was made."""
 
     EDITION = "edition"
+    PARTS = "parts"  # composed from cached option pages (parts.py)
     FULL = "full"
 
 
@@ -88,6 +89,7 @@ class Fallback(Enum):
     PAGE_OVERFLOW = "a personal page overflowed"
     OVERLAY_MISMATCH = "the overlay pages do not match the edition"
     ASSEMBLY = "assembly failed ({detail})"
+    PARTS = "option pages: {detail}"
 
     def text(self, detail: str = "") -> str:
         return self.value.format(detail=detail)
@@ -776,13 +778,16 @@ def render_many(
     *,
     drafts: list[bool] | None = None,
     build: bool = True,
+    share: bool = True,
 ) -> list[Outcome]:
     """PDFs for many requests that passed the content gate (``drafts``: its
     verdicts), sharing editions where it is safe.
 
     ``build=False`` uses only editions already cached and renders the rest in
     full (a single render after a batch or a web app warm-up is fast; a cold
-    single render is no slower than before)."""
+    single render is no slower than before). ``share=False`` builds no
+    edition: recipients are composed from option pages (parts.py) where the
+    document has them, else rendered in full."""
     jobs = [Job(r, d) for r, d in zip(requests, drafts or [False] * len(requests), strict=True)]
     groups: dict[str, list[Job]] = {}
     for job in jobs:
@@ -799,8 +804,22 @@ def render_many(
             job.outcome.fall_back(job.split.fallback, job.split.detail)
         else:
             groups.setdefault(job.split.key, []).append(job)
+    # Option sets too rare for an edition of their own are composed from each
+    # option's cached pages, when the document prints options on pages of their own.
+    composing: list[Job] = []
+    for key, members in list(groups.items()):
+        doc = library.document(members[0].request.document)
+        if cached_edition(key) is not None:
+            continue
+        if doc.option_pages and (len(members) < SHARED_MIN or not share):
+            composing.extend(members)
+            del groups[key]
+        elif not share:
+            del groups[key]  # rendered in full below
     for members in groups.values():
         _render_group(library, members, build)
+    for job in composing:
+        _compose(library, job, build)
     for job in jobs:
         o = job.outcome
         if o.pdf is None and o.error is None:
@@ -810,6 +829,39 @@ def render_many(
             except HandoutgenError as exc:
                 o.error = exc
     return [j.outcome for j in jobs]
+
+
+# An edition of its own pays off from this many recipients with one option set.
+SHARED_MIN = 3
+
+
+def _compose(library: Library, job: Job, build: bool) -> None:
+    """One recipient composed from cached option pages (parts.py), else the reason."""
+    from . import parts
+
+    try:
+        p = parts.plan(library, job.request, draft=job.draft)
+        if p is None:
+            return
+        if p.reason:
+            job.outcome.fall_back(Fallback.PARTS, p.reason)
+            return
+        found = parts.get_parts(library, p, build=build)
+        if found is None:
+            job.outcome.fall_back(Fallback.NOT_CACHED)
+            return
+        pdf, pages = parts.compose_one(library, p, found)
+    except parts.ComposeError as exc:
+        job.outcome.fall_back(Fallback.PARTS, str(exc))
+        return
+    except HandoutgenError as exc:
+        job.outcome = Outcome(error=exc)
+        return
+    except Exception as exc:  # noqa: BLE001 - fall back, never lose the row
+        log.debug("composing failed: %r", exc, exc_info=True)
+        job.outcome.fall_back(Fallback.ASSEMBLY, type(exc).__name__)
+        return
+    job.outcome = Outcome(pdf=pdf, mode=Mode.PARTS, pages=pages)
 
 
 def _render_group(library: Library, members: list[Job], build: bool) -> None:

@@ -472,3 +472,22 @@ def install_lang_tags() -> None:
 
     build.handoutgen_lang = True  # type: ignore[attr-defined]
     tags._build_box_tree = build
+
+
+def page_bookmarks(page: Any) -> list[list[Any]]:
+    """The page's bookmarks as JSON-friendly lists: [level, label, [x, y], state]."""
+    return [[level, label, list(point), state] for level, label, point, state in page.bookmarks]
+
+
+def page_has_body_content(page: Any) -> bool:
+    """Whether anything but the page-margin boxes draws text or a picture on the
+    page (an overlay page must hold nothing else)."""
+    from weasyprint.formatting_structure import boxes
+
+    for child in _page_box(page).children:
+        if isinstance(child, boxes.MarginBox):
+            continue
+        for box in _walk(child):
+            if isinstance(box, boxes.TextBox | boxes.ReplacedBox):
+                return True
+    return False

@@ -1,0 +1,361 @@
+"""Composable editions: each option's pages laid out once, the rest per reader.
+
+A document with ``option_pages: true`` prints each option's details on pages of
+their own, after everything that depends on the option set (the comparison
+table, the glossary, the questions) and on the reader (the letter). Those
+option pages are the same in every option set: they cite their own sources,
+numbered from 1, and the first one carries the "Each option in more detail"
+heading (so each option has two variants at most).
+
+So a recipient's PDF is assembled from:
+
+- *parts*: one option's pages, laid out and written (tagged) once per option,
+  variant, language, page size and style, and cached like editions (keyed by
+  a hash of their HTML, which inlines the content and styles, and the content
+  hash). A part is rendered from stand-ins, and the reader's own render must
+  give the same part HTML, so no patient data reaches a cached part;
+- the *flow*: the reader's own pages (the letter, the opening pages, the table,
+  the closing sections), laid out per reader from the real request, followed
+  by one empty *overlay* page per part page. The overlays make "Page X of Y"
+  count the parts' pages, carry the running name onto them, and hold their
+  bookmarks, exactly where a full render would.
+
+pikepdf appends each part's pages with their tag subtrees, stamps the overlays
+on them, and drops the overlay pages. A part is used only once *verified*: the
+first time it is built, a stand-in reader with that option set is assembled
+and compared, page by page and in reading order, with its full render.
+
+Whenever composing might not read exactly like a full render, the reader gets
+a full render instead and the outcome says why (``vdp.Fallback``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from .assemble import compose
+from .compose import render_html
+from .content import Library
+from .fullrender import lay_out, render_pdf
+from .marks import EDITION_CSS, OVERLAY_PAGE_ATTR, Marks
+from .models import RenderRequest
+from .weasy import (
+    first_marks,
+    page_bookmarks,
+    page_has_body_content,
+    version,
+    write_pages,
+    write_pdf,
+)
+
+log = logging.getLogger("handoutgen")
+
+FORMAT = 1  # bump when a cached part's layout changes meaning
+
+# The flow's overlay pages: transparent, and only the reader's margin text
+# (the running name, "Page X of Y"); the part under them draws the rest.
+COMPOSE_CSS = """
+html { background: none; }
+@page { background: var(--background); }
+@page vdp-overlay { background: none;
+  @top-center { content: none; } @top-right { content: none; } @bottom-left { content: none; } }
+.vdp-overlay { page: vdp-overlay; break-before: page; height: 0; margin: 0; }
+"""
+# A part's document starts with one page that is thrown away, so the part's
+# first page is never the document's first (:first rules, as in a full render).
+_LEAD = '<div class="vdp-part-lead"></div>'
+_META = re.compile(r"<meta [^>]*>\n?")
+# Page marks that repeat on every page: an overlay page would draw them twice.
+_EVERY_PAGE = ('class="watermark"', 'class="translation-mark"')
+
+
+def _inject_css(html: str, css: str) -> str:
+    return html.replace("</style>", css + "</style>", 1)
+
+
+# -- planning -------------------------------------------------------------------------------
+
+
+@dataclass
+class PartSpec:
+    name: str  # the option id
+    html: str  # the part document's HTML
+    key: str
+
+
+@dataclass
+class Plan:
+    request: RenderRequest
+    flow_html: str  # the reader's document without the option pages
+    parts: list[PartSpec]
+    probe: RenderRequest  # a stand-in with the same options: verifies new parts
+    reason: str = ""  # why this reader cannot be composed ("" if it can)
+
+
+def _parts_of(library: Library, request: RenderRequest, draft: bool) -> tuple[str, Marks]:
+    marks = Marks(parts=True)
+    return render_html(library, request, draft=draft, marks=marks), marks
+
+
+def plan(library: Library, request: RenderRequest, *, draft: bool = False) -> Plan | None:
+    """How this request would be composed, or None if its document has no option pages."""
+    from .vdp import stand_in
+
+    if not library.document(request.document).option_pages:
+        return None
+    html, marks = _parts_of(library, request, draft)
+    probe = stand_in(request, 0)
+    p = Plan(request, html, [], probe)
+    if draft or marks.draft:
+        p.reason = "draft"
+        return p
+    if any(m in html for m in _EVERY_PAGE):
+        p.reason = "a mark printed on every page (draft or translation not reviewed)"
+        return p
+    if "<main>" not in html or "</style>" not in html:
+        p.reason = "template has no <main> or <style>"
+        return p
+    if not marks.parts:
+        p.reason = "the template prints no option pages"
+        return p
+    names = [n for n, _ in marks.parts]
+    if len(set(names)) != len(names):
+        p.reason = "an option is chosen twice"
+        return p
+    html_a, marks_a = _parts_of(library, probe, draft)
+    _, marks_b = _parts_of(library, stand_in(request, 1), draft)
+    if not (marks.parts == marks_a.parts == marks_b.parts):
+        p.reason = "personal data printed in the option pages"
+        return p
+    prefix = _META.sub("", html_a[: html_a.index("<main>") + len("<main>")])
+    prefix = _inject_css(prefix, EDITION_CSS)
+    for name, content in marks.parts:
+        doc_html = prefix + _LEAD + str(content) + "</main></body></html>"
+        h = hashlib.sha256()
+        for piece in (str(FORMAT), library.content_hash, version(), request.pdf_variant, name):
+            h.update(piece.encode() + b"\n")
+        h.update(doc_html.encode())
+        p.parts.append(PartSpec(name, doc_html, h.hexdigest()))
+    return p
+
+
+# -- parts ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Part:
+    key: str
+    pdf: bytes
+    pages: int
+    # WeasyPrint's bookmarks per page: [level, label, [x, y], state]
+    bookmarks: list[list[list[Any]]] = field(default_factory=list)
+    verified: bool = False
+    failed: bool = False  # its check found a difference: never used
+
+    @property
+    def usable(self) -> bool:
+        return self.verified and not self.failed
+
+    def pack(self) -> bytes:
+        meta = {
+            "format": FORMAT,
+            "key": self.key,
+            "pages": self.pages,
+            "bookmarks": self.bookmarks,
+            "verified": self.verified,
+            "failed": self.failed,
+            "sha256": hashlib.sha256(self.pdf).hexdigest(),
+        }
+        return json.dumps(meta, sort_keys=True).encode() + b"\n" + self.pdf
+
+    @classmethod
+    def unpack(cls, key: str, payload: bytes) -> Part:
+        head, _, pdf = payload.partition(b"\n")
+        meta = json.loads(head)
+        if meta.get("format") != FORMAT or meta.get("key") != key:
+            raise ValueError("wrong format or key")
+        if hashlib.sha256(pdf).hexdigest() != meta["sha256"]:
+            raise ValueError("checksum mismatch")
+        return cls(
+            key,
+            pdf,
+            int(meta["pages"]),
+            list(meta["bookmarks"]),
+            bool(meta["verified"]),
+            bool(meta["failed"]),
+        )
+
+
+_MEMORY: OrderedDict[str, Part] = OrderedDict()
+_MEMORY_SIZE = 64
+
+
+def clear_caches() -> None:
+    _MEMORY.clear()
+
+
+def _remember(part: Part) -> Part:
+    _MEMORY[part.key] = part
+    _MEMORY.move_to_end(part.key)
+    while len(_MEMORY) > _MEMORY_SIZE:
+        _MEMORY.popitem(last=False)
+    return part
+
+
+def cached_part(key: str) -> Part | None:
+    """The part from memory or the disk cache (HMAC-authenticated, cache.py)."""
+    if key in _MEMORY:
+        _MEMORY.move_to_end(key)
+        return _MEMORY[key]
+    from .cache import open_cache
+
+    store = open_cache()
+    payload = store.get("parts", key) if store is not None else None
+    if payload is None:
+        return None
+    try:
+        part = Part.unpack(key, payload)
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("option part %s in the cache is damaged (%s); building it again", key[:12], exc)
+        return None
+    return _remember(part)
+
+
+def _store(part: Part) -> None:
+    from .cache import open_cache
+
+    store = open_cache()
+    if store is None:
+        return
+    try:
+        store.put("parts", part.key, part.pack())
+    except OSError as exc:
+        log.debug("option part not cached (%s)", exc)
+
+
+def build_part(library: Library, spec: PartSpec) -> Part:
+    """Lay out one option's pages (after a lead page that is dropped) and write them tagged."""
+    document = lay_out(library, spec.html)
+    if len(document.pages) < 2:
+        # The stylesheet does not start the option on a page of its own.
+        return Part(spec.key, b"", 0, failed=True)
+    pages = document.pages[1:]
+    bookmarks = [page_bookmarks(page) for page in pages]
+    pdf = write_pdf(document.copy(pages), library)
+    return Part(spec.key, pdf, len(pages), bookmarks)
+
+
+@contextlib.contextmanager
+def _build_lock(key: str):  # noqa: ANN202
+    from .cache import open_cache
+
+    store = open_cache()
+    if store is None:
+        yield
+        return
+    with store.lock("parts", key):
+        yield
+
+
+def get_parts(library: Library, p: Plan, *, build: bool) -> list[Part] | None:
+    """The plan's parts, built (and verified) if missing and ``build``; None if
+    one is missing and may not be built."""
+    found = [cached_part(s.key) for s in p.parts]
+    if all(part is not None for part in found):
+        return [part for part in found if part is not None]
+    if not build:
+        return None
+    new: list[Part] = []
+    for i, spec in enumerate(p.parts):
+        if found[i] is not None:
+            continue
+        with _build_lock(spec.key):
+            part = cached_part(spec.key)  # another worker may have built it meanwhile
+            if part is None:
+                part = _remember(build_part(library, spec))
+                new.append(part)
+            found[i] = part
+    parts = [part for part in found if part is not None]
+    if new:
+        _verify(library, p, parts, new)
+    return parts
+
+
+def _verify(library: Library, p: Plan, parts: list[Part], new: list[Part]) -> None:
+    """Assemble the stand-in reader with this option set and compare it with its
+    full render; the new parts are verified if they read the same, else failed."""
+    from .vdp import page_words
+
+    ok = False
+    try:
+        probe = plan(library, p.probe)
+        if (
+            probe is not None
+            and not probe.reason
+            and [s.key for s in probe.parts] == [s.key for s in p.parts]
+        ):
+            for part in new:
+                part.verified = True  # provisionally, so the probe can use them
+            pdf, _ = compose_one(library, probe, parts)
+            ok = page_words(pdf) == page_words(render_pdf(library, p.probe, draft=False))
+    except Exception as exc:  # noqa: BLE001 - an unverifiable part is never used
+        log.debug("option part check failed: %r", exc, exc_info=True)
+        ok = False
+    for part in new:
+        part.verified, part.failed = ok, not ok
+        if not ok:
+            log.info("option part %s renders in full: it differs from a full render", part.key[:12])
+        _store(part)
+
+
+# -- composing a reader ---------------------------------------------------------------------
+
+
+class ComposeError(Exception):
+    """Composing this reader would not read like a full render (the reason)."""
+
+
+def _flow_document(library: Library, p: Plan, parts: list[Part]):  # noqa: ANN202
+    total = sum(part.pages for part in parts)
+    overlays = "".join(
+        f'<section class="vdp-overlay" {OVERLAY_PAGE_ATTR}="{j}"></section>' for j in range(total)
+    )
+    html = _inject_css(p.flow_html, COMPOSE_CSS)
+    html = html.replace("</main>", overlays + "</main>", 1)
+    return lay_out(library, html)
+
+
+def compose_one(library: Library, p: Plan, parts: list[Part]) -> tuple[bytes, int]:
+    """The reader's PDF and page count, from its flow and the cached parts
+    (raises ComposeError)."""
+    if not all(part.usable for part in parts):
+        raise ComposeError("an option's pages differ from a full render")
+    document = _flow_document(library, p, parts)
+    total = sum(part.pages for part in parts)
+    flow = len(document.pages) - total
+    marks = [
+        first_marks(page, (OVERLAY_PAGE_ATTR,)).get(OVERLAY_PAGE_ATTR) for page in document.pages
+    ]
+    if flow < 1 or marks[flow:] != list(range(total)) or any(m is not None for m in marks[:flow]):
+        raise ComposeError("the overlay pages do not line up with the option pages")
+    if any(page_has_body_content(page) for page in document.pages[flow:]):
+        raise ComposeError("something the stylesheet repeats on every page")
+    # The parts' bookmarks go on the overlay pages, so the outline nests them
+    # exactly as a full render does.
+    index = flow
+    for part in parts:
+        for marks_on_page in part.bookmarks:
+            document.pages[index].bookmarks = [
+                (level, label, tuple(point), state) for level, label, point, state in marks_on_page
+            ]
+            index += 1
+    pdf = write_pdf(document, library, p.request.pdf_variant)
+    overlays = write_pages(document, range(flow, flow + total), tags=False)
+    return compose(pdf, flow, [part.pdf for part in parts], overlays), flow + total
