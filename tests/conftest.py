@@ -121,6 +121,7 @@ RENDER_TEST_MODULES = {
     "test_api",
     "test_privacy",
     "test_content_rules",
+    "test_parts",
 }
 
 

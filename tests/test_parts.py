@@ -1,0 +1,289 @@
+"""Composable editions (parts.py): a letter whose option set no one else has
+is assembled from each option's cached pages and a flow laid out for that
+reader, and reads exactly like its full render: same words on each page in
+reading order, same tag tree, same outline, PDF/UA-1, same bytes every time,
+and no patient data in any cached part."""
+
+from __future__ import annotations
+
+import io
+import random
+import subprocess
+
+import page
+import pikepdf
+import pytest
+from pdfua.model import Severity
+from pdfua.validator import Validator
+
+from conftest import ROOT, pages_text, read_manifest, write_csv
+from handoutgen import parts, vdp
+from handoutgen.content import load_library
+from handoutgen.render import make_request, render, render_many, render_pdf, warm_parts
+from handoutgen.workspace import Workspace
+
+FIRST = ["Ana", "Omar", "Li", "Maria José", "Nguyen", "Fatima", "Jean-Luc"]
+LAST = ["Diaz", "Haddad", "Wang", "Ñúñez-O'Brien", "Tran", "Okafor", "Lefèvre"]
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    """An empty cache, on disk and in memory."""
+    monkeypatch.setenv("HANDOUTGEN_CACHE_DIR", str(tmp_path / "cache"))
+    vdp.clear_caches()
+    parts.clear_caches()
+    yield tmp_path / "cache"
+    vdp.clear_caches()
+    parts.clear_caches()
+
+
+def letter(rng: random.Random, options: list[str], i: int) -> dict:
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    return dict(
+        document="followup-letter",
+        options=options,
+        patient=f"{first} {last}",
+        first_name=first,
+        last_name=last,
+        address1=f"{10 + i} Elm Street",
+        city="Springfield",
+        state="IL",
+        zip="62701",
+        note=rng.choice(["Rest and walk daily.", "Call us if the pain gets worse.", None]),
+    )
+
+
+def unique_sets(rng: random.Random, n: int) -> list[list[str]]:
+    ids = sorted(load_library(Workspace.at(ROOT)).options)
+    seen: set[tuple[str, ...]] = set()
+    while len(seen) < n:
+        seen.add(tuple(rng.sample(ids, rng.randint(3, 5))))
+    return [list(s) for s in sorted(seen)]
+
+
+def poppler_pages(pdf: bytes) -> list[str]:
+    """Each page's text as poppler lays it out (by position, not drawing order)."""
+    out = subprocess.run(
+        ["pdftotext", "-layout", "-", "-"], input=pdf, capture_output=True, check=True
+    ).stdout.decode()
+    return out.split("\f")[:-1]
+
+
+def structure(pdf: bytes) -> list[tuple]:
+    """The tag tree as (depth, type, page, marked-content count), depth first."""
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        pages = {p.obj.objgen: i for i, p in enumerate(doc.pages)}
+        out: list[tuple] = []
+
+        def walk(node, depth: int) -> None:
+            kids = node.get("/K")
+            items = (
+                [] if kids is None else list(kids) if isinstance(kids, pikepdf.Array) else [kids]
+            )
+            elements = [k for k in items if isinstance(k, pikepdf.Dictionary) and "/S" in k]
+            page_of = pages.get(node.Pg.objgen, "dangling") if "/Pg" in node else None
+            out.append((depth, str(node.S), page_of, len(items) - len(elements)))
+            for kid in elements:
+                walk(kid, depth + 1)
+
+        root = doc.Root.StructTreeRoot.K
+        for node in list(root) if isinstance(root, pikepdf.Array) else [root]:
+            walk(node, 0)
+        return out
+
+
+def outline(pdf: bytes) -> list[tuple]:
+    """The bookmarks as (depth, title, page, x, y)."""
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        pages = {p.obj.objgen: i for i, p in enumerate(doc.pages)}
+        out: list[tuple] = []
+        with doc.open_outline() as tree:
+
+            def walk(items, depth: int) -> None:
+                for item in items:
+                    dest = item.destination
+                    where = pages.get(dest[0].objgen, "dangling")
+                    out.append((depth, item.title, where, *(round(float(v), 2) for v in dest[2:4])))
+                    walk(item.children, depth + 1)
+
+            walk(tree.root, 0)
+        return out
+
+
+def test_composed_letters_read_exactly_like_full_renders(library, fresh_cache):
+    """A seeded sample of option sets, each its own: composed, and equal to the full render."""
+    rng = random.Random(18)
+    requests = [
+        make_request(**letter(rng, options, i)) for i, options in enumerate(unique_sets(rng, 6))
+    ]
+    outcomes = render_many(library, requests)
+    assert [o.mode for o in outcomes] == ["parts"] * len(requests), [o.reason for o in outcomes]
+    for request, outcome in zip(requests, outcomes, strict=True):
+        full = render_pdf(library, request)
+        assert vdp.page_words(outcome.pdf) == vdp.page_words(full)
+        assert poppler_pages(outcome.pdf) == poppler_pages(full)
+        assert structure(outcome.pdf) == structure(full)
+        assert outline(outcome.pdf) == outline(full)
+        text = pages_text(outcome.pdf)
+        assert len(text) == outcome.pages
+        for number, page_text in enumerate(text, 1):
+            assert f"Page {number} of {len(text)}" in page_text
+            if number > 1:
+                assert f"Prepared for {request.patient}" in page_text, number
+        with pikepdf.open(io.BytesIO(outcome.pdf)) as pdf:
+            assert str(pdf.Root.Lang) == "en"
+            assert str(pdf.docinfo["/Title"]) == "Your follow-up from the spine clinic"
+    # Each option's pages were laid out once, whatever set they were in.
+    chosen = {o for r in requests for o in r.options}
+    assert len(list(fresh_cache.glob("parts/*/*.entry"))) == len(chosen)
+
+
+def test_a_composed_letter_passes_pdf_ua(library, fresh_cache, tmp_path):
+    request = make_request(**letter(random.Random(3), ["fusion", "spinal-injections"], 0))
+    outcome = render_many(library, [request])[0]
+    assert outcome.mode == "parts", outcome.reason
+    report = page.validate_pdf_bytes(outcome.pdf, profile="ua1")
+    assert [f"{f.rule_id}: {f.message}" for f in report.failures] == []
+    path = tmp_path / "composed.pdf"
+    path.write_bytes(outcome.pdf)
+    findings = [
+        f"{f.rule_id}: {f.message}"
+        for o in Validator().validate(str(path)).outcomes
+        for f in o.findings
+        if f.severity in (Severity.ERROR, Severity.WARNING)
+    ]
+    assert findings == []
+
+
+def test_composing_is_deterministic(library, fresh_cache, tmp_path, monkeypatch):
+    request = make_request(**letter(random.Random(4), ["decompression", "conservative-care"], 0))
+    first = render_many(library, [request])[0]
+    parts.clear_caches()  # the second from the disk cache
+    second = render_many(library, [request])[0]
+    monkeypatch.setenv("HANDOUTGEN_CACHE_DIR", str(tmp_path / "other"))
+    parts.clear_caches()  # the third from parts built again
+    third = render_many(library, [request])[0]
+    assert first.mode == second.mode == third.mode == "parts"
+    assert first.pdf == second.pdf == third.pdf
+
+
+def test_cached_parts_hold_no_patient_data(library, fresh_cache):
+    request = make_request(**letter(random.Random(5), ["fusion", "fibrin-injection"], 0))
+    request = request.model_copy(update={"patient": "Zelda Quixotic", "note": "Secret note."})
+    outcome = render_many(library, [request])[0]
+    assert outcome.mode == "parts"
+    assert "Zelda Quixotic" in " ".join(pages_text(outcome.pdf))
+    entries = list(fresh_cache.glob("parts/*/*.entry"))
+    assert len(entries) == 2
+    for entry in entries:
+        data = entry.read_bytes()
+        pdf = data[data.index(b"%PDF-") :]
+        text = " ".join(pages_text(pdf))
+        assert "Spinal fusion" in text or "Fibrin" in text  # the scan reads the part...
+        for needle in ("Zelda", "Quixotic", "Secret note", "Elm Street"):  # ...and finds none
+            assert needle not in text and needle.encode() not in data
+
+
+def test_personal_data_in_an_option_page_is_never_cached(tmp_ws, fresh_cache):
+    """A workspace template prints the patient's name inside each option: the
+    reader is rendered in full, says why, and no part is cached."""
+    (tmp_ws / "templates" / "handout.html").write_text(
+        '{% extends "default/handout.html" %}{% block option_pages %}'
+        "{% for option in options %}{% call vdp.part(option.id) %}"
+        '<article class="option option-page"><h2>{{ option.title | t }}</h2>'
+        "<p>Chosen for {{ person.patient }}.</p></article>"
+        "{% endcall %}{% endfor %}{% endblock %}"
+    )
+    library = load_library(Workspace.at(tmp_ws))
+    request = make_request(**letter(random.Random(6), ["fusion", "decompression"], 0))
+    outcome = render_many(library, [request])[0]
+    # The edition's check sees it first; composing refuses it on its own too.
+    assert (outcome.mode, outcome.reason) == (
+        "full",
+        "personal data (patient) printed outside the template's marked personal parts",
+    )
+    assert parts.plan(library, request).reason == "personal data printed in the option pages"
+    assert f"Chosen for {request.patient}." in " ".join(pages_text(outcome.pdf))
+    assert not list(fresh_cache.glob("parts/*/*.entry"))
+
+
+def test_a_stylesheet_that_keeps_options_in_the_flow_fails_the_check(tmp_ws, fresh_cache):
+    """Options that do not start a page cannot be laid out apart: the check
+    finds it, the parts are never used, and every reader gets a full render."""
+    (tmp_ws / "styles" / "handout.css").write_text(
+        (ROOT / "src/handoutgen/styles/handout.css").read_text()
+        + "\n.option-page { break-before: auto; }\n"
+    )
+    library = load_library(Workspace.at(tmp_ws))
+    rng = random.Random(7)
+    requests = [
+        make_request(**letter(rng, ["fusion", "decompression"], 0)),
+        make_request(**letter(rng, ["decompression", "fusion", "conservative-care"], 1)),
+    ]
+    outcomes = render_many(library, requests)
+    assert [o.mode for o in outcomes] == ["full", "full"]
+    assert outcomes[0].reason == outcomes[1].reason
+    assert outcomes[0].reason.startswith("option pages: ")
+    for request, outcome in zip(requests, outcomes, strict=True):
+        assert poppler_pages(outcome.pdf) == poppler_pages(render_pdf(library, request))
+
+
+@pytest.mark.logs_expected
+def test_a_damaged_part_is_reported_and_built_again(library, fresh_cache, caplog):
+    request = make_request(**letter(random.Random(8), ["conservative-care", "fusion"], 0))
+    good = render_many(library, [request])[0]
+    entries = list(fresh_cache.glob("parts/*/*.entry"))
+    for entry in entries:
+        data = bytearray(entry.read_bytes())
+        data[-40] ^= 0xFF
+        entry.write_bytes(bytes(data))
+    parts.clear_caches()
+    again = render_many(library, [request])[0]
+    assert "in the cache failed its integrity check" in caplog.text
+    assert again.mode == "parts" and again.pdf == good.pdf
+
+
+def test_a_single_render_composes_from_cached_parts_but_never_builds_them(library, fresh_cache):
+    request = make_request(**letter(random.Random(9), ["radiofrequency-ablation", "fusion"], 0))
+    cold = render(library, request)
+    assert not list(fresh_cache.glob("parts/*/*.entry"))
+    assert warm_parts(library, make_request(document="followup-letter", options=request.options))
+    warm = render(library, request)
+    assert warm != cold  # composed, not the full render...
+    assert poppler_pages(warm) == poppler_pages(cold)  # ...and reads the same
+
+
+def test_unreviewed_translations_are_rendered_in_full_with_the_reason(
+    tmp_ws_translated, fresh_cache
+):
+    """The "not yet reviewed" mark repeats on every page, so an overlay would draw it twice."""
+    library = load_library(Workspace.at(tmp_ws_translated))
+    fields = letter(random.Random(10), ["conservative-care", "spinal-injections"], 0)
+    outcome = render_many(library, [make_request(**fields, language="es")])[0]
+    assert (outcome.mode, outcome.reason) == (
+        "full",
+        "option pages: a mark printed on every page (draft or translation not reviewed)",
+    )
+
+
+def test_a_batch_of_unique_sets_composes_and_says_so(run, tmp_path, library, fresh_cache):
+    header = "id,first_name,last_name,address1,city,state,zip,options"
+    sets = unique_sets(random.Random(12), 4)
+    rows = [
+        f"U-{i},Pat,Number{i},{i} Oak St,Springfield,IL,62704,{';'.join(s)}"
+        for i, s in enumerate(sets)
+    ]
+    src = write_csv(tmp_path / "r.csv", rows, header)
+    out = tmp_path / "out"
+    result = run("batch", "followup-letter", str(src), "-o", str(out), "--workers", "1")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "0 from shared editions, 4 composed from option pages, 0 rendered in full."
+    )
+    assert [r["render"] for r in read_manifest(out)] == ["parts"] * 4
+    full = tmp_path / "full"
+    result = run("batch", "followup-letter", str(src), "-o", str(full), "--full-render")
+    assert result.exit_code == 0, result.stderr
+    for i in range(len(sets)):
+        composed = (out / f"U-{i}.pdf").read_bytes()
+        assert poppler_pages(composed) == poppler_pages((full / f"U-{i}.pdf").read_bytes())
