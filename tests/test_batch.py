@@ -185,7 +185,9 @@ def test_merged_file_pads_every_recipient_to_a_new_sheet(local_run):
         start += c + c % 2
 
 
-def test_exit_codes_and_summary(run, tmp_path):
+def test_exit_codes_and_summary(run, tmp_path, monkeypatch):
+    # An empty cache: another test may have built this option set's edition.
+    monkeypatch.setenv("HANDOUTGEN_CACHE_DIR", str(tmp_path / "cache"))
     src = write_csv(tmp_path / "r.csv", GOOD[1:2])
     result = batch(run, str(src), "-o", str(tmp_path / "out"), "--workers", "1")
     assert result.exit_code == 0, result.stderr

@@ -46,6 +46,8 @@ from .content import Library
 from .fullrender import lay_out, render_pdf
 from .marks import EDITION_CSS, OVERLAY_PAGE_ATTR, Marks
 from .models import RenderRequest
+from .readback import page_words
+from .standins import stand_in
 from .weasy import (
     first_marks,
     page_bookmarks,
@@ -106,8 +108,6 @@ def _parts_of(library: Library, request: RenderRequest, draft: bool) -> tuple[st
 
 def plan(library: Library, request: RenderRequest, *, draft: bool = False) -> Plan | None:
     """How this request would be composed, or None if its document has no option pages."""
-    from .vdp import stand_in
-
     if not library.document(request.document).option_pages:
         return None
     html, marks = _parts_of(library, request, draft)
@@ -291,8 +291,6 @@ def get_parts(library: Library, p: Plan, *, build: bool) -> list[Part] | None:
 def _verify(library: Library, p: Plan, parts: list[Part], new: list[Part]) -> None:
     """Assemble the stand-in reader with this option set and compare it with its
     full render; the new parts are verified if they read the same, else failed."""
-    from .vdp import page_words
-
     ok = False
     try:
         probe = plan(library, p.probe)

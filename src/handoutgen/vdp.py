@@ -25,7 +25,6 @@ comes in as ``draft``, and WeasyPrint is reached only through weasy.py.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import hashlib
 import io
 import json
@@ -54,6 +53,8 @@ from .marks import (
     Marks,
 )
 from .models import PERSONAL_FIELDS, RenderRequest
+from .readback import page_words
+from .standins import PERSONAS, stand_in
 from .weasy import first_marks, layout, marked_boxes, version, write_pages, write_pdf
 
 log = logging.getLogger("handoutgen")
@@ -116,52 +117,6 @@ class Split:
 
 def _inject_css(html: str, css: str) -> str:
     return html.replace("</style>", css + "</style>", 1)
-
-
-# Two made-up people who differ in every field: in length, first letter, case,
-# digits, month and day. An edition is rendered from the first; the second must
-# give the same shared HTML, or the template prints personal data outside its
-# marked parts. Stand-ins replace only the fields the real request has, so the
-# template takes the same branches.
-PERSONAS: tuple[dict[str, Any], dict[str, Any]] = (
-    {
-        "patient": "Avery Standin",
-        "first_name": "Avery",
-        "last_name": "Standin",
-        "address1": "1 Placeholder Road",
-        "address2": "Unit 2",
-        "city": "Sampleton",
-        "state": "ZZ",
-        "zip": "00001",
-        "note": "A stand-in note.",
-        "clinician": "Dr. Avery Example",
-        "clinic": "Stand-in Clinic",
-        "visit_date": dt.date(2001, 2, 3),
-        "letter_date": dt.date(2001, 2, 4),
-    },
-    {
-        "patient": "Moe Q. Placeholder-Wright",
-        "first_name": "Moe",
-        "last_name": "Placeholder-Wright",
-        "address1": "98765 Other Avenue North",
-        "address2": "Floor 11, Suite 1200",
-        "city": "Elsewhere Falls",
-        "state": "QQ",
-        "zip": "99999-8888",
-        "note": "Another made-up note,\nwith a second paragraph.",
-        "clinician": "Jo Other, NP",
-        "clinic": "Placeholder Health Partners",
-        "visit_date": dt.date(2019, 11, 28),
-        "letter_date": dt.date(2019, 12, 30),
-    },
-)
-
-
-def stand_in(request: RenderRequest, persona: int = 0) -> RenderRequest:
-    """The request with every personal field it has replaced by a stand-in."""
-    values = PERSONAS[persona]
-    update = {f: (values[f] if getattr(request, f) else None) for f in PERSONAL_FIELDS}
-    return request.model_copy(update=update)
 
 
 def ineligible(library: Library, request: RenderRequest) -> str:
@@ -424,40 +379,6 @@ def _self_check(library: Library, edition: Edition, s: Split) -> tuple[bool, Fal
     if page_words(outcome.pdf) != page_words(full):
         return True, Fallback.SELF_CHECK
     return True, None
-
-
-def page_words(pdf: bytes) -> list[list[str]]:
-    """Each page's text in reading order, as a reader sees the page: lines from
-    top to bottom (characters grouped by baseline), each line's characters left
-    to right, spaces dropped. It follows positions, not the order a content
-    stream draws in, so an assembled page (edition, then stamped overlay) and
-    its full render compare equal exactly when they show the same text in the
-    same places."""
-    import pypdfium2 as pdfium
-
-    doc = pdfium.PdfDocument(pdf)
-    try:
-        out = []
-        for page in doc:
-            textpage = page.get_textpage()
-            chars = []
-            for i in range(textpage.count_chars()):
-                ch = textpage.get_text_range(i, 1)
-                if ch.strip():
-                    left, bottom, _, _ = textpage.get_charbox(i)
-                    chars.append((-bottom, left, ch))
-            chars.sort()
-            lines: list[list[tuple[float, str]]] = []
-            top = None
-            for neg_bottom, left, ch in chars:
-                if top is None or neg_bottom - top > 2:  # a new baseline, 2 pt apart or more
-                    lines.append([])
-                    top = neg_bottom
-                lines[-1].append((left, ch))
-            out.append(["".join(ch for _, ch in sorted(line)) for line in lines])
-        return out
-    finally:
-        doc.close()
 
 
 # -- personal layer -------------------------------------------------------------------
