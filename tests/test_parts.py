@@ -287,3 +287,56 @@ def test_a_batch_of_unique_sets_composes_and_says_so(run, tmp_path, library, fre
     for i in range(len(sets)):
         composed = (out / f"U-{i}.pdf").read_bytes()
         assert poppler_pages(composed) == poppler_pages((full / f"U-{i}.pdf").read_bytes())
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "@page :left { margin-left: 1in; }",
+        "h2 { counter-increment: section; }",
+        "body { counter-reset: section 0; }",
+    ],
+)
+def test_styles_that_follow_page_position_are_rendered_in_full(tmp_ws, fresh_cache, rule):
+    """Left and right pages or section counters carry into an option's pages
+    from the pages before it, which differ from one option set to the next."""
+    (tmp_ws / "styles" / "handout.css").write_text(
+        (ROOT / "src/handoutgen/styles/handout.css").read_text() + "\n" + rule + "\n"
+    )
+    library = load_library(Workspace.at(tmp_ws))
+    request = make_request(**letter(random.Random(13), ["fusion", "decompression"], 0))
+    outcome = render_many(library, [request])[0]
+    assert (outcome.mode, outcome.reason) == (
+        "full",
+        "option pages: the stylesheet styles or numbers pages by their position "
+        "(left and right pages, counters)",
+    )
+    assert not list(fresh_cache.glob("parts/*/*.entry"))
+
+
+def test_the_page_counter_alone_still_composes(tmp_ws, fresh_cache):
+    (tmp_ws / "styles" / "handout.css").write_text(
+        (ROOT / "src/handoutgen/styles/handout.css").read_text()
+        + "\n@page { counter-increment: page; }\n"
+    )
+    library = load_library(Workspace.at(tmp_ws))
+    request = make_request(**letter(random.Random(14), ["fusion", "decompression"], 0))
+    outcome = render_many(library, [request])[0]
+    assert outcome.mode == "parts", outcome.reason
+
+
+def test_warm_builds_every_options_pages(run, tmp_path, monkeypatch, library):
+    monkeypatch.setenv("HANDOUTGEN_CACHE_DIR", str(tmp_path / "cache"))
+    vdp.clear_caches()
+    parts.clear_caches()
+    result = run("warm", "followup-letter")
+    assert result.exit_code == 0, result.stderr
+    n = len(library.options)
+    assert f"followup-letter: 4 of 4 editions ready, {n} of {n} options' pages ready" in (
+        result.stderr
+    )
+    assert len(list((tmp_path / "cache" / "parts").rglob("*.entry"))) == n
+    # Then a set no one asked for is composed in a fresh process's first render.
+    parts.clear_caches()
+    request = make_request(**letter(random.Random(15), ["nucleus-replacement", "fusion"], 0))
+    assert vdp.render_many(library, [request], build=False)[0].mode == "parts"

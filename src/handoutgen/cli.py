@@ -936,8 +936,10 @@ def warm(ctx: click.Context, documents: tuple[str, ...], clinics: tuple[str, ...
     """Build the cached shared pages (editions) that `render` assembles from.
 
     For each DOC (default: every document) with its own options, and the
-    usual fields (name, visit date, clinician, with and without a note).
-    Only stand-in values are laid out: the cache holds no patient data."""
+    usual fields (name, visit date, clinician, with and without a note); for
+    a document with option pages, every option's pages too, so any option
+    set is composed from them. Only stand-in values are laid out: the cache
+    holds no patient data."""
     from . import cache
     from .render import warm as do_warm
 
@@ -950,13 +952,18 @@ def warm(ctx: click.Context, documents: tuple[str, ...], clinics: tuple[str, ...
     for doc in documents:
         library.document(doc)  # an unknown id fails here, before any work
     results = do_warm(library, list(documents) or None, list(clinics) or None)
-    for doc, (made, tried, reasons) in results.items():
-        if not tried:
-            click.echo(f"{doc}: no editions; it renders in full ({'; '.join(reasons)})", err=True)
+    for doc, w in results.items():
+        if not w.tried:
+            click.echo(f"{doc}: no editions; it renders in full ({'; '.join(w.reasons)})", err=True)
             continue
-        why = f" (the rest render in full: {'; '.join(reasons)})" if reasons else ""
-        if not ctx.obj["quiet"] or made < tried:
-            click.echo(f"{doc}: {made} of {tried} editions ready{why}", err=True)
+        why = f" (the rest render in full: {'; '.join(w.reasons)})" if w.reasons else ""
+        pages = (
+            f", {w.options_made} of {w.options_tried} options' pages ready"
+            if w.options_tried
+            else ""
+        )
+        if not ctx.obj["quiet"] or w.made < w.tried or w.options_made < w.options_tried:
+            click.echo(f"{doc}: {w.made} of {w.tried} editions ready{pages}{why}", err=True)
 
 
 # -- cache (issue 13) -------------------------------------------------------------------

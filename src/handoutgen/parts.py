@@ -76,6 +76,15 @@ _LEAD = '<div class="vdp-part-lead"></div>'
 _META = re.compile(r"<meta [^>]*>\n?")
 # Page marks that repeat on every page: an overlay page would draw them twice.
 _EVERY_PAGE = ('class="watermark"', 'class="translation-mark"')
+# Styles that carry from the pages before an option into its pages (left and
+# right pages, counters other than the page number): an option's pages laid
+# out apart would not follow them in every option set.
+_CARRIED = re.compile(
+    r"@page[^{]*:(?:left|right|recto|verso|blank|nth)\b"
+    r"|counter-(?:increment|reset|set)\s*:(?!\s*(?:page|none)\s*[;}])",
+    re.I,
+)
+_STYLE = re.compile(r"<style>(.*?)</style>", re.S)
 
 
 def _inject_css(html: str, css: str) -> str:
@@ -124,6 +133,9 @@ def plan(library: Library, request: RenderRequest, *, draft: bool = False) -> Pl
         return p
     if not marks.parts:
         p.reason = "the template prints no option pages"
+        return p
+    if any(_CARRIED.search(css) for css in _STYLE.findall(html)):
+        p.reason = "the stylesheet styles or numbers pages by their position (left and right pages, counters)"
         return p
     names = [n for n, _ in marks.parts]
     if len(set(names)) != len(names):

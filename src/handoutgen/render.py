@@ -12,6 +12,7 @@ PDF is actually made.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from .checks import check_render
 from .clock import today as clock_today
@@ -142,37 +143,30 @@ def warm_parts(library: Library, request: RenderRequest, *, draft: bool = False)
 def warm_options(
     library: Library, doc_id: str, clinic: str | None = None
 ) -> tuple[int, int, set[str]]:
-    """Build every option's pages for a document with option pages, in both
-    places an option can take (first, with the section heading, and later), so
-    any option set is composed from cached parts. Returns (usable, tried, reasons)."""
+    """Build every option's pages for a document with option pages, so any
+    option set is composed from them. Returns (usable, tried, reasons)."""
     from . import parts
     from .errors import HandoutgenError
 
-    ids = sorted(library.options)
     made, tried, reasons = 0, 0, set[str]()
-    for i, option in enumerate(ids):
-        other = ids[(i + 1) % len(ids)]
-        for options in ([option, other], [other, option]):
-            request = make_request(
-                document=doc_id, options=options, clinic=clinic, patient="Warm Up"
-            )
-            tried += 1
-            try:
-                draft = gate(library, request)
-                p = parts.plan(library, request, draft=draft)
-                if p is None:
-                    return 0, 0, set()
-                if p.reason:
-                    reasons.add(p.reason)
-                    continue
-                found = parts.get_parts(library, p, build=True)
-            except HandoutgenError as exc:
-                reasons.add(str(exc))
+    for option in sorted(library.options):
+        request = make_request(document=doc_id, options=[option], clinic=clinic, patient="Warm Up")
+        tried += 1
+        try:
+            p = parts.plan(library, request, draft=gate(library, request))
+            if p is None:
+                return 0, 0, set()
+            if p.reason:
+                reasons.add(p.reason)
                 continue
-            if found and all(part.usable for part in found):
-                made += 1
-            else:
-                reasons.add("an option's pages differ from a full render")
+            found = parts.get_parts(library, p, build=True)
+        except HandoutgenError as exc:
+            reasons.add(str(exc))
+            continue
+        if found and all(part.usable for part in found):
+            made += 1
+        else:
+            reasons.add("an option's pages differ from a full render")
     return made, tried, reasons
 
 
@@ -186,24 +180,36 @@ WARM_FIELDS: tuple[dict[str, object], ...] = (
 )
 
 
+@dataclass
+class Warmed:
+    """What `warm` built for one document."""
+
+    made: int  # usable editions
+    tried: int
+    reasons: list[str]  # why the rest render in full
+    options_made: int = 0  # options whose pages are ready (documents with option_pages)
+    options_tried: int = 0
+
+
 def warm(
     library: Library, documents: list[str] | None = None, clinics: list[str] | None = None
-) -> dict[str, tuple[int, int, list[str]]]:
+) -> dict[str, Warmed]:
     """Build the editions single renders of these documents (default: all)
     with their own options will use: each combination of WARM_FIELDS, for each
-    clinic and none. Returns, per document, (usable editions, tried, reasons
-    for the rest). Stand-in values only: no patient data goes in."""
+    clinic and none; and, for a document with option pages, every option's
+    pages. Stand-in values only: no patient data goes in."""
     from . import vdp
     from .errors import HandoutgenError
 
-    results: dict[str, tuple[int, int, list[str]]] = {}
+    results: dict[str, Warmed] = {}
     for doc_id in documents or sorted(library.documents):
         doc = library.document(doc_id)
         why = vdp.ineligible(library, make_request(document=doc.id))
         if why:
-            results[doc.id] = (0, 0, [why])
+            results[doc.id] = Warmed(0, 0, [why])
             continue
         made, tried, reasons = 0, 0, set[str]()
+        options_made = options_tried = 0
         for clinic in [*(clinics or []), None]:
             for fields in WARM_FIELDS:
                 request = make_request(document=doc.id, clinic=clinic, **fields)
@@ -222,9 +228,9 @@ def warm(
             if doc.option_pages:
                 # Every option's pages, so any option set is composed from them.
                 more, more_tried, more_reasons = warm_options(library, doc.id, clinic)
-                made, tried = made + more, tried + more_tried
+                options_made, options_tried = options_made + more, options_tried + more_tried
                 reasons |= {f"option pages: {r}" for r in more_reasons}
-        results[doc.id] = (made, tried, sorted(reasons))
+        results[doc.id] = Warmed(made, tried, sorted(reasons), options_made, options_tried)
     return results
 
 

@@ -711,11 +711,20 @@ def render_many(
     document has them, else rendered in full."""
     jobs = [Job(r, d) for r, d in zip(requests, drafts or [False] * len(requests), strict=True)]
     groups: dict[str, list[Job]] = {}
+    composing: list[Job] = []
     for job in jobs:
         try:
             why = ineligible(library, job.request)
             if why:
                 job.outcome.fall_back(Fallback.INELIGIBLE, why)
+                continue
+            if job.draft:
+                job.outcome.fall_back(Fallback.DRAFT)
+                continue
+            if not share and library.document(job.request.document).option_pages:
+                # No edition will be built: composed straight away (parts.py
+                # makes its own check that no personal data reaches a part).
+                composing.append(job)
                 continue
             job.split = split(library, job.request, draft=job.draft)
         except HandoutgenError as exc:
@@ -727,7 +736,6 @@ def render_many(
             groups.setdefault(job.split.key, []).append(job)
     # Option sets too rare for an edition of their own are composed from each
     # option's cached pages, when the document prints options on pages of their own.
-    composing: list[Job] = []
     for key, members in list(groups.items()):
         doc = library.document(members[0].request.document)
         if cached_edition(key) is not None:
