@@ -12,6 +12,7 @@ PDF is actually made.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from .checks import check_render
@@ -25,6 +26,8 @@ from .models import RenderRequest
 from .raster import stacked_png
 from .vdp import Outcome
 from .vdp import render_many as vdp_many
+
+log = logging.getLogger("handoutgen")
 
 __all__ = [
     "Outcome",
@@ -242,9 +245,19 @@ def render(library: Library, request: RenderRequest, *, editions: bool = True) -
     if request.format == "html":
         return render_html(library, request, standalone=True).encode("utf-8")
     if request.format == "pdf" and editions:
-        pdf = render_one(library, request).pdf
-        assert pdf is not None
-        return pdf
+        outcome = render_one(library, request)
+        assert outcome.pdf is not None
+        how = {
+            "edition": "assembled from a cached edition",
+            "parts": "composed from cached option pages",
+        }
+        log.info(
+            "%s: %s",
+            request.document,
+            how.get(outcome.mode.value)
+            or f"rendered in full ({outcome.reason or 'nothing cached'})",
+        )
+        return outcome.pdf
     pdf = render_pdf(library, request)
     if request.format == "png":
         return stacked_png(pdf, request.png_dpi)
