@@ -91,6 +91,12 @@ class Fallback(Enum):
     OVERLAY_MISMATCH = "the overlay pages do not match the edition"
     ASSEMBLY = "assembly failed ({detail})"
     PARTS = "option pages: {detail}"
+    PARTS_NOT_CACHED = "option pages not cached"
+
+    @property
+    def missed(self) -> bool:
+        """Whether warming the cache would have avoided it (the web app then builds it)."""
+        return self in (Fallback.NOT_CACHED, Fallback.PARTS_NOT_CACHED)
 
     def text(self, detail: str = "") -> str:
         return self.value.format(detail=detail)
@@ -777,7 +783,7 @@ def _compose(library: Library, job: Job, build: bool) -> None:
             return
         found = parts.get_parts(library, p, build=build)
         if found is None:
-            job.outcome.fall_back(Fallback.NOT_CACHED)
+            job.outcome.fall_back(Fallback.PARTS_NOT_CACHED)
             return
         pdf, pages = parts.compose_one(library, p, found)
     except parts.ComposeError as exc:

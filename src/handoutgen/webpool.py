@@ -67,7 +67,6 @@ def render_job(root: str, content_hash: str, fields: dict[str, Any], images: boo
     whether its edition was missing, the language; or the error's message."""
     from .errors import HandoutgenError
     from .render import make_request, plan, render_one
-    from .vdp import Fallback
 
     try:
         library = _library(root, content_hash)
@@ -79,7 +78,7 @@ def render_job(root: str, content_hash: str, fields: dict[str, Any], images: boo
             "pdf": outcome.pdf,
             "pages": outcome.pages or _page_count(outcome.pdf),
             "mode": outcome.mode.value,
-            "missed": outcome.fallback is Fallback.NOT_CACHED,
+            "missed": outcome.fallback is not None and outcome.fallback.missed,
             "language": language,
             "images": png_pages(outcome.pdf) if images else [],
         }
