@@ -19,6 +19,7 @@ from pdfua.validator import Validator
 from conftest import ROOT, pages_text, read_manifest, write_csv
 from handoutgen import parts, vdp
 from handoutgen.content import load_library
+from handoutgen.errors import RenderError
 from handoutgen.render import make_request, render, render_many, render_pdf, warm_parts
 from handoutgen.workspace import Workspace
 
@@ -340,3 +341,25 @@ def test_warm_builds_every_options_pages(run, tmp_path, monkeypatch, library):
     parts.clear_caches()
     request = make_request(**letter(random.Random(15), ["nucleus-replacement", "fusion"], 0))
     assert vdp.render_many(library, [request], build=False)[0].mode == "parts"
+
+
+def test_a_help_block_hidden_for_some_option_sets_fails_a_composed_letter(tmp_ws, fresh_cache):
+    """The "When to get help" block is in the reader's own pages. A template that
+    hides it only for some option sets passes each option's check (made with
+    other sets), so the composed letter checks it itself, as a full render does."""
+    (tmp_ws / "templates" / "handout.html").write_text(
+        '{% extends "default/handout.html" %}{% block get_help %}'
+        '{% if options | length > 1 %}<div style="display: none">{{ super() }}</div>'
+        "{% else %}{{ super() }}{% endif %}{% endblock %}"
+    )
+    library = load_library(Workspace.at(tmp_ws))
+    for option in ("fusion", "decompression"):
+        assert warm_parts(library, make_request(document="followup-letter", options=[option]))
+    request = make_request(**letter(random.Random(16), ["fusion", "decompression"], 0))
+    p = parts.plan(library, request)
+    found = parts.get_parts(library, p, build=False)
+    assert found is not None and all(part.usable for part in found)
+    with pytest.raises(RenderError, match="'When to get help' block is hidden"):
+        parts.compose_one(library, p, found)
+    outcome = render_many(library, [request])[0]
+    assert outcome.pdf is None and "'When to get help' block is hidden" in str(outcome.error)

@@ -40,7 +40,7 @@ def render_pdf(library: Library, request: RenderRequest, *, draft: bool = False)
         pad = multiple - len(document.pages) % multiple
         html = render_html(library, request, draft=draft, pad_pages=pad)
         document = lay_out(library, html, strict=request.strict, allow_http=request.allow_http)
-    _require_visible(document, html, request.document)
+    require_visible(document, html, request.document)
     return write_pdf(document, library, request.pdf_variant, strict=request.strict)
 
 
@@ -54,7 +54,7 @@ _ON_EVERY_PAGE = {
 _SOMEWHERE = {"get-help": "'When to get help' block"}
 
 
-def _require_visible(document, html: str, doc_id: str) -> None:  # noqa: ANN001
+def require_visible(document, html: str, doc_id: str) -> None:  # noqa: ANN001
     every = [c for c in _ON_EVERY_PAGE if f'class="{c}"' in html]
     once = [c for c in _SOMEWHERE if f'class="{c}"' in html]
     if not every and not once:

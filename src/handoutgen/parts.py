@@ -43,7 +43,7 @@ from typing import Any
 from .assemble import compose
 from .compose import render_html
 from .content import Library
-from .fullrender import lay_out, render_pdf
+from .fullrender import lay_out, render_pdf, require_visible
 from .marks import EDITION_CSS, OVERLAY_PAGE_ATTR, Marks
 from .models import RenderRequest
 from .readback import page_words
@@ -348,6 +348,9 @@ def compose_one(library: Library, p: Plan, parts: list[Part]) -> tuple[bytes, in
     if not all(part.usable for part in parts):
         raise ComposeError("an option's pages differ from a full render")
     document = _flow_document(library, p, parts)
+    # What every copy must show (the "When to get help" block) is in the flow:
+    # a stylesheet that hides it fails here as it fails a full render.
+    require_visible(document, p.flow_html, p.request.document)
     total = sum(part.pages for part in parts)
     flow = len(document.pages) - total
     marks = [
