@@ -340,3 +340,16 @@ def test_warm_builds_every_options_pages(run, tmp_path, monkeypatch, library):
     parts.clear_caches()
     request = make_request(**letter(random.Random(15), ["nucleus-replacement", "fusion"], 0))
     assert vdp.render_many(library, [request], build=False)[0].mode == "parts"
+
+
+def test_a_long_name_reads_the_same_on_composed_option_pages(library, fresh_cache):
+    """The running name is clamped to two lines with an ellipsis. WeasyPrint
+    adds the ellipsis while drawing, so a page drawn twice (the flow, then its
+    overlays) would show it twice on every option page."""
+    fields = letter(random.Random(19), ["fusion", "decompression"], 0)
+    request = make_request(**{**fields, "patient": "Maximiliana " * 40})
+    outcome = render_many(library, [request])[0]
+    assert outcome.mode == "parts", outcome.reason
+    full = render_pdf(library, request)
+    assert "……" not in " ".join(pages_text(outcome.pdf))
+    assert vdp.page_words(outcome.pdf) == vdp.page_words(full)

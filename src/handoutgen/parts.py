@@ -366,6 +366,9 @@ def compose_one(library: Library, p: Plan, parts: list[Part]) -> tuple[bytes, in
                 (level, label, tuple(point), state) for level, label, point, state in marks_on_page
             ]
             index += 1
-    pdf = write_pdf(document, library, p.request.pdf_variant)
+    # The overlays are written first: WeasyPrint adds a clamped line's ellipsis
+    # while drawing, so a page drawn a second time shows it twice ("……" after
+    # a long running name). The flow's own copies of these pages are dropped.
     overlays = write_pages(document, range(flow, flow + total), tags=False)
+    pdf = write_pdf(document, library, p.request.pdf_variant)
     return compose(pdf, flow, [part.pdf for part in parts], overlays), flow + total
