@@ -353,3 +353,30 @@ def test_a_long_name_reads_the_same_on_composed_option_pages(library, fresh_cach
     full = render_pdf(library, request)
     assert "……" not in " ".join(pages_text(outcome.pdf))
     assert vdp.page_words(outcome.pdf) == vdp.page_words(full)
+
+
+def test_personal_data_before_main_is_never_drawn_from_a_stand_in(tmp_ws, fresh_cache):
+    """A workspace base.html prints the name in the running title (before
+    <main>): a part laid out with the stand-in's head would print the stand-in's
+    name on a real reader's option pages. A batch chunk composes without the
+    edition's check first (share=False), so composing must refuse it itself."""
+    base = (ROOT / "templates" / "base.html").read_text()
+    title = '<div class="running-title">{{ doc.title | t }}</div>'
+    assert title in base
+    (tmp_ws / "templates" / "base.html").write_text(
+        base.replace(
+            title,
+            '<div class="running-title">{{ doc.title | t }}'
+            "{% if person.patient %}, for {{ person.patient }}{% endif %}</div>",
+        )
+    )
+    library = load_library(Workspace.at(tmp_ws))
+    request = make_request(**letter(random.Random(20), ["fusion", "decompression"], 0))
+    outcome = render_many(library, [request], share=False)[0]
+    text = " ".join(pages_text(outcome.pdf))
+    assert "Standin" not in text
+    assert (outcome.mode, outcome.reason) == (
+        "full",
+        "option pages: personal data printed before <main> (on every page)",
+    )
+    assert not list(fresh_cache.glob("parts/*/*.entry"))

@@ -87,6 +87,11 @@ _CARRIED = re.compile(
 _STYLE = re.compile(r"<style>(.*?)</style>", re.S)
 
 
+def _prefix(html: str) -> str:
+    """The document up to <main>, without its metadata (the flow carries that)."""
+    return _META.sub("", html[: html.index("<main>") + len("<main>")])
+
+
 def _inject_css(html: str, css: str) -> str:
     return html.replace("</style>", css + "</style>", 1)
 
@@ -142,11 +147,17 @@ def plan(library: Library, request: RenderRequest, *, draft: bool = False) -> Pl
         p.reason = "an option is chosen twice"
         return p
     html_a, marks_a = _parts_of(library, probe, draft)
-    _, marks_b = _parts_of(library, stand_in(request, 1), draft)
+    html_b, marks_b = _parts_of(library, stand_in(request, 1), draft)
     if not (marks.parts == marks_a.parts == marks_b.parts):
         p.reason = "personal data printed in the option pages"
         return p
-    prefix = _META.sub("", html_a[: html_a.index("<main>") + len("<main>")])
+    # Everything before <main> (styles, running elements) is laid out with
+    # each part and drawn on its pages: it must not depend on the reader, or
+    # a part would print the stand-in's data on a real reader's pages.
+    prefix = _prefix(html_a)
+    if not (_prefix(html) == prefix == _prefix(html_b)):
+        p.reason = "personal data printed before <main> (on every page)"
+        return p
     prefix = _inject_css(prefix, EDITION_CSS)
     for name, content in marks.parts:
         doc_html = prefix + _LEAD + str(content) + "</main></body></html>"
