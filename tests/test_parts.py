@@ -380,3 +380,24 @@ def test_personal_data_before_main_is_never_drawn_from_a_stand_in(tmp_ws, fresh_
         "option pages: personal data printed before <main> (on every page)",
     )
     assert not list(fresh_cache.glob("parts/*/*.entry"))
+
+
+def test_a_check_that_could_not_run_is_not_cached_as_a_difference(
+    library, fresh_cache, monkeypatch
+):
+    """An error while checking new parts (a full disk, a killed helper) is not
+    a verdict: the parts are not used now, but not cached as failed either, so
+    the next run checks them again instead of rendering every reader in full."""
+    request = make_request(**letter(random.Random(21), ["fusion", "decompression"], 0))
+
+    def broken(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(parts, "render_pdf", broken)
+        first = render_many(library, [request], share=False)[0]
+    assert first.mode == "full"
+    assert not list(fresh_cache.glob("parts/*/*.entry"))
+    parts.clear_caches()
+    again = render_many(library, [request], share=False)[0]
+    assert again.mode == "parts", again.reason

@@ -313,8 +313,10 @@ def get_parts(library: Library, p: Plan, *, build: bool) -> list[Part] | None:
 
 def _verify(library: Library, p: Plan, parts: list[Part], new: list[Part]) -> None:
     """Assemble the stand-in reader with this option set and compare it with its
-    full render; the new parts are verified if they read the same, else failed."""
-    ok = False
+    full render; the new parts are verified if they read the same, else failed.
+    Only a verdict is cached: a check that could not run (an error, not a
+    difference) fails the parts in this process and is tried again next time."""
+    ok, verdict = False, True
     try:
         probe = plan(library, p.probe)
         if (
@@ -326,11 +328,16 @@ def _verify(library: Library, p: Plan, parts: list[Part], new: list[Part]) -> No
                 part.verified = True  # provisionally, so the probe can use them
             pdf, _ = compose_one(library, probe, parts)
             ok = page_words(pdf) == page_words(render_pdf(library, p.probe, draft=False))
+    except ComposeError as exc:
+        log.debug("option part check: %s", exc)
     except Exception as exc:  # noqa: BLE001 - an unverifiable part is never used
         log.debug("option part check failed: %r", exc, exc_info=True)
-        ok = False
+        verdict = False
     for part in new:
         part.verified, part.failed = ok, not ok
+        if not verdict:
+            log.info("option part %s could not be checked; not cached", part.key[:12])
+            continue
         if not ok:
             log.info("option part %s renders in full: it differs from a full render", part.key[:12])
         _store(part)
