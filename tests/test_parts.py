@@ -401,3 +401,19 @@ def test_a_check_that_could_not_run_is_not_cached_as_a_difference(
     parts.clear_caches()
     again = render_many(library, [request], share=False)[0]
     assert again.mode == "parts", again.reason
+
+
+def test_a_letter_that_runs_onto_a_second_page_says_why_it_is_rendered_in_full(
+    library, fresh_cache
+):
+    """A long note pushes the letter onto a second page, whose tags stay cut at
+    the page break: composing refuses it with a reason a person can act on."""
+    fields = letter(random.Random(22), ["fusion", "decompression"], 0)
+    fields["note"] = "Please rest and walk a little every day.\n" * 25
+    request = make_request(**fields)
+    outcome = render_many(library, [request], share=False)[0]
+    assert (outcome.mode, outcome.reason) == (
+        "full",
+        "option pages: the reader's tags are cut at page breaks",
+    )
+    assert outcome.pdf is not None

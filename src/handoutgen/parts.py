@@ -40,7 +40,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from .assemble import compose
+from .assemble import NotComposable, compose
 from .compose import render_html
 from .content import Library
 from .fullrender import lay_out, render_pdf
@@ -389,4 +389,8 @@ def compose_one(library: Library, p: Plan, parts: list[Part]) -> tuple[bytes, in
     # a long running name). The flow's own copies of these pages are dropped.
     overlays = write_pages(document, range(flow, flow + total), tags=False)
     pdf = write_pdf(document, library, p.request.pdf_variant)
-    return compose(pdf, flow, [part.pdf for part in parts], overlays), flow + total
+    try:
+        composed = compose(pdf, flow, [part.pdf for part in parts], overlays)
+    except NotComposable as exc:
+        raise ComposeError(str(exc)) from None
+    return composed, flow + total
