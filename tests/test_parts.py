@@ -417,3 +417,25 @@ def test_a_letter_that_runs_onto_a_second_page_says_why_it_is_rendered_in_full(
         "option pages: the reader's tags are cut at page breaks",
     )
     assert outcome.pdf is not None
+
+
+def test_warm_counts_each_options_pages_once_whatever_the_clinics(library, monkeypatch):
+    """An option's pages never carry the clinic (a personal field): warming for
+    two clinics builds them once and reports "N of N", not "3N of 3N"."""
+    from handoutgen import render as render_module
+
+    calls = []
+
+    def fake_warm_options(library, doc_id, clinic=None):
+        calls.append(clinic)
+        return len(library.options), len(library.options), set()
+
+    monkeypatch.setattr(render_module, "warm_options", fake_warm_options)
+    monkeypatch.setattr(render_module, "warm_edition", lambda library, request: True)
+    results = render_module.warm(library, ["followup-letter"], ["North Clinic", "South Clinic"])
+    n = len(library.options)
+    assert calls == [None]
+    assert (results["followup-letter"].options_made, results["followup-letter"].options_tried) == (
+        n,
+        n,
+    )
