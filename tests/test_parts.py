@@ -439,3 +439,42 @@ def test_warm_counts_each_options_pages_once_whatever_the_clinics(library, monke
         n,
         n,
     )
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        '.option-page:first-of-type > .option-title::before { content: "Your options: "; }',
+        '.option-page + .option-page .option-title::before { content: "Also: "; }',
+    ],
+)
+def test_styles_that_follow_an_options_siblings_are_rendered_in_full(tmp_ws, fresh_cache, rule):
+    """An option laid out on its own is the first (and only) article of its
+    document: each option warmed alone passed its check, then a reader with
+    both options got "Your options:" over the second option too, unlike its
+    full render, with no reason given."""
+    (tmp_ws / "styles" / "handout.css").write_text(
+        (ROOT / "src/handoutgen/styles/handout.css").read_text() + "\n" + rule + "\n"
+    )
+    library = load_library(Workspace.at(tmp_ws))
+    for option in ("fusion", "decompression"):
+        warm_parts(library, make_request(document="followup-letter", options=[option]))
+    request = make_request(**letter(random.Random(23), ["decompression", "fusion"], 0))
+    outcome = render_many(library, [request], share=False)[0]
+    assert (outcome.mode, outcome.reason) == (
+        "full",
+        "option pages: the stylesheet styles an option by its place among its siblings "
+        "(:first-of-type, :nth-child, + or ~), which differs on pages of its own",
+    )
+    assert not list(fresh_cache.glob("parts/*/*.entry"))
+
+
+def test_sibling_selectors_inside_an_option_or_a_list_still_compose(tmp_ws):
+    (tmp_ws / "styles" / "handout.css").write_text(
+        (ROOT / "src/handoutgen/styles/handout.css").read_text()
+        + "\nli + li { margin-top: 1pt; }\ntr:nth-child(even) td { background: #eee; }\n"
+        + ".option-page h3 + p { margin-top: 0; }\n"
+    )
+    library = load_library(Workspace.at(tmp_ws))
+    request = make_request(**letter(random.Random(24), ["decompression", "fusion"], 0))
+    assert parts.plan(library, request).reason == ""

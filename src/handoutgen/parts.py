@@ -32,6 +32,7 @@ a full render instead and the outcome says why (``vdp.Fallback``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -85,6 +86,67 @@ _CARRIED = re.compile(
     re.I,
 )
 _STYLE = re.compile(r"<style>(.*?)</style>", re.S)
+# Selectors that match an element by its place among its siblings: an option
+# laid out on its own has other siblings than in the reader's document, so
+# ".option-page:first-of-type" or ".option-page + .option-page" would style
+# every part like the first (or none like the rest). Safe only inside an option
+# (after a compound naming .option or .option-page), or on elements that sit
+# only in lists, tables and definition lists.
+_POSITIONAL = re.compile(r":(?:first|last|nth|only)-|:has\(|^[+~]$", re.I)
+_OPTION = re.compile(r"\.option(?:-page)?(?![\w-])")
+_INNER = re.compile(r"^(?:li|tr|td|th|dd|dt)(?![\w-])", re.I)
+_GROUPS = ("media", "supports", "layer", "container")  # at-rules that hold style rules
+_COMBINATOR = re.compile(r"\s*([>+~])\s*|\s+")
+
+
+def _positional_selector(selector: str) -> bool:
+    """Whether a selector can match an option's pages, or what holds them, by
+    their place among their siblings (see _POSITIONAL)."""
+    inside = option = False  # past an option's compound and a combinator into it
+    tokens = [t for t in _COMBINATOR.split(selector.strip()) if t]
+    for i, token in enumerate(tokens):
+        if token in ("+", "~"):
+            following = tokens[i + 1] if i + 1 < len(tokens) else ""
+            if not inside and (option or not _INNER.match(following)):
+                return True
+        elif token == ">":
+            inside = inside or option
+        else:
+            inside = inside or option  # a descendant combinator
+            if not inside and _POSITIONAL.search(token) and not _INNER.match(token):
+                return True
+            option = option or bool(_OPTION.search(token))
+    return False
+
+
+@functools.lru_cache(maxsize=32)
+def _positional(css: str) -> bool:
+    """Whether the stylesheet has a selector that styles an option by its siblings."""
+    import tinycss2
+
+    def rules(nodes):  # noqa: ANN001, ANN202
+        for node in nodes:
+            if node.type == "qualified-rule":
+                yield tinycss2.serialize(node.prelude)
+            elif (
+                node.type == "at-rule"
+                and node.content is not None
+                and node.lower_at_keyword in _GROUPS
+            ):
+                yield from rules(tinycss2.parse_rule_list(node.content, True, True))
+
+    for prelude in rules(tinycss2.parse_stylesheet(css, True, True)):
+        # Commas outside brackets separate selectors (":is(a, b)" keeps its own).
+        depth, start, parts = 0, 0, []
+        for i, ch in enumerate(prelude):
+            depth += ch in "([" and 1 or ch in ")]" and -1 or 0
+            if ch == "," and depth == 0:
+                parts.append(prelude[start:i])
+                start = i + 1
+        parts.append(prelude[start:])
+        if any(_positional_selector(sel) for sel in parts):
+            return True
+    return False
 
 
 def _prefix(html: str) -> str:
@@ -141,6 +203,12 @@ def plan(library: Library, request: RenderRequest, *, draft: bool = False) -> Pl
         return p
     if any(_CARRIED.search(css) for css in _STYLE.findall(html)):
         p.reason = "the stylesheet styles or numbers pages by their position (left and right pages, counters)"
+        return p
+    if any(_positional(css) for css in _STYLE.findall(html)):
+        p.reason = (
+            "the stylesheet styles an option by its place among its siblings "
+            "(:first-of-type, :nth-child, + or ~), which differs on pages of its own"
+        )
         return p
     names = [n for n, _ in marks.parts]
     if len(set(names)) != len(names):
