@@ -3,9 +3,11 @@
 A document with ``option_pages: true`` prints each option's details on pages of
 their own, after everything that depends on the option set (the comparison
 table, the glossary, the questions) and on the reader (the letter). Those
-option pages are the same in every option set: they cite their own sources,
-numbered from 1, and the first one carries the "Each option in more detail"
-heading (so each option has two variants at most).
+option pages are the same in every option set: each is headed by its own
+title and cites its own sources, numbered from 1. Nothing about an option's
+pages may depend on what precedes them: the reader, the head of the document
+(everything before <main>), page position (left and right pages, counters)
+or the option's siblings (":first-of-type", "+"); ``plan`` refuses each.
 
 So a recipient's PDF is assembled from:
 
