@@ -478,3 +478,35 @@ def test_sibling_selectors_inside_an_option_or_a_list_still_compose(tmp_ws):
     library = load_library(Workspace.at(tmp_ws))
     request = make_request(**letter(random.Random(24), ["decompression", "fusion"], 0))
     assert parts.plan(library, request).reason == ""
+
+
+def test_new_parts_are_stored_before_their_build_lock_is_released(
+    library, fresh_cache, monkeypatch
+):
+    """Another worker waiting for a part's lock must find it cached, not build
+    it again (the parts used to be stored only after every lock was let go)."""
+    import contextlib
+
+    events: list[tuple[str, str]] = []
+    real_lock, real_store = parts._build_lock, parts._store
+
+    @contextlib.contextmanager
+    def lock(key):
+        with real_lock(key):
+            events.append(("lock", key))
+            yield
+            events.append(("unlock", key))
+
+    def store(part):
+        events.append(("store", part.key))
+        real_store(part)
+
+    monkeypatch.setattr(parts, "_build_lock", lock)
+    monkeypatch.setattr(parts, "_store", store)
+    request = make_request(**letter(random.Random(25), ["fusion", "decompression"], 0))
+    assert render_many(library, [request], share=False)[0].mode == "parts"
+    keys = {key for _, key in events}
+    assert len(keys) == 2
+    for key in keys:
+        order = [what for what, k in events if k == key]
+        assert order == ["lock", "store", "unlock"], order

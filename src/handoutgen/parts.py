@@ -366,18 +366,23 @@ def get_parts(library: Library, p: Plan, *, build: bool) -> list[Part] | None:
     if not build:
         return None
     new: list[Part] = []
-    for i, spec in enumerate(p.parts):
-        if found[i] is not None:
-            continue
-        with _build_lock(spec.key):
+    # The missing parts' locks are held (taken in one order: no deadlock) until
+    # they are checked and stored, so another worker waits for them instead of
+    # building them again.
+    with contextlib.ExitStack() as locks:
+        for key in sorted({s.key for s, part in zip(p.parts, found, strict=True) if part is None}):
+            locks.enter_context(_build_lock(key))
+        for i, spec in enumerate(p.parts):
+            if found[i] is not None:
+                continue
             part = cached_part(spec.key)  # another worker may have built it meanwhile
             if part is None:
                 part = _remember(build_part(library, spec))
                 new.append(part)
             found[i] = part
-    parts = [part for part in found if part is not None]
-    if new:
-        _verify(library, p, parts, new)
+        parts = [part for part in found if part is not None]
+        if new:
+            _verify(library, p, parts, new)
     return parts
 
 
