@@ -295,6 +295,7 @@ def test_a_batch_of_unique_sets_composes_and_says_so(run, tmp_path, library, fre
         "@page :left { margin-left: 1in; }",
         "h2 { counter-increment: section; }",
         "body { counter-reset: section 0; }",
+        ".option-page { break-before: right; }",
     ],
 )
 def test_styles_that_follow_page_position_are_rendered_in_full(tmp_ws, fresh_cache, rule):

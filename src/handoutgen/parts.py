@@ -84,6 +84,7 @@ _EVERY_PAGE = ('class="watermark"', 'class="translation-mark"')
 # out apart would not follow them in every option set.
 _CARRIED = re.compile(
     r"@page[^{]*:(?:left|right|recto|verso|blank|nth)\b"
+    r"|(?:page-)?break-(?:before|after)\s*:\s*(?:left|right|recto|verso)\b"
     r"|counter-(?:increment|reset|set)\s*:(?!\s*(?:page|none)\s*[;}])",
     re.I,
 )
