@@ -511,3 +511,25 @@ def test_new_parts_are_stored_before_their_build_lock_is_released(
     for key in keys:
         order = [what for what, k in events if k == key]
         assert order == ["lock", "store", "unlock"], order
+
+
+def test_a_failed_check_says_what_it_found_and_spares_the_other_options(tmp_ws, fresh_cache):
+    """A fixed decoration repeats on every page, so an overlay would draw it
+    twice: the reader is rendered in full with that reason (not "differ"), and
+    an option first seen beside a failed one is not failed with it for good."""
+    (tmp_ws / "styles" / "handout.css").write_text(
+        (ROOT / "src/handoutgen/styles/handout.css").read_text()
+        + '\nbody::after { content: "Keep this letter"; position: fixed; bottom: 0; left: 0; }\n'
+    )
+    library = load_library(Workspace.at(tmp_ws))
+    first = make_request(**letter(random.Random(26), ["fusion"], 0))
+    outcome = render_many(library, [first], share=False)[0]
+    assert (outcome.mode, outcome.reason) == (
+        "full",
+        "option pages: something the stylesheet repeats on every page",
+    )
+    second = make_request(**letter(random.Random(27), ["fusion", "decompression"], 1))
+    assert render_many(library, [second], share=False)[0].mode == "full"
+    # decompression was not judged beside the failed fusion: not cached as failed.
+    entries = list(fresh_cache.glob("parts/*/*.entry"))
+    assert len(entries) == 1

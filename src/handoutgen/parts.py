@@ -252,6 +252,7 @@ class Part:
     bookmarks: list[list[list[Any]]] = field(default_factory=list)
     verified: bool = False
     failed: bool = False  # its check found a difference: never used
+    why: str = ""  # what the check found, when it failed
 
     @property
     def usable(self) -> bool:
@@ -265,6 +266,7 @@ class Part:
             "bookmarks": self.bookmarks,
             "verified": self.verified,
             "failed": self.failed,
+            "why": self.why,
             "sha256": hashlib.sha256(self.pdf).hexdigest(),
         }
         return json.dumps(meta, sort_keys=True).encode() + b"\n" + self.pdf
@@ -284,6 +286,7 @@ class Part:
             list(meta["bookmarks"]),
             bool(meta["verified"]),
             bool(meta["failed"]),
+            str(meta.get("why", "")),
         )
 
 
@@ -392,9 +395,14 @@ def _verify(library: Library, p: Plan, parts: list[Part], new: list[Part]) -> No
     full render; the new parts are verified if they read the same, else failed.
     Only a verdict is cached: a check that could not run (an error, not a
     difference) fails the parts in this process and is tried again next time."""
-    ok, verdict = False, True
+    ok, verdict, why = False, True, "an option's pages differ from a full render"
+    if any(not part.usable for part in parts if all(part is not n for n in new)):
+        # Another option's pages failed their check: this set cannot tell
+        # whether the new ones are right. They are checked with another set.
+        verdict = False
+        parts = []
     try:
-        probe = plan(library, p.probe)
+        probe = plan(library, p.probe) if parts else None
         if (
             probe is not None
             and not probe.reason
@@ -406,11 +414,13 @@ def _verify(library: Library, p: Plan, parts: list[Part], new: list[Part]) -> No
             ok = page_words(pdf) == page_words(render_pdf(library, p.probe, draft=False))
     except ComposeError as exc:
         log.debug("option part check: %s", exc)
+        why = str(exc)
     except Exception as exc:  # noqa: BLE001 - an unverifiable part is never used
         log.debug("option part check failed: %r", exc, exc_info=True)
         verdict = False
     for part in new:
         part.verified, part.failed = ok, not ok
+        part.why = "" if ok else why
         if not verdict:
             log.info("option part %s could not be checked; not cached", part.key[:12])
             continue
@@ -439,8 +449,9 @@ def _flow_document(library: Library, p: Plan, parts: list[Part]):  # noqa: ANN20
 def compose_one(library: Library, p: Plan, parts: list[Part]) -> tuple[bytes, int]:
     """The reader's PDF and page count, from its flow and the cached parts
     (raises ComposeError)."""
-    if not all(part.usable for part in parts):
-        raise ComposeError("an option's pages differ from a full render")
+    for part in parts:
+        if not part.usable:
+            raise ComposeError(part.why or "an option's pages differ from a full render")
     document = _flow_document(library, p, parts)
     total = sum(part.pages for part in parts)
     flow = len(document.pages) - total
