@@ -533,3 +533,25 @@ def test_a_failed_check_says_what_it_found_and_spares_the_other_options(tmp_ws, 
     # decompression was not judged beside the failed fusion: not cached as failed.
     entries = list(fresh_cache.glob("parts/*/*.entry"))
     assert len(entries) == 1
+
+
+def test_something_printed_after_the_option_pages_is_rendered_in_full(tmp_ws, fresh_cache):
+    """The overlays go at the end of the reader's pages. A notice printed after
+    the option pages for some readers only (here by ZIP code, so the stand-in
+    never shows it and the one-time check passes) came before the options in
+    the composed letter and after them in its full render."""
+    (tmp_ws / "templates" / "handout.html").write_text(
+        '{% extends "default/handout.html" %}{% block option_pages %}{{ super() }}'
+        '{% if person.address and "95014" in person.address[-1] %}'
+        '<section class="notice"><h2>A notice for California</h2><p>Read this.</p></section>'
+        "{% endif %}{% endblock %}"
+    )
+    library = load_library(Workspace.at(tmp_ws))
+    fields = {**letter(random.Random(28), ["fusion", "decompression"], 0), "zip": "95014"}
+    request = make_request(**fields)
+    outcome = render_many(library, [request], share=False)[0]
+    assert (outcome.mode, outcome.reason) == (
+        "full",
+        "option pages: the template prints something after the option pages",
+    )
+    assert "A notice for California" in pages_text(outcome.pdf)[-1]

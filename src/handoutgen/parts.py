@@ -47,7 +47,7 @@ from .assemble import NotComposable, compose
 from .compose import render_html
 from .content import Library
 from .fullrender import lay_out, render_pdf
-from .marks import EDITION_CSS, OVERLAY_PAGE_ATTR, Marks
+from .marks import EDITION_CSS, OVERLAY_PAGE_ATTR, PART_PLACE, Marks
 from .models import RenderRequest
 from .readback import page_words
 from .standins import stand_in
@@ -190,6 +190,11 @@ def plan(library: Library, request: RenderRequest, *, draft: bool = False) -> Pl
     if not library.document(request.document).option_pages:
         return None
     html, marks = _parts_of(library, request, draft)
+    # The overlay pages go at the end of <main>: a full render must have
+    # nothing after the option pages but other option pages.
+    start, end = html.find(PART_PLACE), html.rfind("</main>")
+    after = html[start:end].replace(PART_PLACE, "") if 0 <= start < end else ""
+    html = html.replace(PART_PLACE, "")
     probe = stand_in(request, 0)
     p = Plan(request, html, [], probe)
     if draft or marks.draft:
@@ -203,6 +208,9 @@ def plan(library: Library, request: RenderRequest, *, draft: bool = False) -> Pl
         return p
     if not marks.parts:
         p.reason = "the template prints no option pages"
+        return p
+    if after.strip():
+        p.reason = "the template prints something after the option pages"
         return p
     if any(_CARRIED.search(css) for css in _STYLE.findall(html)):
         p.reason = "the stylesheet styles or numbers pages by their position (left and right pages, counters)"
