@@ -555,3 +555,12 @@ def test_something_printed_after_the_option_pages_is_rendered_in_full(tmp_ws, fr
         "option pages: the template prints something after the option pages",
     )
     assert "A notice for California" in pages_text(outcome.pdf)[-1]
+
+
+def test_a_new_handoutgen_version_never_reuses_older_parts(library, monkeypatch):
+    import handoutgen
+
+    request = make_request(**letter(random.Random(29), ["fusion"], 0))
+    before = [s.key for s in parts.plan(library, request).parts]
+    monkeypatch.setattr(handoutgen, "__version__", "99.0.0")
+    assert [s.key for s in parts.plan(library, request).parts] != before

@@ -43,6 +43,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+import handoutgen
+
 from .assemble import NotComposable, compose
 from .compose import render_html
 from .content import Library
@@ -241,7 +243,10 @@ def plan(library: Library, request: RenderRequest, *, draft: bool = False) -> Pl
     for name, content in marks.parts:
         doc_html = prefix + _LEAD + str(content) + "</main></body></html>"
         h = hashlib.sha256()
-        for piece in (str(FORMAT), library.content_hash, version(), request.pdf_variant, name):
+        # handoutgen's own version too (an edition's key has it in its <meta>,
+        # which a part's HTML leaves out): an upgrade never reuses older parts.
+        pieces = (str(FORMAT), handoutgen.__version__, library.content_hash, version())
+        for piece in (*pieces, request.pdf_variant, name):
             h.update(piece.encode() + b"\n")
         h.update(doc_html.encode())
         p.parts.append(PartSpec(name, doc_html, h.hexdigest()))
