@@ -564,3 +564,26 @@ def test_a_new_handoutgen_version_never_reuses_older_parts(library, monkeypatch)
     before = [s.key for s in parts.plan(library, request).parts]
     monkeypatch.setattr(handoutgen, "__version__", "99.0.0")
     assert [s.key for s in parts.plan(library, request).parts] != before
+
+
+def test_margin_boxes_sized_by_their_neighbours_are_rendered_in_full(tmp_ws, fresh_cache):
+    """With auto widths the name box on an overlay page (its neighbours left
+    out) took the whole width: a long name ran on one line over the part's
+    running title, unlike its full render; the check's stand-in name is short."""
+    (tmp_ws / "styles" / "handout.css").write_text(
+        (ROOT / "src/handoutgen/styles/handout.css").read_text()
+        + "\n@page { @top-left { width: auto; } @top-center { width: auto; }"
+        " @top-right { width: auto; } }\n"
+    )
+    library = load_library(Workspace.at(tmp_ws))
+    fields = letter(random.Random(30), ["fusion", "decompression"], 0)
+    request = make_request(
+        **{**fields, "patient": "Bartholomew Alexander Montgomery-Fitzwilliam the Third"}
+    )
+    outcome = render_many(library, [request], share=False)[0]
+    assert outcome.mode == "full"
+    assert outcome.reason == (
+        "option pages: the running name or page number would move on the option pages "
+        "(page-margin boxes without a fixed width)"
+    )
+    assert vdp.page_words(outcome.pdf) == vdp.page_words(render_pdf(library, request))

@@ -49,12 +49,13 @@ from .assemble import NotComposable, compose
 from .compose import render_html
 from .content import Library
 from .fullrender import lay_out, render_pdf
-from .marks import EDITION_CSS, OVERLAY_PAGE_ATTR, PART_PLACE, Marks
+from .marks import EDITION_CSS, OVERLAY_PAGE_ATTR, PART_PLACE, PERSONAL_MARGIN_BOXES, Marks
 from .models import RenderRequest
 from .readback import page_words
 from .standins import stand_in
 from .weasy import (
     first_marks,
+    margin_boxes,
     page_bookmarks,
     page_has_body_content,
     version,
@@ -475,6 +476,19 @@ def compose_one(library: Library, p: Plan, parts: list[Part]) -> tuple[bytes, in
         raise ComposeError("the overlay pages do not line up with the option pages")
     if any(page_has_body_content(page) for page in document.pages[flow:]):
         raise ComposeError("something the stylesheet repeats on every page")
+    # An overlay page draws only the running name and the page number: they
+    # must sit where the reader's other pages have them. Boxes sized by their
+    # neighbours (no fixed width) would spread over the part's running title.
+    if flow >= 2:
+        where = margin_boxes(document.pages[flow - 1], list(PERSONAL_MARGIN_BOXES))
+        if any(
+            margin_boxes(page, list(PERSONAL_MARGIN_BOXES)) != where
+            for page in document.pages[flow:]
+        ):
+            raise ComposeError(
+                "the running name or page number would move on the option pages "
+                "(page-margin boxes without a fixed width)"
+            )
     # The parts' bookmarks go on the overlay pages, so the outline nests them
     # exactly as a full render does.
     index = flow
