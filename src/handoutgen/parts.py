@@ -377,9 +377,14 @@ def _build_lock(key: str):  # noqa: ANN202
 
 def get_parts(library: Library, p: Plan, *, build: bool) -> list[Part] | None:
     """The plan's parts, built (and verified) if missing and ``build``; None if
-    one is missing and may not be built."""
+    one is missing and may not be built. If one already failed its check, only
+    the parts at hand (compose_one then says why)."""
     found = [cached_part(s.key) for s in p.parts]
     if all(part is not None for part in found):
+        return [part for part in found if part is not None]
+    if any(part is not None and part.failed for part in found):
+        # One option's pages already failed their check: the reader renders in
+        # full whatever the others are, so they are not built (nor judged) now.
         return [part for part in found if part is not None]
     if not build:
         return None
@@ -407,8 +412,8 @@ def get_parts(library: Library, p: Plan, *, build: bool) -> list[Part] | None:
 def _verify(library: Library, p: Plan, parts: list[Part], new: list[Part]) -> None:
     """Assemble the stand-in reader with this option set and compare it with its
     full render; the new parts are verified if they read the same, else failed.
-    Only a verdict is cached: a check that could not run (an error, not a
-    difference) fails the parts in this process and is tried again next time."""
+    Only a verdict is kept: a check that could not run (an error, not a
+    difference) leaves the parts unused now and checked again next time."""
     ok, verdict, why = False, True, "an option's pages differ from a full render"
     if any(not part.usable for part in parts if all(part is not n for n in new)):
         # Another option's pages failed their check: this set cannot tell
@@ -437,6 +442,7 @@ def _verify(library: Library, p: Plan, parts: list[Part], new: list[Part]) -> No
         part.why = "" if ok else why
         if not verdict:
             log.info("option part %s could not be checked; not cached", part.key[:12])
+            _MEMORY.pop(part.key, None)  # checked again, with another set or later
             continue
         if not ok:
             log.info("option part %s renders in full: it differs from a full render", part.key[:12])
