@@ -587,3 +587,16 @@ def test_margin_boxes_sized_by_their_neighbours_are_rendered_in_full(tmp_ws, fre
         "(page-margin boxes without a fixed width)"
     )
     assert vdp.page_words(outcome.pdf) == vdp.page_words(render_pdf(library, request))
+
+
+def test_a_stylesheet_inside_main_is_rendered_in_full(tmp_ws, fresh_cache):
+    """A <style> in the body styles the whole document; the option pages are
+    laid out with the head's styles only. Colours are not words: the check
+    would not see the option titles turn red in the full render only."""
+    (tmp_ws / "templates" / "letter.html").write_text(
+        '{% extends "default/letter.html" %}{% block after_about %}{{ super() }}'
+        "<style>.option-title { color: #a00; }</style>{% endblock %}"
+    )
+    library = load_library(Workspace.at(tmp_ws))
+    request = make_request(**letter(random.Random(31), ["fusion", "decompression"], 0))
+    assert parts.plan(library, request).reason == "a stylesheet inside <main>"

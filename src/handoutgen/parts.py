@@ -215,6 +215,12 @@ def plan(library: Library, request: RenderRequest, *, draft: bool = False) -> Pl
     if after.strip():
         p.reason = "the template prints something after the option pages"
         return p
+    body = html[html.index("<main>") :].lower()
+    if "<style" in body or "<link" in body:
+        # It styles the whole document: the option pages laid out apart (with
+        # the head only) or the flow (without them) would miss it.
+        p.reason = "a stylesheet inside <main>"
+        return p
     if any(_CARRIED.search(css) for css in _STYLE.findall(html)):
         p.reason = "the stylesheet styles or numbers pages by their position (left and right pages, counters)"
         return p
