@@ -600,3 +600,17 @@ def test_a_stylesheet_inside_main_is_rendered_in_full(tmp_ws, fresh_cache):
     library = load_library(Workspace.at(tmp_ws))
     request = make_request(**letter(random.Random(31), ["fusion", "decompression"], 0))
     assert parts.plan(library, request).reason == "a stylesheet inside <main>"
+
+
+def test_a_batch_single_without_option_pages_is_not_split_for_nothing(library, monkeypatch):
+    """share=False builds no edition: splitting a document without option
+    pages (three HTML renders) was thrown away, and a split error failed a row
+    that renders in full."""
+
+    def no_split(*args, **kwargs):
+        raise AssertionError("split for a chunk that builds no edition")
+
+    monkeypatch.setattr(vdp, "split", no_split)
+    request = make_request(document="nonsurgical-options", patient="Ana Diaz")
+    outcome = render_many(library, [request], share=False)[0]
+    assert outcome.error is None and outcome.mode == "full" and outcome.pdf
