@@ -296,6 +296,7 @@ def test_a_batch_of_unique_sets_composes_and_says_so(run, tmp_path, library, fre
         "@page :left { margin-left: 1in; }",
         "h2 { counter-increment: section; }",
         "body { counter-reset: section 0; }",
+        ".option-page { break-before: right; }",
     ],
 )
 def test_styles_that_follow_page_position_are_rendered_in_full(tmp_ws, fresh_cache, rule):
@@ -363,3 +364,276 @@ def test_a_help_block_hidden_for_some_option_sets_fails_a_composed_letter(tmp_ws
         parts.compose_one(library, p, found)
     outcome = render_many(library, [request])[0]
     assert outcome.pdf is None and "'When to get help' block is hidden" in str(outcome.error)
+
+
+def test_a_long_name_reads_the_same_on_composed_option_pages(library, fresh_cache):
+    """The running name is clamped to two lines with an ellipsis. WeasyPrint
+    adds the ellipsis while drawing, so a page drawn twice (the flow, then its
+    overlays) would show it twice on every option page."""
+    fields = letter(random.Random(19), ["fusion", "decompression"], 0)
+    request = make_request(**{**fields, "patient": "Maximiliana " * 40})
+    outcome = render_many(library, [request])[0]
+    assert outcome.mode == "parts", outcome.reason
+    full = render_pdf(library, request)
+    assert "……" not in " ".join(pages_text(outcome.pdf))
+    assert vdp.page_words(outcome.pdf) == vdp.page_words(full)
+
+
+def test_personal_data_before_main_is_never_drawn_from_a_stand_in(tmp_ws, fresh_cache):
+    """A workspace base.html prints the name in the running title (before
+    <main>): a part laid out with the stand-in's head would print the stand-in's
+    name on a real reader's option pages. A batch chunk composes without the
+    edition's check first (share=False), so composing must refuse it itself."""
+    base = (ROOT / "templates" / "base.html").read_text()
+    title = '<div class="running-title">{{ doc.title | t }}</div>'
+    assert title in base
+    (tmp_ws / "templates" / "base.html").write_text(
+        base.replace(
+            title,
+            '<div class="running-title">{{ doc.title | t }}'
+            "{% if person.patient %}, for {{ person.patient }}{% endif %}</div>",
+        )
+    )
+    library = load_library(Workspace.at(tmp_ws))
+    request = make_request(**letter(random.Random(20), ["fusion", "decompression"], 0))
+    outcome = render_many(library, [request], share=False)[0]
+    text = " ".join(pages_text(outcome.pdf))
+    assert "Standin" not in text
+    assert (outcome.mode, outcome.reason) == (
+        "full",
+        "option pages: personal data printed before <main> (on every page)",
+    )
+    assert not list(fresh_cache.glob("parts/*/*.entry"))
+
+
+def test_a_check_that_could_not_run_is_not_cached_as_a_difference(
+    library, fresh_cache, monkeypatch
+):
+    """An error while checking new parts (a full disk, a killed helper) is not
+    a verdict: the parts are not used now, but not cached as failed either, so
+    the next run checks them again instead of rendering every reader in full."""
+    request = make_request(**letter(random.Random(21), ["fusion", "decompression"], 0))
+
+    def broken(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(parts, "render_pdf", broken)
+        first = render_many(library, [request], share=False)[0]
+    assert first.mode == "full"
+    assert not list(fresh_cache.glob("parts/*/*.entry"))
+    parts.clear_caches()
+    again = render_many(library, [request], share=False)[0]
+    assert again.mode == "parts", again.reason
+
+
+def test_a_letter_that_runs_onto_a_second_page_says_why_it_is_rendered_in_full(
+    library, fresh_cache
+):
+    """A long note pushes the letter onto a second page, whose tags stay cut at
+    the page break: composing refuses it with a reason a person can act on."""
+    fields = letter(random.Random(22), ["fusion", "decompression"], 0)
+    fields["note"] = "Please rest and walk a little every day.\n" * 25
+    request = make_request(**fields)
+    outcome = render_many(library, [request], share=False)[0]
+    assert (outcome.mode, outcome.reason) == (
+        "full",
+        "option pages: the reader's tags are cut at page breaks",
+    )
+    assert outcome.pdf is not None
+
+
+def test_warm_counts_each_options_pages_once_whatever_the_clinics(library, monkeypatch):
+    """An option's pages never carry the clinic (a personal field): warming for
+    two clinics builds them once and reports "N of N", not "3N of 3N"."""
+    from handoutgen import render as render_module
+
+    calls = []
+
+    def fake_warm_options(library, doc_id, clinic=None):
+        calls.append(clinic)
+        return len(library.options), len(library.options), set()
+
+    monkeypatch.setattr(render_module, "warm_options", fake_warm_options)
+    monkeypatch.setattr(render_module, "warm_edition", lambda library, request: True)
+    results = render_module.warm(library, ["followup-letter"], ["North Clinic", "South Clinic"])
+    n = len(library.options)
+    assert calls == [None]
+    assert (results["followup-letter"].options_made, results["followup-letter"].options_tried) == (
+        n,
+        n,
+    )
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        '.option-page:first-of-type > .option-title::before { content: "Your options: "; }',
+        '.option-page + .option-page .option-title::before { content: "Also: "; }',
+    ],
+)
+def test_styles_that_follow_an_options_siblings_are_rendered_in_full(tmp_ws, fresh_cache, rule):
+    """An option laid out on its own is the first (and only) article of its
+    document: each option warmed alone passed its check, then a reader with
+    both options got "Your options:" over the second option too, unlike its
+    full render, with no reason given."""
+    (tmp_ws / "styles" / "handout.css").write_text(
+        (ROOT / "src/handoutgen/styles/handout.css").read_text() + "\n" + rule + "\n"
+    )
+    library = load_library(Workspace.at(tmp_ws))
+    for option in ("fusion", "decompression"):
+        warm_parts(library, make_request(document="followup-letter", options=[option]))
+    request = make_request(**letter(random.Random(23), ["decompression", "fusion"], 0))
+    outcome = render_many(library, [request], share=False)[0]
+    assert (outcome.mode, outcome.reason) == (
+        "full",
+        "option pages: the stylesheet styles an option by its place among its siblings "
+        "(:first-of-type, :nth-child, + or ~), which differs on pages of its own",
+    )
+    assert not list(fresh_cache.glob("parts/*/*.entry"))
+
+
+def test_sibling_selectors_inside_an_option_or_a_list_still_compose(tmp_ws):
+    (tmp_ws / "styles" / "handout.css").write_text(
+        (ROOT / "src/handoutgen/styles/handout.css").read_text()
+        + "\nli + li { margin-top: 1pt; }\ntr:nth-child(even) td { background: #eee; }\n"
+        + ".option-page h3 + p { margin-top: 0; }\n"
+    )
+    library = load_library(Workspace.at(tmp_ws))
+    request = make_request(**letter(random.Random(24), ["decompression", "fusion"], 0))
+    assert parts.plan(library, request).reason == ""
+
+
+def test_new_parts_are_stored_before_their_build_lock_is_released(
+    library, fresh_cache, monkeypatch
+):
+    """Another worker waiting for a part's lock must find it cached, not build
+    it again (the parts used to be stored only after every lock was let go)."""
+    import contextlib
+
+    events: list[tuple[str, str]] = []
+    real_lock, real_store = parts._build_lock, parts._store
+
+    @contextlib.contextmanager
+    def lock(key):
+        with real_lock(key):
+            events.append(("lock", key))
+            yield
+            events.append(("unlock", key))
+
+    def store(part):
+        events.append(("store", part.key))
+        real_store(part)
+
+    monkeypatch.setattr(parts, "_build_lock", lock)
+    monkeypatch.setattr(parts, "_store", store)
+    request = make_request(**letter(random.Random(25), ["fusion", "decompression"], 0))
+    assert render_many(library, [request], share=False)[0].mode == "parts"
+    keys = {key for _, key in events}
+    assert len(keys) == 2
+    for key in keys:
+        order = [what for what, k in events if k == key]
+        assert order == ["lock", "store", "unlock"], order
+
+
+def test_a_failed_check_says_what_it_found_and_spares_the_other_options(tmp_ws, fresh_cache):
+    """A fixed decoration repeats on every page, so an overlay would draw it
+    twice: the reader is rendered in full with that reason (not "differ"), and
+    an option first seen beside a failed one is not failed with it for good."""
+    (tmp_ws / "styles" / "handout.css").write_text(
+        (ROOT / "src/handoutgen/styles/handout.css").read_text()
+        + '\nbody::after { content: "Keep this letter"; position: fixed; bottom: 0; left: 0; }\n'
+    )
+    library = load_library(Workspace.at(tmp_ws))
+    first = make_request(**letter(random.Random(26), ["fusion"], 0))
+    outcome = render_many(library, [first], share=False)[0]
+    assert (outcome.mode, outcome.reason) == (
+        "full",
+        "option pages: something the stylesheet repeats on every page",
+    )
+    second = make_request(**letter(random.Random(27), ["fusion", "decompression"], 1))
+    assert render_many(library, [second], share=False)[0].mode == "full"
+    # decompression was not judged beside the failed fusion: not cached as failed.
+    entries = list(fresh_cache.glob("parts/*/*.entry"))
+    assert len(entries) == 1
+
+
+def test_something_printed_after_the_option_pages_is_rendered_in_full(tmp_ws, fresh_cache):
+    """The overlays go at the end of the reader's pages. A notice printed after
+    the option pages for some readers only (here by ZIP code, so the stand-in
+    never shows it and the one-time check passes) came before the options in
+    the composed letter and after them in its full render."""
+    (tmp_ws / "templates" / "handout.html").write_text(
+        '{% extends "default/handout.html" %}{% block option_pages %}{{ super() }}'
+        '{% if person.address and "95014" in person.address[-1] %}'
+        '<section class="notice"><h2>A notice for California</h2><p>Read this.</p></section>'
+        "{% endif %}{% endblock %}"
+    )
+    library = load_library(Workspace.at(tmp_ws))
+    fields = {**letter(random.Random(28), ["fusion", "decompression"], 0), "zip": "95014"}
+    request = make_request(**fields)
+    outcome = render_many(library, [request], share=False)[0]
+    assert (outcome.mode, outcome.reason) == (
+        "full",
+        "option pages: the template prints something after the option pages",
+    )
+    assert "A notice for California" in pages_text(outcome.pdf)[-1]
+
+
+def test_a_new_handoutgen_version_never_reuses_older_parts(library, monkeypatch):
+    import handoutgen
+
+    request = make_request(**letter(random.Random(29), ["fusion"], 0))
+    before = [s.key for s in parts.plan(library, request).parts]
+    monkeypatch.setattr(handoutgen, "__version__", "99.0.0")
+    assert [s.key for s in parts.plan(library, request).parts] != before
+
+
+def test_margin_boxes_sized_by_their_neighbours_are_rendered_in_full(tmp_ws, fresh_cache):
+    """With auto widths the name box on an overlay page (its neighbours left
+    out) took the whole width: a long name ran on one line over the part's
+    running title, unlike its full render; the check's stand-in name is short."""
+    (tmp_ws / "styles" / "handout.css").write_text(
+        (ROOT / "src/handoutgen/styles/handout.css").read_text()
+        + "\n@page { @top-left { width: auto; } @top-center { width: auto; }"
+        " @top-right { width: auto; } }\n"
+    )
+    library = load_library(Workspace.at(tmp_ws))
+    fields = letter(random.Random(30), ["fusion", "decompression"], 0)
+    request = make_request(
+        **{**fields, "patient": "Bartholomew Alexander Montgomery-Fitzwilliam the Third"}
+    )
+    outcome = render_many(library, [request], share=False)[0]
+    assert outcome.mode == "full"
+    assert outcome.reason == (
+        "option pages: the running name or page number would move on the option pages "
+        "(page-margin boxes without a fixed width)"
+    )
+    assert vdp.page_words(outcome.pdf) == vdp.page_words(render_pdf(library, request))
+
+
+def test_a_stylesheet_inside_main_is_rendered_in_full(tmp_ws, fresh_cache):
+    """A <style> in the body styles the whole document; the option pages are
+    laid out with the head's styles only. Colours are not words: the check
+    would not see the option titles turn red in the full render only."""
+    (tmp_ws / "templates" / "letter.html").write_text(
+        '{% extends "default/letter.html" %}{% block after_about %}{{ super() }}'
+        "<style>.option-title { color: #a00; }</style>{% endblock %}"
+    )
+    library = load_library(Workspace.at(tmp_ws))
+    request = make_request(**letter(random.Random(31), ["fusion", "decompression"], 0))
+    assert parts.plan(library, request).reason == "a stylesheet inside <main>"
+
+
+def test_a_batch_single_without_option_pages_is_not_split_for_nothing(library, monkeypatch):
+    """share=False builds no edition: splitting a document without option
+    pages (three HTML renders) was thrown away, and a split error failed a row
+    that renders in full."""
+
+    def no_split(*args, **kwargs):
+        raise AssertionError("split for a chunk that builds no edition")
+
+    monkeypatch.setattr(vdp, "split", no_split)
+    request = make_request(document="nonsurgical-options", patient="Ana Diaz")
+    outcome = render_many(library, [request], share=False)[0]
+    assert outcome.error is None and outcome.mode == "full" and outcome.pdf

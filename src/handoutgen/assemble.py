@@ -13,6 +13,10 @@ import io
 from typing import Any
 
 
+class NotComposable(ValueError):
+    """The flow's pages cannot take the parts' pages as a full render would (why)."""
+
+
 def _copy(out: Any, obj: Any) -> Any:
     """copy_foreign for direct objects too (a parent tree holds direct arrays)."""
     import pikepdf
@@ -67,7 +71,10 @@ def _prune(node: Any, pages: set[tuple[int, int]]) -> None:
                 if _kids(kid) or any(
                     not isinstance(x, pikepdf.Dictionary) for x in kid.get("/K", [])
                 ):
-                    raise ValueError("an overlay page holds tagged content")
+                    # Tags left cut at page breaks (one element per page, as when
+                    # a long letter runs onto a second page): the option pages'
+                    # tags would not sit where a full render puts them.
+                    raise NotComposable("the reader's tags are cut at page breaks")
                 continue
             _prune(kid, pages)
         kept.append(kid)
@@ -173,7 +180,7 @@ def compose(flow_pdf: bytes, flow: int, part_pdfs: list[bytes], overlays_pdf: by
             copy.P = document
             new_children.append(copy)
     if j != len(overlay_pages):
-        raise ValueError(f"{len(overlay_pages)} overlay pages for {j} part pages")
+        raise NotComposable(f"{len(overlay_pages)} overlay pages for {j} option pages")
     # The overlay pages hold no tagged content; drop the empty elements that point at them.
     _prune(_document_element(out), overlay_ids)
     document.K = Array([*_kids_or_items(document), *new_children])

@@ -29,6 +29,9 @@ AUTHOR_PLACEHOLDER = "handoutgen-personal-author"
 SLOT_ATTR = "data-vdp-slot"
 RECIPIENT_ATTR = "data-vdp-r"
 OVERLAY_PAGE_ATTR = "data-vdp-p"
+# Where a composing render took an option's pages out (parts.py checks that
+# nothing but other option pages follows them, then removes it).
+PART_PLACE = "<!--vdp-part-->"
 
 
 def _margin_rule(selector: str, content: dict[str, str]) -> str:
@@ -117,7 +120,7 @@ class Marks:
         if not self.composing:
             return content
         self.parts.append((str(name), content))
-        return Markup("")
+        return Markup(PART_PLACE)
 
     @property
     def shape(self) -> tuple:

@@ -3,9 +3,11 @@
 A document with ``option_pages: true`` prints each option's details on pages of
 their own, after everything that depends on the option set (the comparison
 table, the glossary, the questions) and on the reader (the letter). Those
-option pages are the same in every option set: they cite their own sources,
-numbered from 1, and the first one carries the "Each option in more detail"
-heading (so each option has two variants at most).
+option pages are the same in every option set: each is headed by its own
+title and cites its own sources, numbered from 1. Nothing about an option's
+pages may depend on what precedes them: the reader, the head of the document
+(everything before <main>), page position (left and right pages, counters)
+or the option's siblings (":first-of-type", "+"); ``plan`` refuses each.
 
 So a recipient's PDF is assembled from:
 
@@ -32,6 +34,7 @@ a full render instead and the outcome says why (``vdp.Fallback``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -40,16 +43,19 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from .assemble import compose
+import handoutgen
+
+from .assemble import NotComposable, compose
 from .compose import render_html
 from .content import Library
 from .fullrender import lay_out, render_pdf, require_visible
-from .marks import EDITION_CSS, OVERLAY_PAGE_ATTR, Marks
+from .marks import EDITION_CSS, OVERLAY_PAGE_ATTR, PART_PLACE, PERSONAL_MARGIN_BOXES, Marks
 from .models import RenderRequest
 from .readback import page_words
 from .standins import stand_in
 from .weasy import (
     first_marks,
+    margin_boxes,
     page_bookmarks,
     page_has_body_content,
     version,
@@ -81,10 +87,77 @@ _EVERY_PAGE = ('class="watermark"', 'class="translation-mark"')
 # out apart would not follow them in every option set.
 _CARRIED = re.compile(
     r"@page[^{]*:(?:left|right|recto|verso|blank|nth)\b"
+    r"|(?:page-)?break-(?:before|after)\s*:\s*(?:left|right|recto|verso)\b"
     r"|counter-(?:increment|reset|set)\s*:(?!\s*(?:page|none)\s*[;}])",
     re.I,
 )
 _STYLE = re.compile(r"<style>(.*?)</style>", re.S)
+# Selectors that match an element by its place among its siblings: an option
+# laid out on its own has other siblings than in the reader's document, so
+# ".option-page:first-of-type" or ".option-page + .option-page" would style
+# every part like the first (or none like the rest). Safe only inside an option
+# (after a compound naming .option or .option-page), or on elements that sit
+# only in lists, tables and definition lists.
+_POSITIONAL = re.compile(r":(?:first|last|nth|only)-|:has\(|^[+~]$", re.I)
+_OPTION = re.compile(r"\.option(?:-page)?(?![\w-])")
+_INNER = re.compile(r"^(?:li|tr|td|th|dd|dt)(?![\w-])", re.I)
+_GROUPS = ("media", "supports", "layer", "container")  # at-rules that hold style rules
+_COMBINATOR = re.compile(r"\s*([>+~])\s*|\s+")
+
+
+def _positional_selector(selector: str) -> bool:
+    """Whether a selector can match an option's pages, or what holds them, by
+    their place among their siblings (see _POSITIONAL)."""
+    inside = option = False  # past an option's compound and a combinator into it
+    tokens = [t for t in _COMBINATOR.split(selector.strip()) if t]
+    for i, token in enumerate(tokens):
+        if token in ("+", "~"):
+            following = tokens[i + 1] if i + 1 < len(tokens) else ""
+            if not inside and (option or not _INNER.match(following)):
+                return True
+        elif token == ">":
+            inside = inside or option
+        else:
+            inside = inside or option  # a descendant combinator
+            if not inside and _POSITIONAL.search(token) and not _INNER.match(token):
+                return True
+            option = option or bool(_OPTION.search(token))
+    return False
+
+
+@functools.lru_cache(maxsize=32)
+def _positional(css: str) -> bool:
+    """Whether the stylesheet has a selector that styles an option by its siblings."""
+    import tinycss2
+
+    def rules(nodes):  # noqa: ANN001, ANN202
+        for node in nodes:
+            if node.type == "qualified-rule":
+                yield tinycss2.serialize(node.prelude)
+            elif (
+                node.type == "at-rule"
+                and node.content is not None
+                and node.lower_at_keyword in _GROUPS
+            ):
+                yield from rules(tinycss2.parse_rule_list(node.content, True, True))
+
+    for prelude in rules(tinycss2.parse_stylesheet(css, True, True)):
+        # Commas outside brackets separate selectors (":is(a, b)" keeps its own).
+        depth, start, parts = 0, 0, []
+        for i, ch in enumerate(prelude):
+            depth += ch in "([" and 1 or ch in ")]" and -1 or 0
+            if ch == "," and depth == 0:
+                parts.append(prelude[start:i])
+                start = i + 1
+        parts.append(prelude[start:])
+        if any(_positional_selector(sel) for sel in parts):
+            return True
+    return False
+
+
+def _prefix(html: str) -> str:
+    """The document up to <main>, without its metadata (the flow carries that)."""
+    return _META.sub("", html[: html.index("<main>") + len("<main>")])
 
 
 def _inject_css(html: str, css: str) -> str:
@@ -120,6 +193,11 @@ def plan(library: Library, request: RenderRequest, *, draft: bool = False) -> Pl
     if not library.document(request.document).option_pages:
         return None
     html, marks = _parts_of(library, request, draft)
+    # The overlay pages go at the end of <main>: a full render must have
+    # nothing after the option pages but other option pages.
+    start, end = html.find(PART_PLACE), html.rfind("</main>")
+    after = html[start:end].replace(PART_PLACE, "") if 0 <= start < end else ""
+    html = html.replace(PART_PLACE, "")
     probe = stand_in(request, 0)
     p = Plan(request, html, [], probe)
     if draft or marks.draft:
@@ -134,24 +212,48 @@ def plan(library: Library, request: RenderRequest, *, draft: bool = False) -> Pl
     if not marks.parts:
         p.reason = "the template prints no option pages"
         return p
+    if after.strip():
+        p.reason = "the template prints something after the option pages"
+        return p
+    body = html[html.index("<main>") :].lower()
+    if "<style" in body or "<link" in body:
+        # It styles the whole document: the option pages laid out apart (with
+        # the head only) or the flow (without them) would miss it.
+        p.reason = "a stylesheet inside <main>"
+        return p
     if any(_CARRIED.search(css) for css in _STYLE.findall(html)):
         p.reason = "the stylesheet styles or numbers pages by their position (left and right pages, counters)"
+        return p
+    if any(_positional(css) for css in _STYLE.findall(html)):
+        p.reason = (
+            "the stylesheet styles an option by its place among its siblings "
+            "(:first-of-type, :nth-child, + or ~), which differs on pages of its own"
+        )
         return p
     names = [n for n, _ in marks.parts]
     if len(set(names)) != len(names):
         p.reason = "an option is chosen twice"
         return p
     html_a, marks_a = _parts_of(library, probe, draft)
-    _, marks_b = _parts_of(library, stand_in(request, 1), draft)
+    html_b, marks_b = _parts_of(library, stand_in(request, 1), draft)
     if not (marks.parts == marks_a.parts == marks_b.parts):
         p.reason = "personal data printed in the option pages"
         return p
-    prefix = _META.sub("", html_a[: html_a.index("<main>") + len("<main>")])
+    # Everything before <main> (styles, running elements) is laid out with
+    # each part and drawn on its pages: it must not depend on the reader, or
+    # a part would print the stand-in's data on a real reader's pages.
+    prefix = _prefix(html_a)
+    if not (_prefix(html) == prefix == _prefix(html_b)):
+        p.reason = "personal data printed before <main> (on every page)"
+        return p
     prefix = _inject_css(prefix, EDITION_CSS)
     for name, content in marks.parts:
         doc_html = prefix + _LEAD + str(content) + "</main></body></html>"
         h = hashlib.sha256()
-        for piece in (str(FORMAT), library.content_hash, version(), request.pdf_variant, name):
+        # handoutgen's own version too (an edition's key has it in its <meta>,
+        # which a part's HTML leaves out): an upgrade never reuses older parts.
+        pieces = (str(FORMAT), handoutgen.__version__, library.content_hash, version())
+        for piece in (*pieces, request.pdf_variant, name):
             h.update(piece.encode() + b"\n")
         h.update(doc_html.encode())
         p.parts.append(PartSpec(name, doc_html, h.hexdigest()))
@@ -170,6 +272,7 @@ class Part:
     bookmarks: list[list[list[Any]]] = field(default_factory=list)
     verified: bool = False
     failed: bool = False  # its check found a difference: never used
+    why: str = ""  # what the check found, when it failed
 
     @property
     def usable(self) -> bool:
@@ -183,6 +286,7 @@ class Part:
             "bookmarks": self.bookmarks,
             "verified": self.verified,
             "failed": self.failed,
+            "why": self.why,
             "sha256": hashlib.sha256(self.pdf).hexdigest(),
         }
         return json.dumps(meta, sort_keys=True).encode() + b"\n" + self.pdf
@@ -202,6 +306,7 @@ class Part:
             list(meta["bookmarks"]),
             bool(meta["verified"]),
             bool(meta["failed"]),
+            str(meta.get("why", "")),
         )
 
 
@@ -278,34 +383,51 @@ def _build_lock(key: str):  # noqa: ANN202
 
 def get_parts(library: Library, p: Plan, *, build: bool) -> list[Part] | None:
     """The plan's parts, built (and verified) if missing and ``build``; None if
-    one is missing and may not be built."""
+    one is missing and may not be built. If one already failed its check, only
+    the parts at hand (compose_one then says why)."""
     found = [cached_part(s.key) for s in p.parts]
     if all(part is not None for part in found):
+        return [part for part in found if part is not None]
+    if any(part is not None and part.failed for part in found):
+        # One option's pages already failed their check: the reader renders in
+        # full whatever the others are, so they are not built (nor judged) now.
         return [part for part in found if part is not None]
     if not build:
         return None
     new: list[Part] = []
-    for i, spec in enumerate(p.parts):
-        if found[i] is not None:
-            continue
-        with _build_lock(spec.key):
+    # The missing parts' locks are held (taken in one order: no deadlock) until
+    # they are checked and stored, so another worker waits for them instead of
+    # building them again.
+    with contextlib.ExitStack() as locks:
+        for key in sorted({s.key for s, part in zip(p.parts, found, strict=True) if part is None}):
+            locks.enter_context(_build_lock(key))
+        for i, spec in enumerate(p.parts):
+            if found[i] is not None:
+                continue
             part = cached_part(spec.key)  # another worker may have built it meanwhile
             if part is None:
                 part = _remember(build_part(library, spec))
                 new.append(part)
             found[i] = part
-    parts = [part for part in found if part is not None]
-    if new:
-        _verify(library, p, parts, new)
+        parts = [part for part in found if part is not None]
+        if new:
+            _verify(library, p, parts, new)
     return parts
 
 
 def _verify(library: Library, p: Plan, parts: list[Part], new: list[Part]) -> None:
     """Assemble the stand-in reader with this option set and compare it with its
-    full render; the new parts are verified if they read the same, else failed."""
-    ok = False
+    full render; the new parts are verified if they read the same, else failed.
+    Only a verdict is kept: a check that could not run (an error, not a
+    difference) leaves the parts unused now and checked again next time."""
+    ok, verdict, why = False, True, "an option's pages differ from a full render"
+    if any(not part.usable for part in parts if all(part is not n for n in new)):
+        # Another option's pages failed their check: this set cannot tell
+        # whether the new ones are right. They are checked with another set.
+        verdict = False
+        parts = []
     try:
-        probe = plan(library, p.probe)
+        probe = plan(library, p.probe) if parts else None
         if (
             probe is not None
             and not probe.reason
@@ -315,11 +437,19 @@ def _verify(library: Library, p: Plan, parts: list[Part], new: list[Part]) -> No
                 part.verified = True  # provisionally, so the probe can use them
             pdf, _ = compose_one(library, probe, parts)
             ok = page_words(pdf) == page_words(render_pdf(library, p.probe, draft=False))
+    except ComposeError as exc:
+        log.debug("option part check: %s", exc)
+        why = str(exc)
     except Exception as exc:  # noqa: BLE001 - an unverifiable part is never used
         log.debug("option part check failed: %r", exc, exc_info=True)
-        ok = False
+        verdict = False
     for part in new:
         part.verified, part.failed = ok, not ok
+        part.why = "" if ok else why
+        if not verdict:
+            log.info("option part %s could not be checked; not cached", part.key[:12])
+            _MEMORY.pop(part.key, None)  # checked again, with another set or later
+            continue
         if not ok:
             log.info("option part %s renders in full: it differs from a full render", part.key[:12])
         _store(part)
@@ -345,8 +475,9 @@ def _flow_document(library: Library, p: Plan, parts: list[Part]):  # noqa: ANN20
 def compose_one(library: Library, p: Plan, parts: list[Part]) -> tuple[bytes, int]:
     """The reader's PDF and page count, from its flow and the cached parts
     (raises ComposeError)."""
-    if not all(part.usable for part in parts):
-        raise ComposeError("an option's pages differ from a full render")
+    for part in parts:
+        if not part.usable:
+            raise ComposeError(part.why or "an option's pages differ from a full render")
     document = _flow_document(library, p, parts)
     # What every copy must show (the "When to get help" block) is in the flow:
     # a stylesheet that hides it fails here as it fails a full render.
@@ -360,6 +491,19 @@ def compose_one(library: Library, p: Plan, parts: list[Part]) -> tuple[bytes, in
         raise ComposeError("the overlay pages do not line up with the option pages")
     if any(page_has_body_content(page) for page in document.pages[flow:]):
         raise ComposeError("something the stylesheet repeats on every page")
+    # An overlay page draws only the running name and the page number: they
+    # must sit where the reader's other pages have them. Boxes sized by their
+    # neighbours (no fixed width) would spread over the part's running title.
+    if flow >= 2:
+        where = margin_boxes(document.pages[flow - 1], list(PERSONAL_MARGIN_BOXES))
+        if any(
+            margin_boxes(page, list(PERSONAL_MARGIN_BOXES)) != where
+            for page in document.pages[flow:]
+        ):
+            raise ComposeError(
+                "the running name or page number would move on the option pages "
+                "(page-margin boxes without a fixed width)"
+            )
     # The parts' bookmarks go on the overlay pages, so the outline nests them
     # exactly as a full render does.
     index = flow
@@ -369,6 +513,13 @@ def compose_one(library: Library, p: Plan, parts: list[Part]) -> tuple[bytes, in
                 (level, label, tuple(point), state) for level, label, point, state in marks_on_page
             ]
             index += 1
-    pdf = write_pdf(document, library, p.request.pdf_variant)
+    # The overlays are written first: WeasyPrint adds a clamped line's ellipsis
+    # while drawing, so a page drawn a second time shows it twice ("……" after
+    # a long running name). The flow's own copies of these pages are dropped.
     overlays = write_pages(document, range(flow, flow + total), tags=False)
-    return compose(pdf, flow, [part.pdf for part in parts], overlays), flow + total
+    pdf = write_pdf(document, library, p.request.pdf_variant)
+    try:
+        composed = compose(pdf, flow, [part.pdf for part in parts], overlays)
+    except NotComposable as exc:
+        raise ComposeError(str(exc)) from None
+    return composed, flow + total

@@ -228,11 +228,11 @@ def warm(
                 edition = vdp.cached_edition(s.key)
                 cause = s.fallback or (edition.fallback if edition else None)
                 reasons.add(cause.text(s.detail) if cause else "not usable")
-            if doc.option_pages:
-                # Every option's pages, so any option set is composed from them.
-                more, more_tried, more_reasons = warm_options(library, doc.id, clinic)
-                options_made, options_tried = options_made + more, options_tried + more_tried
-                reasons |= {f"option pages: {r}" for r in more_reasons}
+        if doc.option_pages:
+            # Every option's pages, so any option set is composed from them;
+            # once: the clinic is a personal field, never on an option's pages.
+            options_made, options_tried, more_reasons = warm_options(library, doc.id)
+            reasons |= {f"option pages: {r}" for r in more_reasons}
         results[doc.id] = Warmed(made, tried, sorted(reasons), options_made, options_tried)
     return results
 

@@ -727,10 +727,12 @@ def render_many(
             if job.draft:
                 job.outcome.fall_back(Fallback.DRAFT)
                 continue
-            if not share and library.document(job.request.document).option_pages:
+            if not share:
                 # No edition will be built: composed straight away (parts.py
-                # makes its own check that no personal data reaches a part).
-                composing.append(job)
+                # makes its own check that no personal data reaches a part),
+                # or rendered in full below, without splitting it first.
+                if library.document(job.request.document).option_pages:
+                    composing.append(job)
                 continue
             job.split = split(library, job.request, draft=job.draft)
         except HandoutgenError as exc:

@@ -491,3 +491,20 @@ def page_has_body_content(page: Any) -> bool:
             if isinstance(box, boxes.TextBox | boxes.ReplacedBox):
                 return True
     return False
+
+
+def margin_boxes(page: Any, names: Sequence[str]) -> dict[str, Geometry]:
+    """Where the page draws these page-margin boxes ("top-left"...): x, y, width, height."""
+    from weasyprint.formatting_structure import boxes
+
+    wanted = {f"@{name}" for name in names}
+    return {
+        box.at_keyword[1:]: (
+            float(box.position_x),
+            float(box.position_y),
+            float(box.width),
+            float(box.height),
+        )
+        for box in _page_box(page).children
+        if isinstance(box, boxes.MarginBox) and box.at_keyword in wanted
+    }
