@@ -637,3 +637,14 @@ def test_a_batch_single_without_option_pages_is_not_split_for_nothing(library, m
     request = make_request(document="nonsurgical-options", patient="Ana Diaz")
     outcome = render_many(library, [request], share=False)[0]
     assert outcome.error is None and outcome.mode == "full" and outcome.pdf
+
+
+def test_two_digit_page_numbers_still_compose(library, fresh_cache):
+    """ "Page 9 of 10" and "Page 10 of 10" differ in width: the page number keeps
+    its right edge, so the letter is composed (and reads like its full render)."""
+    options = ["spinal-cord-stimulation", "decompression", "regenerative-injections", "fusion"]
+    request = make_request(**letter(random.Random(32), [*options, "spinal-injections"], 0))
+    outcome = render_many(library, [request])[0]
+    assert outcome.mode == "parts", outcome.reason
+    assert outcome.pages >= 10
+    assert vdp.page_words(outcome.pdf) == vdp.page_words(render_pdf(library, request))

@@ -494,17 +494,19 @@ def page_has_body_content(page: Any) -> bool:
 
 
 def margin_boxes(page: Any, names: Sequence[str]) -> dict[str, Geometry]:
-    """Where the page draws these page-margin boxes ("top-left"...): x, y, width, height."""
+    """Where the page draws the text of these page-margin boxes ("top-left"...):
+    the left, right, top and bottom ends of its text."""
     from weasyprint.formatting_structure import boxes
 
     wanted = {f"@{name}" for name in names}
-    return {
-        box.at_keyword[1:]: (
-            float(box.position_x),
-            float(box.position_y),
-            float(box.width),
-            float(box.height),
-        )
-        for box in _page_box(page).children
-        if isinstance(box, boxes.MarginBox) and box.at_keyword in wanted
-    }
+    out: dict[str, Geometry] = {}
+    for box in _page_box(page).children:
+        if not (isinstance(box, boxes.MarginBox) and box.at_keyword in wanted):
+            continue
+        texts = [b for b in _walk(box) if isinstance(b, boxes.TextBox)]
+        left = min((float(b.position_x) for b in texts), default=0.0)
+        right = max((float(b.position_x + b.width) for b in texts), default=0.0)
+        top = min((float(b.position_y) for b in texts), default=0.0)
+        bottom = max((float(b.position_y + b.height) for b in texts), default=0.0)
+        out[box.at_keyword[1:]] = (left, right, top, bottom)
+    return out
