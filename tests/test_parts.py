@@ -648,3 +648,18 @@ def test_two_digit_page_numbers_still_compose(library, fresh_cache):
     assert outcome.mode == "parts", outcome.reason
     assert outcome.pages >= 10
     assert vdp.page_words(outcome.pdf) == vdp.page_words(render_pdf(library, request))
+
+
+def test_a_decoration_fixed_on_every_page_is_rendered_in_full(tmp_ws, fresh_cache):
+    """A coloured bar (no text) fixed on every page would be drawn twice on each
+    option page (by the part, then by its overlay)."""
+    (tmp_ws / "styles" / "handout.css").write_text(
+        (ROOT / "src/handoutgen/styles/handout.css").read_text()
+        + '\nmain::before { content: ""; position: fixed; top: 0; left: 0; width: 100%;'
+        " height: 4pt; background: #c00; }\n"
+    )
+    library = load_library(Workspace.at(tmp_ws))
+    request = make_request(**letter(random.Random(33), ["fusion", "decompression"], 0))
+    outcome = render_many(library, [request])[0]
+    assert outcome.mode == "full"
+    assert "something the stylesheet repeats on every page" in outcome.reason

@@ -480,8 +480,9 @@ def page_bookmarks(page: Any) -> list[list[Any]]:
 
 
 def page_has_body_content(page: Any) -> bool:
-    """Whether anything but the page-margin boxes draws text or a picture on the
-    page (an overlay page must hold nothing else)."""
+    """Whether anything but the page-margin boxes draws on the page: text, a
+    picture, a background or a border (an overlay page must hold nothing else;
+    a decoration fixed on every page would be drawn twice)."""
     from weasyprint.formatting_structure import boxes
 
     for child in _page_box(page).children:
@@ -489,6 +490,18 @@ def page_has_body_content(page: Any) -> bool:
             continue
         for box in _walk(child):
             if isinstance(box, boxes.TextBox | boxes.ReplacedBox):
+                return True
+            style = getattr(box, "style", None)
+            if style is None or box.element_tag in ("html", "body"):
+                continue  # the page's own background is the page box's, drawn once
+            if style["background_color"].alpha > 0 or any(
+                image[0] != "none" for image in style["background_image"]
+            ):
+                return True
+            if any(
+                style[f"border_{side}_width"] > 0 and style[f"border_{side}_style"] != "none"
+                for side in ("top", "right", "bottom", "left")
+            ):
                 return True
     return False
 
