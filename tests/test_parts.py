@@ -663,3 +663,17 @@ def test_a_decoration_fixed_on_every_page_is_rendered_in_full(tmp_ws, fresh_cach
     outcome = render_many(library, [request])[0]
     assert outcome.mode == "full"
     assert "something the stylesheet repeats on every page" in outcome.reason
+
+
+def test_a_batch_says_which_rows_could_not_be_composed(run, tmp_path, fresh_cache):
+    header = "id,first_name,last_name,address1,city,state,zip,options,note"
+    note = "Please rest and walk a little every day.\n" * 25  # runs onto a second page
+    rows = [f'L-1,Pat,Long,1 Oak St,Springfield,IL,62704,fusion;decompression,"{note}"']
+    src = write_csv(tmp_path / "r.csv", rows, header)
+    result = run("batch", "followup-letter", str(src), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[-2:] == [
+        "0 from shared editions, 1 rendered in full; "
+        "1 of them could not use an edition or option pages:",
+        "  row 2 (id L-1): option pages: the reader's tags are cut at page breaks",
+    ]

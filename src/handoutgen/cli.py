@@ -473,13 +473,19 @@ def batch(
             )
         if not full_render and report.rendered:
             fallbacks = report.full_renders
+            composable = any("option pages" in r.full_render for r in fallbacks)
             full = report.rendered - report.from_editions - report.from_parts
             composed = (
                 f"{report.from_parts} composed from option pages, " if report.from_parts else ""
             )
             click.echo(
                 f"{report.from_editions} from shared editions, {composed}{full} rendered in full"
-                + (f"; {len(fallbacks)} of them could not use an edition:" if fallbacks else "."),
+                + (
+                    f"; {len(fallbacks)} of them could not use an edition"
+                    + (" or option pages:" if report.from_parts or composable else ":")
+                    if fallbacks
+                    else "."
+                ),
                 err=True,
             )
             for r in fallbacks[:10]:
