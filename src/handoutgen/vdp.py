@@ -203,7 +203,7 @@ def _shared(library: Library, request: RenderRequest, draft: bool) -> _Shared:
         reason = f"personal data ({shown}) printed outside the template's marked personal parts"
     result = _Shared(shared_request, html_a, marks_a.shape, reason)
     _SHARED[key] = result
-    while len(_SHARED) > 256:
+    while len(_SHARED) > 64:  # each holds a document's HTML: a worker needs a few at a time
         _SHARED.popitem(last=False)
     return result
 
