@@ -17,17 +17,40 @@ class NotComposable(ValueError):
     """The flow's pages cannot take the parts' pages as a full render would (why)."""
 
 
-def _copy(out: Any, obj: Any) -> Any:
+def copy_object(out: Any, obj: Any) -> Any:
     """copy_foreign for direct objects too (a parent tree holds direct arrays)."""
     import pikepdf
 
     if isinstance(obj, pikepdf.Object) and obj.is_indirect:
         return out.copy_foreign(obj)
     if isinstance(obj, pikepdf.Array):
-        return pikepdf.Array([_copy(out, x) for x in obj])
+        return pikepdf.Array([copy_object(out, x) for x in obj])
     if isinstance(obj, pikepdf.Dictionary):
-        return pikepdf.Dictionary({k: _copy(out, v) for k, v in obj.items()})
+        return pikepdf.Dictionary({k: copy_object(out, v) for k, v in obj.items()})
     return obj
+
+
+def adopt_tags(out: Any, page: Any, source: Any, parents: dict[int, Any], next_key: int) -> int:
+    """Give a page copied into ``out`` its entries in out's parent tree (its
+    marked content's and its annotations'), from the source file's ``parents``.
+    Returns the next free key."""
+    from pikepdf import Array
+
+    nums = out.Root.StructTreeRoot.ParentTree.Nums
+    old_key = int(source.obj.get("/StructParents", -1))
+    if old_key in parents:
+        page.obj.StructParents = next_key
+        nums.append(next_key)
+        nums.append(copy_object(out, parents[old_key]))
+        next_key += 1
+    for annot in page.obj.get("/Annots", Array()):
+        if "/StructParent" in annot and int(annot.StructParent) in parents:
+            parent = parents[int(annot.StructParent)]
+            annot.StructParent = next_key
+            nums.append(next_key)
+            nums.append(copy_object(out, parent))
+            next_key += 1
+    return next_key
 
 
 def _document_element(pdf: Any) -> Any:
@@ -96,12 +119,13 @@ def _parent_tree(pdf: Any) -> dict[int, Any]:
     return {int(nums[i]): nums[i + 1] for i in range(0, len(nums), 2)}
 
 
-def _stamp(out: Any, page: Any, form: Any, j: int) -> None:
-    """Draw ``form`` over the page, as an artifact, under a fixed resource name."""
+def stamp(page: Any, form: Any, resource: str) -> None:
+    """Draw ``form`` over the page, as an artifact, under a fixed resource name
+    (add_resource would pick a random one: same input, same bytes)."""
     import pikepdf
     from pikepdf import Name
 
-    name = Name(f"/HgOverlay{j}")
+    name = Name(resource)
     if "/Resources" not in page.obj:
         page.obj.Resources = pikepdf.Dictionary()
     if "/XObject" not in page.obj.Resources:
@@ -158,21 +182,9 @@ def compose(flow_pdf: bytes, flow: int, part_pdfs: list[bytes], overlays_pdf: by
         for source in part.pages:
             out.pages.append(source)
             page = out.pages[-1]
-            old_key = int(source.obj.get("/StructParents", -1))
-            if old_key in parents:
-                page.obj.StructParents = next_key
-                nums.append(next_key)
-                nums.append(_copy(out, parents[old_key]))
-                next_key += 1
-            for annot in page.obj.get("/Annots", Array()):
-                if "/StructParent" in annot and int(annot.StructParent) in parents:
-                    parent = parents[int(annot.StructParent)]
-                    annot.StructParent = next_key
-                    nums.append(next_key)
-                    nums.append(_copy(out, parent))
-                    next_key += 1
+            next_key = adopt_tags(out, page, source, parents, next_key)
             form = out.copy_foreign(stamps.pages[j].as_form_xobject())
-            _stamp(out, page, form, j)
+            stamp(page, form, f"/HgOverlay{j}")
             moved[overlay_pages[j].obj.objgen] = page.obj
             j += 1
         for child in children:

@@ -37,6 +37,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from .assemble import adopt_tags, stamp
 from .compose import render_html
 from .content import Library
 from .errors import HandoutgenError
@@ -577,19 +578,6 @@ def _assemble_all(
 # -- assembly (pikepdf) -------------------------------------------------------------------
 
 
-def _copy(out, obj):  # noqa: ANN001, ANN202
-    """copy_foreign for direct objects too (a parent tree holds direct arrays)."""
-    import pikepdf
-
-    if isinstance(obj, pikepdf.Object) and obj.is_indirect:
-        return out.copy_foreign(obj)
-    if isinstance(obj, pikepdf.Array):
-        return pikepdf.Array([_copy(out, x) for x in obj])
-    if isinstance(obj, pikepdf.Dictionary):
-        return pikepdf.Dictionary({k: _copy(out, v) for k, v in obj.items()})
-    return obj
-
-
 class _LetterTree:
     """The personal pages' tag tree, split by page so each recipient takes its own."""
 
@@ -632,7 +620,7 @@ def _assemble(
     author: str | None = None,
 ):  # noqa: ANN202
     import pikepdf
-    from pikepdf import Array, Name
+    from pikepdf import Array
 
     out = pikepdf.open(io.BytesIO(edition.pdf))
     _set_author(out, author)
@@ -640,16 +628,7 @@ def _assemble(
     #    header and page number are artifacts; slot text is pagination data too).
     for j, o_index in enumerate(op):
         form = out.copy_foreign(opdf.pages[o_index].as_form_xobject())
-        page = out.pages[j]
-        # A fixed name (add_resource would pick a random one): same input, same bytes.
-        name = Name(f"/HgVdp{j}")
-        if "/Resources" not in page.obj:
-            page.obj.Resources = pikepdf.Dictionary()
-        if "/XObject" not in page.obj.Resources:
-            page.obj.Resources.XObject = pikepdf.Dictionary()
-        page.obj.Resources.XObject[name] = form
-        page.contents_add(b"q\n", prepend=True)
-        page.contents_add(f"Q\n/Artifact BMC q {name} Do Q EMC\n".encode())
+        stamp(out.pages[j], form, f"/HgVdp{j}")
     # 2. The personal pages go first, with their tag subtrees.
     if ltree is not None and lp:
         root = out.Root.StructTreeRoot
@@ -661,19 +640,7 @@ def _assemble(
             source = ltree.pdf.pages[l_index]
             out.pages.insert(position, source)
             page = out.pages[position]
-            old_key = int(source.obj.get("/StructParents", -1))
-            if old_key in ltree.parents:
-                page.obj.StructParents = next_key
-                nums.append(next_key)
-                nums.append(_copy(out, ltree.parents[old_key]))
-                next_key += 1
-            for annot in page.obj.get("/Annots", Array()):
-                if "/StructParent" in annot and int(annot.StructParent) in ltree.parents:
-                    parent = ltree.parents[int(annot.StructParent)]
-                    annot.StructParent = next_key
-                    nums.append(next_key)
-                    nums.append(_copy(out, parent))
-                    next_key += 1
+            next_key = adopt_tags(out, page, source, ltree.parents, next_key)
             for child in ltree.by_page.get(source.obj.objgen, []):
                 copy = out.copy_foreign(child)
                 copy.P = document
