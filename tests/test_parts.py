@@ -677,3 +677,14 @@ def test_a_batch_says_which_rows_could_not_be_composed(run, tmp_path, fresh_cach
         "1 of them could not use an edition or option pages:",
         "  row 2 (id L-1): option pages: the reader's tags are cut at page breaks",
     ]
+
+
+def test_an_option_that_runs_onto_a_second_page_says_continued(library, fresh_cache):
+    """The option's own sub-headings do not clear the "Continued: ..." cue."""
+    request = make_request(**letter(random.Random(34), ["conservative-care", "fusion"], 0))
+    outcome = render_many(library, [request])[0]
+    assert outcome.mode == "parts", outcome.reason
+    pages = poppler_pages(outcome.pdf)
+    continued = [i for i, text in enumerate(pages) if "Continued: Spinal" in text]  # wraps
+    assert continued and "Spinal fusion" in pages[continued[0] - 1]
+    assert pages == poppler_pages(render_pdf(library, request))
