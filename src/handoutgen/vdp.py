@@ -416,14 +416,53 @@ _FIRST_TAG = re.compile(r"^\s*<[^>]+>")
 _HTML_LANG = re.compile(r'<html lang="([^"]+)"')
 
 
-def _recipient_html(k: int, s: Split, edition: Edition) -> str:
+class _Overlays:
+    """The overlay pages of a chunk's personal layer, each laid out once.
+
+    A page of an edition takes either its own overlay (when personal slots sit
+    on it: running name, page number and slots together), or the recipient's
+    running name (one overlay, the same on every page that shows it) plus
+    "Page X of Y" (one overlay per distinct text, shared by the whole chunk: it
+    holds no personal data). Laying out one empty page per edition page and
+    recipient was most of the cost of a stamped letter."""
+
+    def __init__(self) -> None:
+        self.ids: dict[tuple[Any, ...], int] = {}
+        self.numbers: list[tuple[int, str]] = []  # shared page-number overlays (id, text)
+
+    def new(self, key: tuple[Any, ...]) -> int:
+        self.ids[key] = len(self.ids)
+        return self.ids[key]
+
+    def number(self, text: str) -> int:
+        if ("number", text) not in self.ids:
+            self.numbers.append((self.new(("number", text)), text))
+        return self.ids[("number", text)]
+
+    def shared_html(self) -> str:
+        if not self.numbers:
+            return ""
+        sections = "".join(_overlay_html(i, "", text) for i, text in self.numbers)
+        return f'<div class="vdp-recipient" {RECIPIENT_ATTR}="-1">{sections}</div>'
+
+
+def _overlay_html(oid: int, head: str, page: str, slots: str = "") -> str:
+    strings = Markup(_STRINGS).format(head, page)
+    return f'<section class="vdp-overlay" {OVERLAY_PAGE_ATTR}="{oid}">{strings}{slots}</section>'
+
+
+def _recipient_html(
+    k: int, s: Split, edition: Edition, overlays: _Overlays
+) -> tuple[str, list[list[int]]]:
+    """A recipient's personal pages and overlays, and for each edition page the
+    overlays to stamp on it (in drawing order)."""
     personal = s.marks.personal
     total = len(personal) + edition.pages
     head = s.marks.head_text
     # "Page X of Y" in the edition's language (its <html lang>), as the stylesheet prints it.
     found = _HTML_LANG.search(s.base_html)
     lang = found.group(1) if found else "en"
-    parts = [f'<div class="vdp-recipient" {RECIPIENT_ATTR}="{k}">']
+    parts = []
     for i, section in enumerate(personal):
         strings = Markup(_STRINGS).format("", page_of(i + 1, total, lang))
         # Inside the page's first element, so no named-page break comes first.
@@ -433,23 +472,37 @@ def _recipient_html(k: int, s: Split, edition: Edition) -> str:
         (int(v[0]) for i, v in edition.slots.items() if s.marks.slots[i].name in HEAD_SLOTS),
         default=None,
     )
+    stamps: list[list[int]] = []
+    head_id: int | None = None
     for j in range(edition.pages):
         number = len(personal) + j + 1
         shown = head if (number > 1 and head_page is not None and head_page <= j) else ""
-        parts.append(f'<section class="vdp-overlay" {OVERLAY_PAGE_ATTR}="{j}">')
-        parts.append(Markup(_STRINGS).format(shown, page_of(number, total, lang)))
-        for i, slot in enumerate(s.marks.slots):
-            page, x, y, w, _ = edition.slots[i]
-            if int(page) == j:
-                parts.append(
-                    Markup(
-                        '<div class="{} vdp-slot" {}="{}" '
-                        'style="left: {:.4f}px; top: {:.4f}px; width: {:.4f}px">{}</div>'
-                    ).format(slot.name, Markup(SLOT_ATTR), i, x, y, w, slot.content)
-                )
-        parts.append("</section>")
-    parts.append("</div>")
-    return "".join(parts)
+        text = page_of(number, total, lang)
+        slots = [
+            Markup(
+                '<div class="{} vdp-slot" {}="{}" '
+                'style="left: {:.4f}px; top: {:.4f}px; width: {:.4f}px">{}</div>'
+            ).format(slot.name, Markup(SLOT_ATTR), i, x, y, w, slot.content)
+            for i, slot in enumerate(s.marks.slots)
+            for page, x, y, w, _ in [edition.slots[i]]
+            if int(page) == j
+        ]
+        if slots:
+            oid = overlays.new(("page", k, j))
+            parts.append(_overlay_html(oid, shown, text, "".join(slots)))
+            stamps.append([oid])
+            continue
+        ids = []
+        if shown:
+            if head_id is None:
+                head_id = overlays.new(("head", k))
+                parts.append(_overlay_html(head_id, shown, ""))
+            ids.append(head_id)
+        ids.append(overlays.number(text))
+        stamps.append(ids)
+    if not parts:  # nothing of its own to lay out (its pages take shared overlays only)
+        return "", stamps
+    return f'<div class="vdp-recipient" {RECIPIENT_ATTR}="{k}">{"".join(parts)}</div>', stamps
 
 
 def _personalize(library: Library, edition: Edition, splits: list[Split]) -> list[Outcome]:
@@ -463,16 +516,22 @@ def _personalize(library: Library, edition: Edition, splits: list[Split]) -> lis
     live = [k for k, o in enumerate(outcomes) if o.fallback is None]
     if not live:
         return outcomes
-    document = _lay_out_layers(library, edition, splits, live)
-    pages = _pages_by_recipient(document, edition, splits, outcomes, live)
-    letter_pages, overlay_pages, plan = _assembly_plan(edition, splits, outcomes, pages)
+    document, stamps, numbers = _lay_out_layers(library, edition, splits, live)
+    pages, where = _pages_by_recipient(document, edition, splits, outcomes, live)
+    letter_pages, overlay_pages, plan = _assembly_plan(
+        edition, splits, outcomes, pages, stamps, where, numbers
+    )
     if plan:
         _assemble_all(document, edition, splits, outcomes, letter_pages, overlay_pages, plan)
     return outcomes
 
 
-def _lay_out_layers(library: Library, edition: Edition, splits: list[Split], live: list[int]):  # noqa: ANN202
-    """One WeasyPrint document with every live recipient's personal pages and overlays."""
+def _lay_out_layers(
+    library: Library, edition: Edition, splits: list[Split], live: list[int]
+) -> tuple[Any, dict[int, list[list[int]]], set[int]]:
+    """One WeasyPrint document with every live recipient's personal pages and
+    overlays; which overlays each recipient's edition pages take; and which
+    overlays are the shared page numbers."""
     first = _inject_css(splits[live[0]].base_html, PERSONAL_CSS)
     prefix = first[: first.index("<main>") + len("<main>")]
     # The stylesheet is parsed once per process and reused for every chunk.
@@ -480,21 +539,31 @@ def _lay_out_layers(library: Library, edition: Edition, splits: list[Split], liv
     css = style.group(1) if style else None
     if style:
         prefix = prefix[: style.start()] + prefix[style.end() :]
-    body = "".join(_recipient_html(k, splits[k], edition) for k in live)
-    return layout(library, prefix + body + "</main></body></html>", css=css)
+    overlays = _Overlays()
+    bodies, stamps = [], {}
+    for k in live:
+        html, stamps[k] = _recipient_html(k, splits[k], edition, overlays)
+        bodies.append(html)
+    body = "".join(bodies) + overlays.shared_html()
+    document = layout(library, prefix + body + "</main></body></html>", css=css)
+    return document, stamps, {oid for oid, _ in overlays.numbers}
 
 
 def _pages_by_recipient(
     document: Any, edition: Edition, splits: list[Split], outcomes: list[Outcome], live: list[int]
-) -> dict[int, list[tuple[int, int | None]]]:
-    """Which pages belong to whom ((page index, overlay page or None for a
-    personal page)), and whether every box landed where the edition's did."""
+) -> tuple[dict[int, list[tuple[int, int | None]]], dict[int, list[int]]]:
+    """Which pages belong to whom ((page index, overlay or None for a personal
+    page)), where each overlay landed (its page indices), and whether every box
+    landed where the edition's did."""
     from .fonts import needs_fallback_font
 
     pages: dict[int, list[tuple[int, int | None]]] = {k: [] for k in live}
+    where: dict[int, list[int]] = {}
     for index, page in enumerate(document.pages):
         owner = first_marks(page, (RECIPIENT_ATTR, OVERLAY_PAGE_ATTR))
         r, p = owner.get(RECIPIENT_ATTR), owner.get(OVERLAY_PAGE_ATTR)
+        if p is not None:
+            where.setdefault(p, []).append(index)
         if r is None or r not in pages:
             continue
         pages[r].append((index, p))
@@ -513,7 +582,7 @@ def _pages_by_recipient(
                     else Fallback.SLOT_TOO_LONG
                 )
                 outcomes[r].fall_back(cause, label)
-    return pages
+    return pages, where
 
 
 def _assembly_plan(
@@ -521,28 +590,42 @@ def _assembly_plan(
     splits: list[Split],
     outcomes: list[Outcome],
     pages: dict[int, list[tuple[int, int | None]]],
-) -> tuple[list[int], list[int], dict[int, tuple[list[int], list[int]]]]:
+    stamps: dict[int, list[list[int]]],
+    where: dict[int, list[int]],
+    numbers: set[int],
+) -> tuple[list[int], list[int], dict[int, tuple[list[int], list[list[int]]]]]:
     """The letter pages and overlay pages to write, and for each recipient that
-    fits, its positions in each."""
+    fits, its positions in the first and, per edition page, in the second."""
     letter_pages: list[int] = []
     overlay_pages: list[int] = []
-    plan: dict[int, tuple[list[int], list[int]]] = {}
+    position: dict[int, int] = {}  # overlay -> its page in the overlays PDF
+    plan: dict[int, tuple[list[int], list[list[int]]]] = {}
     for k, owned in pages.items():
         o = outcomes[k]
         personal = [i for i, p in owned if p is None]
-        overlays = [(i, p) for i, p in owned if p is not None]
+        used = list(dict.fromkeys(oid for ids in stamps[k] for oid in ids))
+        # Each overlay it takes on a page of its own, and its own overlays (not
+        # the shared page numbers) on its pages, in order.
+        own = [oid for oid in used if oid not in numbers]
         if len(personal) != len(splits[k].marks.personal):
             o.fall_back(Fallback.PAGE_OVERFLOW)
-        elif [p for _, p in overlays] != list(range(edition.pages)):
+        elif (
+            len(stamps[k]) != edition.pages
+            or any(len(where.get(oid, ())) != 1 for oid in used)
+            or [p for _, p in owned if p is not None] != own
+        ):
             o.fall_back(Fallback.OVERLAY_MISMATCH)
         if o.fallback is not None:
             continue
+        for oid in used:
+            if oid not in position:
+                position[oid] = len(overlay_pages)
+                overlay_pages.append(where[oid][0])
         plan[k] = (
             list(range(len(letter_pages), len(letter_pages) + len(personal))),
-            list(range(len(overlay_pages), len(overlay_pages) + len(overlays))),
+            [[position[oid] for oid in ids] for ids in stamps[k]],
         )
         letter_pages.extend(personal)
-        overlay_pages.extend(i for i, _ in overlays)
     return letter_pages, overlay_pages, plan
 
 
@@ -553,7 +636,7 @@ def _assemble_all(
     outcomes: list[Outcome],
     letter_pages: list[int],
     overlay_pages: list[int],
-    plan: dict[int, tuple[list[int], list[int]]],
+    plan: dict[int, tuple[list[int], list[list[int]]]],
 ) -> None:
     """Write the letters (tagged) and overlays once, then each recipient's PDF."""
     import pikepdf
@@ -563,11 +646,14 @@ def _assemble_all(
     with contextlib.ExitStack() as stack:
         lpdf = stack.enter_context(pikepdf.open(io.BytesIO(letters))) if letters else None
         opdf = stack.enter_context(pikepdf.open(io.BytesIO(overlays_pdf)))
+        # Each overlay as a form once: a recipient's PDF holds one copy of each
+        # form it stamps (its running name on every page is one object).
+        forms = [page.as_form_xobject() for page in opdf.pages]
         ltree = _LetterTree(lpdf) if lpdf is not None else None
         for k, (lp, op) in plan.items():
             try:
                 author = splits[k].marks.author_value
-                outcomes[k].pdf = _assemble(edition, ltree, lp, opdf, op, author)
+                outcomes[k].pdf = _assemble(edition, ltree, lp, forms, op, author)
                 outcomes[k].mode = Mode.EDITION
                 outcomes[k].pages = len(lp) + len(op)
             except Exception as exc:  # noqa: BLE001 - fall back, never lose the row
@@ -615,8 +701,8 @@ def _assemble(
     edition: Edition,
     ltree: _LetterTree | None,
     lp: list[int],
-    opdf,  # noqa: ANN001
-    op: list[int],
+    forms: list[Any],
+    op: list[list[int]],
     author: str | None = None,
 ):  # noqa: ANN202
     import pikepdf
@@ -624,11 +710,12 @@ def _assemble(
 
     out = pikepdf.open(io.BytesIO(edition.pdf))
     _set_author(out, author)
-    # 1. Stamp each overlay as a form XObject, marked as an artifact (the
+    # 1. Stamp the overlays as form XObjects, marked as artifacts (the
     #    header and page number are artifacts; slot text is pagination data too).
-    for j, o_index in enumerate(op):
-        form = out.copy_foreign(opdf.pages[o_index].as_form_xobject())
-        stamp(out.pages[j], form, f"/HgVdp{j}")
+    for j, positions in enumerate(op):
+        for n, o_index in enumerate(positions):
+            # copy_foreign copies a form once per output, however many pages take it.
+            stamp(out.pages[j], out.copy_foreign(forms[o_index]), f"/HgVdp{j}_{n}")
     # 2. The personal pages go first, with their tag subtrees.
     if ltree is not None and lp:
         root = out.Root.StructTreeRoot
