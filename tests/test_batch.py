@@ -18,7 +18,7 @@ import pytest
 
 import conftest
 from conftest import ROOT, pages_text
-from handoutgen.batch import BatchSettings, run_batch
+from handoutgen.batch import BatchSettings, PrintFile, merge_for_duplex, run_batch
 from handoutgen.workspace import Workspace
 
 HEADER = "id,first_name,last_name,address1,city,state,zip,options,clinician,visit_date,note"
@@ -183,6 +183,23 @@ def test_merged_file_pads_every_recipient_to_a_new_sheet(local_run):
         if c % 2:
             assert pages[start + c].strip() == ""  # the blank back page
         start += c + c % 2
+
+
+def test_merged_file_bytes_do_not_depend_on_the_order_pdfs_arrive(local_run, tmp_path):
+    """A batch copies each PDF into the print file as it arrives (workers finish
+    out of order); the file is the same bytes as merging them in order."""
+    tmp, report = local_run
+    paths = [tmp / "out" / f"{r.id}.pdf" for r in report.results if r.status == "ok"]
+    assert len(paths) >= 3
+    assert merge_for_duplex(paths, tmp_path / "in-order.pdf") > len(paths)
+    expected = (tmp_path / "in-order.pdf").read_bytes()
+    assert (tmp / "print.pdf").read_bytes() == expected
+    for order in (paths[::-1], paths[1:] + paths[:1]):
+        print_file = PrintFile()
+        for path in order[:-1]:  # the last one is copied when the file is written
+            print_file.add(path, path.read_bytes())
+        print_file.write(paths, tmp_path / "shuffled.pdf")
+        assert (tmp_path / "shuffled.pdf").read_bytes() == expected
 
 
 def test_exit_codes_and_summary(run, tmp_path, monkeypatch):

@@ -624,6 +624,9 @@ def _run_locked(
     total = len(todo)
     done = failed = 0
     composable = library.document(settings.document).option_pages
+    # The print file is copied together as the PDFs come in, while the workers
+    # render the next ones (written at the end, in the recipients' order).
+    print_file = PrintFile() if settings.merged else None
     if progress:
         progress(0, total, 0)
     try:
@@ -637,6 +640,8 @@ def _run_locked(
                 else:
                     pdf = item["pdf"]
                     write_atomic(out_dir / f"{rec_id}.pdf", pdf)
+                    if print_file is not None:
+                        print_file.add(out_dir / f"{rec_id}.pdf", pdf)
                     mode = item.get("mode", "") or "full"
                     reason = item.get("reason", "")
                     fallback = bool(reason)  # an edition was tried and could not be used
@@ -681,8 +686,9 @@ def _run_locked(
 
     report.results = [results[i] for i in order if i in results] + invalid_results
     if settings.merged:
+        assert print_file is not None
         ok = [out_dir / f"{r.id}.pdf" for r in report.results if r.status == "ok"]
-        merge_for_duplex(ok, settings.merged)
+        print_file.write(ok, settings.merged)
 
 
 def _write_manifest(path: Path, rows: list[RowResult]) -> None:
@@ -856,22 +862,64 @@ def merge_for_duplex(paths: list[Path], target: Path) -> int:
     Identical objects (an edition's page content, fonts and images, shared by
     every recipient of that edition) are stored once: the print file holds each
     edition once plus each recipient's thin personal layer."""
-    import pikepdf
+    return PrintFile().write(paths, target)
 
-    merged = pikepdf.Pdf.new()
-    interner = _Interner(merged)
-    for path in paths:
-        with pikepdf.open(path) as src:
+
+class PrintFile:
+    """A merged print file built as the PDFs come in (a batch copies each one
+    while the workers render the next), written in the recipients' order at
+    the end. The bytes do not depend on the order PDFs were added: the writer
+    numbers objects as it walks the pages."""
+
+    def __init__(self) -> None:
+        import pikepdf
+
+        self.merged = pikepdf.Pdf.new()
+        self.interner = _Interner(self.merged)
+        # path -> its pages in the merged file, and the page size of its padding page
+        self.copied: dict[Path, tuple[list[Any], tuple[float, float] | None]] = {}
+
+    def add(self, path: Path, data: bytes | None = None) -> None:
+        """Copy a recipient's PDF (``data``: its bytes, as written to ``path``)."""
+        import pikepdf
+
+        with pikepdf.open(io.BytesIO(data) if data is not None else path) as src:
             memo: dict[tuple[int, int], Any] = {}
-            for page in src.pages:
-                merged.pages.append(interner.page(page.obj, memo))
+            pages = [self.interner.page(page.obj, memo) for page in src.pages]
+            pad = None
             if len(src.pages) % 2:
                 box = src.pages[-1].mediabox
-                merged.add_blank_page(page_size=(float(box[2]), float(box[3])))
-    buf = io.BytesIO()
-    merged.save(buf, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
-    write_atomic(target, buf.getvalue())
-    return len(merged.pages)
+                pad = (float(box[2]), float(box[3]))
+        self.copied[path] = (pages, pad)
+
+    def write(self, paths: list[Path], target: Path) -> int:
+        """Write the print file of ``paths``, in that order (copying any not added yet)."""
+        import pikepdf
+
+        for path in paths:
+            if path not in self.copied:
+                self.add(path)
+        for path in paths:
+            pages, pad = self.copied[path]
+            for page in pages:
+                self.merged.pages.append(page)
+            if pad is not None:
+                self.merged.add_blank_page(page_size=pad)
+        # Object streams group objects in the order they were made, which is
+        # the order the PDFs came in: a first save numbers them as the pages
+        # are walked, so the file's bytes depend only on its content.
+        plain = io.BytesIO()
+        self.merged.save(
+            plain, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.disable
+        )
+        pages = len(self.merged.pages)
+        with pikepdf.open(plain) as walked:
+            buf = io.BytesIO()
+            walked.save(
+                buf, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate
+            )
+        write_atomic(target, buf.getvalue())
+        return pages
 
 
 class _Interner:
