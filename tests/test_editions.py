@@ -4,6 +4,7 @@ like a full render, and anything that could break that falls back to one."""
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import random
 import subprocess
@@ -133,6 +134,43 @@ def test_assembled_pdf_is_tagged_with_fonts_embedded(library, fresh_cache, tmp_p
         # The personal layer is an artifact, not content screen readers read twice.
         for page in pdf.pages[1:]:
             assert b"/Artifact BMC" in page.obj.Contents[-1].read_bytes()
+
+
+def test_each_recipient_gets_its_own_running_name_laid_out_once(library, fresh_cache):
+    """Recipients stamped in one chunk: each page shows that recipient's own
+    name and page number (as its full render does), the name is one form used
+    on every page after the letter, and the page numbers are shared forms."""
+    rng = random.Random(11)
+    base = make_request(**random_letter(rng, 0))
+    names = ["Ana Diaz", "Omar Haddad", "Li Wang"]
+    requests = [
+        base.model_copy(
+            update={"patient": n, "first_name": n.split()[0], "last_name": n.split()[1]}
+        )
+        for n in names
+    ]
+    outcomes = vdp.render_many(library, requests)
+    assert [o.mode for o in outcomes] == ["edition"] * 3, [o.reason for o in outcomes]
+    for name, request, outcome in zip(names, requests, outcomes, strict=True):
+        pages = poppler_pages(outcome.pdf)
+        assert pages == poppler_pages(render_pdf(library, request))
+        others = [n for n in names if n != name]
+        assert not any(o in page for page in pages for o in others)
+        with pikepdf.open(io.BytesIO(outcome.pdf)) as pdf:
+            used = []  # the forms stamped on each page after the letter
+            for page in pdf.pages[1:]:
+                content = b"".join(c.read_bytes() for c in page.obj.Contents)
+                xobjects = page.obj.Resources.XObject
+                used.append(
+                    {
+                        xobjects[n].objgen
+                        for n in xobjects
+                        if n.startswith("/HgVdp") and f"{n} Do".encode() in content
+                    }
+                )
+            shared = set.intersection(*used[1:])
+            assert len(shared) == 1  # the running name, one object on every page that shows it
+            assert all(len(forms) == 2 for forms in used[1:])  # plus its own page number
 
 
 def test_batch_output_matches_full_render_and_names_fallbacks(run, tmp_path, library):

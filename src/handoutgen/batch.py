@@ -912,14 +912,14 @@ class PrintFile:
         self.merged.save(
             plain, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.disable
         )
-        pages = len(self.merged.pages)
+        count = len(self.merged.pages)
         with pikepdf.open(plain) as walked:
             buf = io.BytesIO()
             walked.save(
                 buf, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate
             )
         write_atomic(target, buf.getvalue())
-        return pages
+        return count
 
 
 class _Interner:

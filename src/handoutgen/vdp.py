@@ -8,10 +8,13 @@ templates and styles), the content hash (which covers assets and handoutgen's
 version) and WeasyPrint's version.
 
 Recipients are then laid out many per WeasyPrint document: their personal
-pages, and one overlay page per edition page holding the running header,
-"Page X of Y" and the slot boxes at their placeholders' positions. pikepdf
-stamps each overlay on a copy of the edition's pages and merges the letter's
-tag tree into the edition's, so the result reads like a full render.
+pages and their overlays. An edition page with slot boxes takes an overlay of
+its own (running header, "Page X of Y" and the slots at their placeholders'
+positions); any other page takes the recipient's running header (laid out
+once, the same on every page) and "Page X of Y" (laid out once per chunk: it
+holds no personal data). pikepdf stamps the overlays on a copy of the
+edition's pages and merges the letter's tag tree into the edition's, so the
+result reads like a full render.
 
 Whenever it might not, that recipient gets a full render and the outcome says
 why (:class:`Fallback`). An edition is used only once *verified*: its
