@@ -922,6 +922,11 @@ class PrintFile:
         return count
 
 
+# An indirect reference in an object's written form ("12 0 R"); a string that
+# merely looks like one only sends the object the slower way.
+_REFERENCE = re.compile(rb"\d+\s+\d+\s+R\b")
+
+
 class _Interner:
     """Copies PDF objects into one file, content-addressed: an object equal to
     one already copied (same bytes, same keys, equal children) is reused."""
@@ -976,6 +981,15 @@ class _Interner:
                 for k, (v, _) in items.items():
                     made[k] = v
                 self.by_digest[digest] = made
+        elif (
+            isinstance(obj, (pikepdf.Array, pikepdf.Dictionary))
+            and _REFERENCE.search(raw := obj.unparse(resolved=True)) is None
+        ):
+            # Nothing inside points elsewhere (a font's glyph widths, a box):
+            # its written form is its content, copied and hashed in one go
+            # instead of number by number (most of a letter's objects).
+            made = pikepdf.Object.parse(raw)
+            digest = hashlib.sha256(b"U" + raw).digest()
         elif isinstance(obj, pikepdf.Dictionary):
             items = {k: self.copy(v, memo) for k, v in obj.items()}
             h.update(b"D")
