@@ -7,13 +7,16 @@ import io
 import json
 import logging
 import os
+import shutil
 import stat
+import subprocess
 
 import pikepdf
 import pytest
 
-from handoutgen import cache, vdp
-from handoutgen.render import make_request
+from handoutgen import cache, parts, vdp
+from handoutgen.readback import page_words
+from handoutgen.render import make_request, render_pdf, warm_parts
 
 REQUEST = dict(document="fusion-alternatives", patient="Pat Doe", note="Rest.")
 
@@ -208,3 +211,44 @@ def test_cache_clear_refuses_a_folder_others_may_write(fresh_cache, run):
     assert result.exit_code == 1
     assert "not clearing" in result.stderr
     assert (fresh_cache / "keep").exists()
+
+
+def _immutable(folder, on: bool) -> bool:
+    """chattr +i (or -i) on the folder and all in it: even root cannot write there."""
+    if shutil.which("chattr") is None:
+        return False
+    done = subprocess.run(
+        ["chattr", "-R", "+i" if on else "-i", str(folder)], capture_output=True, check=False
+    )
+    return done.returncode == 0
+
+
+def test_a_read_only_cache_is_used_and_never_written(library, fresh_cache, caplog):
+    """A cache folder nobody may write (shared read-only, or a full disk's
+    permissions): cached option pages are still used, an edition that cannot
+    be stored is built and used anyway, and nothing in the folder changes."""
+    letter = dict(
+        document="followup-letter",
+        patient="Pat Doe",
+        options=["fusion", "decompression", "spinal-injections"],
+    )
+    assert warm_parts(library, make_request(**letter))
+    parts.clear_caches()
+    vdp.clear_caches()  # what follows reads the folder, not this process's memory
+    before = sorted((str(p), p.stat().st_size) for p in fresh_cache.rglob("*"))
+    if not _immutable(fresh_cache, True):
+        # tmpfs and some container filesystems keep no inode flags; the tests
+        # run as root, so chmod alone would not stop a write.
+        pytest.skip("chattr +i is not supported here")
+    try:
+        other_order = {**letter, "options": ["spinal-injections", "fusion", "decompression"]}
+        composed = vdp.render_many(library, [make_request(**other_order)], build=False)[0]
+        assert composed.mode == "parts", composed.reason
+        with caplog.at_level(logging.WARNING, logger="handoutgen"):
+            edition = vdp.render_many(library, [make_request(**REQUEST)])[0]
+        assert edition.mode == "edition", edition.reason
+        assert page_words(edition.pdf) == page_words(render_pdf(library, make_request(**REQUEST)))
+    finally:
+        assert _immutable(fresh_cache, False)
+    assert sorted((str(p), p.stat().st_size) for p in fresh_cache.rglob("*")) == before
+    assert "cannot be written" in caplog.text and "building without caching" in caplog.text

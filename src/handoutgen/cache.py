@@ -23,6 +23,7 @@ recipient's PDF, so it trusts nothing it reads:
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import hmac
 import json
@@ -223,15 +224,26 @@ class Cache:
             yield False
             return
         folder = self.root / "locks"
-        self._mkdir(folder)
         path = folder / (self._name(kind, key) + ".lock")
         try:
+            self._mkdir(folder)
             try:
                 fd = _open_private(path, os.O_RDWR | os.O_CREAT | os.O_EXCL)
             except FileExistsError:
                 fd = _open_private(path, os.O_RDWR)  # never O_TRUNC: nothing is written
         except (OSError, CacheRefused) as exc:
-            log.warning("build lock %s in the cache is unsafe (%s); not caching", path.name, exc)
+            if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                # A cache nobody may write (read-only or shared): what is
+                # cached is still used; what is not is made and not kept.
+                log.warning(
+                    "the cache folder %s cannot be written (%s); building without caching",
+                    self.root,
+                    exc.strerror,
+                )
+            else:
+                log.warning(
+                    "build lock %s in the cache is unsafe (%s); not caching", path.name, exc
+                )
             yield False
             return
         try:
