@@ -73,7 +73,7 @@ def test_dry_run_lists_every_bad_row_and_renders_nothing(run, tmp_path):
         "'address1' -> address1, 'city' -> city, 'state' -> state, 'zip' -> zip, "
         "'options' -> options, 'clinician' -> clinician, 'visit_date' -> visit_date, "
         "'note' -> note.",
-        "Option sets: 3; 3 recipients rendered in full (no set is shared by 3 or more).",
+        "Option sets: 3; 3 recipients composed from option pages (no set is shared by 8 or more).",
         "Estimate: ESTIMATE",
         "Error: 5 problems found; nothing rendered",
     ]
@@ -501,3 +501,44 @@ def test_unreachable_scheduler_is_a_clear_error(run, tmp_path):
     assert result.stderr.splitlines()[-1].startswith(
         "Error: cannot reach the dask scheduler at tcp://127.0.0.1:9"
     )
+
+
+def test_merged_file_bytes_do_not_depend_on_arrival_order_for_equal_objects_stored_differently(
+    tmp_path,
+):
+    """Two PDFs hold the same font, its /Widths indirect in one and direct in the
+    other: whichever copy came first must not decide the print file's bytes.
+    (Found by review.)"""
+    from pikepdf import Array, Dictionary, Name
+
+    def make(indirect: bool, path) -> None:  # noqa: ANN001
+        pdf = pikepdf.new()
+        pdf.add_blank_page()
+        descriptor = pdf.make_indirect(
+            Dictionary(Type=Name.FontDescriptor, FontName=Name.Helvetica)
+        )
+        widths = Array([500, 600, 700])
+        font = Dictionary(
+            Type=Name.Font,
+            Subtype=Name.Type1,
+            BaseFont=Name.Helvetica,
+            FirstChar=65,
+            LastChar=67,
+            Widths=pdf.make_indirect(widths) if indirect else widths,
+            FontDescriptor=descriptor,
+        )
+        pdf.pages[0].obj.Resources = Dictionary(Font=Dictionary(F1=pdf.make_indirect(font)))
+        pdf.pages[0].obj.Contents = pdf.make_stream(b"BT /F1 12 Tf 72 720 Td (ABC) Tj ET")
+        pdf.save(path)
+
+    a, b = tmp_path / "a.pdf", tmp_path / "b.pdf"
+    make(True, a)
+    make(False, b)
+    written = []
+    for order in ([a, b], [b, a]):
+        print_file = PrintFile()
+        for path in order:
+            print_file.add(path, path.read_bytes())
+        print_file.write([a, b], tmp_path / "print.pdf")
+        written.append((tmp_path / "print.pdf").read_bytes())
+    assert written[0] == written[1]

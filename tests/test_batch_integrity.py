@@ -18,6 +18,7 @@ import pytest
 
 import conftest
 from conftest import ROOT, pages_text
+from handoutgen import vdp
 
 HEADER = "id,first_name,last_name,address1,city,state,zip,options"
 ROWS = [
@@ -588,9 +589,12 @@ def test_a_right_to_left_override_in_a_name_cannot_reorder_the_letter(run, tmp_p
         assert "Your follow-up from the spine clinic" in " ".join(pages)
 
 
-def test_a_fallback_names_its_real_cause(run, tmp_path):
+def test_a_fallback_names_its_real_cause(run, tmp_path, monkeypatch):
     """A short name drawn with a CJK or Arabic fallback font changes its box's
     line height; that is the reason given, not "too long for its box"."""
+    # Three readers of one set get an edition (by default a letter with option
+    # pages needs eight; fewer are composed from option pages).
+    monkeypatch.setattr(vdp, "SHARED_MIN_COMPOSED", 3)
     rows = [
         "C-1,王,小明,1 A St,Peoria,IL,61602,,2026-11-20",
         "C-2,Ann,Lee,1 A St,Peoria,IL,61602,,2026-11-20",

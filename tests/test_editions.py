@@ -15,6 +15,7 @@ import pytest
 from conftest import ROOT
 from handoutgen import vdp
 from handoutgen.content import load_library
+from handoutgen.models import RenderRequest
 from handoutgen.render import make_request, render, render_pdf
 from handoutgen.workspace import Workspace
 
@@ -35,6 +36,7 @@ def editions_for_every_set(monkeypatch):
     """These tests are about editions: even a lone recipient gets one (in use,
     a set shared by fewer than 3 is composed from option pages, test_parts.py)."""
     monkeypatch.setattr(vdp, "SHARED_MIN", 1)
+    monkeypatch.setattr(vdp, "SHARED_MIN_COMPOSED", 1)
 
 
 @pytest.fixture
@@ -247,13 +249,18 @@ def test_merged_print_file_stores_each_edition_once(run, tmp_path):
         # The edition's page 2 content is one object shared by every recipient.
         second_pages = {pdf.pages[i * per_recipient + 1].obj.Contents.objgen for i in range(12)}
         assert len(second_pages) == 1
-        fonts = {
-            f.objgen
-            for page in pdf.pages
-            for f in page.obj.Resources.get("/Font", pikepdf.Dictionary()).values()
+        # The edition's fonts are stored once too. (Each letter keeps fonts of
+        # its own: a subset of one recipient's characters, never another's.)
+        edition_fonts = {
+            frozenset(
+                f.objgen
+                for f in pdf.pages[i * per_recipient + 1]
+                .obj.Resources.get("/Font", pikepdf.Dictionary())
+                .values()
+            )
+            for i in range(12)
         }
-        # The edition's two faces and two digit faces, and the letters' (as many).
-        assert len(fonts) <= 8
+        assert len(edition_fonts) == 1 and len(next(iter(edition_fonts))) >= 1
     texts = poppler_pages(merged.read_bytes())
     for i in range(12):
         start = i * per_recipient
@@ -397,3 +404,81 @@ def test_cache_can_be_turned_off(library, monkeypatch, tmp_path):
     assert outcome.mode == "edition"  # built in memory, for this process only
     assert list(tmp_path.iterdir()) == []
     vdp.clear_caches()
+
+
+@pytest.mark.parametrize("order", ["BCA", "ABC"])
+def test_an_overflowing_letter_never_lands_on_another_recipients_pdf(library, fresh_cache, order):
+    """Recipients with no running name (no patient name or visit date) have no
+    overlay of their own after their letter. A letter whose body runs past its
+    page (an absolutely positioned box WeasyPrint continues on the next page)
+    must not be drawn on the next recipient's letter or on the shared
+    "Page X of Y" page that every recipient of the chunk stamps. (Found by review.)"""
+    fields = random_letter(random.Random(11), 0)
+    fields.update(patient=None, visit_date=None)
+    base = make_request(**fields)
+    long_note = "\n\n".join(f"Paragraph {i}: SECRETNOTE of Alice." for i in range(40))
+    people = {
+        "A": base.model_copy(
+            update={"first_name": "Alice", "last_name": "Secret", "note": long_note}
+        ),
+        "B": base.model_copy(update={"first_name": "Bob", "last_name": "Other", "note": "Rest."}),
+        "C": base.model_copy(update={"first_name": "Carl", "last_name": "Third", "note": "Walk."}),
+    }
+    outcomes = vdp.render_many(library, [people[c] for c in order])
+    for who, outcome in zip(order, outcomes, strict=True):
+        pages = poppler_pages(outcome.pdf)
+        full = poppler_pages(render_pdf(library, people[who]))
+        if who == "A":
+            # Alice's own letter is either whole (a full render) or not used.
+            assert outcome.mode == "full" and pages == full, outcome.reason
+            assert outcome.reason == "a personal page overflowed"
+            continue
+        assert not any("SECRETNOTE" in page for page in pages), f"Alice's letter on {who}'s PDF"
+        assert pages == full, (who, outcome.mode, outcome.reason)
+
+
+def test_a_note_too_long_for_its_box_never_lands_on_the_shared_page_numbers(library, fresh_cache):
+    """The last recipient of a chunk whose note slot overflows (it renders in
+    full) must not leave the rest of its note on the shared "Page 2 of N"
+    overlay that the other recipients stamp. (Found by review.)"""
+    long_note = "\n\n".join(f"Paragraph {i}: SECRETNOTE of Alice." for i in range(40))
+    b = make_request(document="fusion-alternatives", note="Rest.", clinician="Dr. B")
+    c = b.model_copy(update={"note": "Walk daily."})
+    a = b.model_copy(update={"note": long_note, "clinician": "Dr. A"})
+    outcomes = vdp.render_many(library, [b, c, a])
+    assert outcomes[2].mode == "full"  # its note does not fit its box
+    assert outcomes[2].reason == "the note body text is too long for its box"
+    for request, outcome in zip([b, c], outcomes[:2], strict=True):
+        pages = poppler_pages(outcome.pdf)
+        assert not any("SECRETNOTE" in page for page in pages), outcome.mode
+        assert pages == poppler_pages(render_pdf(library, request))
+
+
+def test_a_recipients_pdf_does_not_depend_on_who_else_is_in_its_chunk(library, fresh_cache):
+    """Recipients are laid out many per document, but each one's pages are
+    written apart: its fonts hold only its own characters (never those of
+    another patient's name) and its bytes are the same alone or in company.
+    (Found by review: a shared write put "Łukasz Øberg"'s letters in Ana's fonts.)"""
+    base = make_request(**random_letter(random.Random(3), 0))
+
+    def person(first: str, last: str) -> RenderRequest:
+        return base.model_copy(
+            update={"patient": f"{first} {last}", "first_name": first, "last_name": last}
+        )
+
+    ana = person("Ana", "Diaz")
+    alone = vdp.render_many(library, [ana])[0]
+    together = vdp.render_many(library, [person("Łukasz", "Øberg"), ana, person("Ğül", "Şahin")])
+    assert [o.mode for o in [alone, *together]] == ["edition"] * 4
+    assert together[1].pdf == alone.pdf
+    with pikepdf.open(io.BytesIO(alone.pdf)) as pdf:
+        cmaps = b"".join(
+            font.ToUnicode.read_bytes()
+            for page in pdf.pages
+            for _, xobject in page.obj.Resources.get("/XObject", {}).items()
+            for font in xobject.get("/Resources", {}).get("/Font", {}).values()
+            if "/ToUnicode" in font
+        )
+    # Ł (U+0141), Ø (U+00D8), Ğ (U+011E), Ş (U+015E) are in no font Ana's PDF stamps.
+    for code in (b"0141", b"00D8", b"011E", b"015E"):
+        assert code not in cmaps.upper()

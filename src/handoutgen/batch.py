@@ -193,7 +193,8 @@ def render_chunk(
             # Option sets too rare for an edition: composed from option pages.
             outcomes = render_many(library, [r for *_, r in requests], share=False)
         elif editions:
-            outcomes = render_many(library, [r for *_, r in requests])
+            # The client grouped these recipients: their set repays an edition.
+            outcomes = render_many(library, [r for *_, r in requests], min_shared=1)
         else:
             outcomes = []
             for *_, request in requests:
@@ -402,6 +403,8 @@ class BatchPlan:
     option_sets: int
     shared_sets: int  # option sets with enough recipients to share an edition
     shared_rows: int
+    min_shared: int = 3  # recipients of one set that get an edition
+    composable: bool = False  # the others are composed from option pages, not rendered in full
     resumable: int = 0
     foreign: int = 0
     est_pages: int | None = None
@@ -414,12 +417,14 @@ def plan_batch(
     recipients: RecipientList,
     good: list[Recipient],
     existing: Existing | None,
+    min_shared: int,
+    composable: bool = False,
 ) -> BatchPlan:
     keys = [_edition_group(r.request_fields(settings.document, None)) for r in good]
     counts: dict[tuple, int] = {}
     for key in keys:
         counts[key] = counts.get(key, 0) + 1
-    shared = {k: n for k, n in counts.items() if n >= MIN_SHARED} if settings.editions else {}
+    shared = {k: n for k, n in counts.items() if n >= min_shared} if settings.editions else {}
     return BatchPlan(
         rows=recipients.rows,
         valid=len(good),
@@ -428,6 +433,8 @@ def plan_batch(
         option_sets=len({k[0] for k in counts}),
         shared_sets=len(shared),
         shared_rows=sum(shared.values()),
+        min_shared=min_shared,
+        composable=composable and settings.editions,
         resumable=len(existing.reusable) if existing else 0,
         foreign=len(existing.foreign) if existing else 0,
     )
@@ -470,8 +477,10 @@ def estimate(
     startup = max(seconds)  # the first render also pays for imports and fonts, as each worker does
     workers = settings.workers or os.cpu_count() or 1
     shared_rows = plan.shared_rows
+    # A letter composed from cached option pages costs about 0.6 of a full render.
+    per_row = full * (0.6 if plan.composable else 1.0)
     work = (
-        (plan.valid - shared_rows - plan.resumable) * full
+        (plan.valid - shared_rows - plan.resumable) * per_row
         + plan.shared_sets * 2 * full  # build + self-check of each edition
         + shared_rows * full / 12
     )
@@ -518,7 +527,9 @@ def run_batch(
         if existing is None and settings.out_dir.is_dir():
             existing = survey(settings.out_dir, fps, verify=False)
             existing.reusable.clear()
-        report.plan = plan_batch(settings, recipients, good, existing)
+        report.plan = plan_batch(
+            settings, recipients, good, existing, _min_shared(library, settings), doc.option_pages
+        )
         if settings.estimate:
             estimate(library, settings, good, report.plan)
         report.seconds = time.perf_counter() - start
@@ -647,7 +658,8 @@ def _run_locked(
                     fallback = bool(reason)  # an edition was tried and could not be used
                     if mode == "full" and not reason:
                         reason = (
-                            f"fewer than {MIN_SHARED} recipients share this set of options"
+                            f"fewer than {_min_shared(library, settings)} recipients share "
+                            "this set of options"
                             + ("" if composable else " and the document has no option pages")
                             if settings.editions
                             else "--full-render"
@@ -700,13 +712,17 @@ def _write_manifest(path: Path, rows: list[RowResult]) -> None:
     write_atomic(path, buf.getvalue().encode("utf-8"))
 
 
-# Building an edition costs about two full renders (layout, then its
-# self-check), so it pays from three recipients on.
-MIN_SHARED = 3
+def _min_shared(library: Library, settings: BatchSettings) -> int:
+    """Recipients of one set that repay building an edition (vdp.shared_min)."""
+    from .vdp import shared_min
+
+    return shared_min(library.document(settings.document))
+
+
 PARTS = "parts"  # a chunk's mode: compose from option pages where the document has them
 
 
-def _chunks(settings: BatchSettings, todo: list[Recipient]):
+def _chunks(settings: BatchSettings, todo: list[Recipient], min_shared: int):
     """(chunk, use editions) pairs. With editions, recipients likely to share
     one are grouped; a group too small to repay building and checking its
     edition is rendered in full. Stable: the same input gives the same chunks."""
@@ -720,11 +736,11 @@ def _chunks(settings: BatchSettings, todo: list[Recipient]):
     groups: dict[tuple, list] = {}
     for key, item in zip(keys, items, strict=True):
         groups.setdefault(key, []).append(item)
-    singles = [item for key, item in zip(keys, items, strict=True) if len(groups[key]) < MIN_SHARED]
+    singles = [item for key, item in zip(keys, items, strict=True) if len(groups[key]) < min_shared]
     per_group = [
         [members[i : i + size] for i in range(0, len(members), size)]
         for _, members in sorted(groups.items(), key=lambda kv: repr(kv[0]))
-        if len(members) >= MIN_SHARED
+        if len(members) >= min_shared
     ]
     # Round-robin over the groups: workers start on different editions, so
     # they build them side by side instead of waiting for each other.
@@ -755,7 +771,7 @@ def _execute(
         return
     root = str(library.workspace.root)
     args = (root, library.content_hash, settings.document)
-    chunks = list(_chunks(settings, todo))  # (items, use editions)
+    chunks = list(_chunks(settings, todo, _min_shared(library, settings)))  # (items, use editions)
     if settings.scheduler:
         yield from _execute_dask(settings, args, chunks)
         return
@@ -1015,6 +1031,9 @@ class _Interner:
             return obj, h.digest()
         if isinstance(obj, pikepdf.Object) and obj.is_indirect:
             if not isinstance(obj, pikepdf.Stream):
+                # Indirect or not is part of what is copied: equal digests must
+                # mean equal bytes, whichever PDF came first.
+                digest = hashlib.sha256(b"I" + digest).digest()
                 existing = self.by_digest.get(digest)
                 if existing is None:
                     existing = self.by_digest[digest] = self.target.make_indirect(made)

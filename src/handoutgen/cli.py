@@ -550,15 +550,20 @@ def _show_plan(plan, settings) -> None:  # noqa: ANN001
         if c.field is None:
             say(f"Column ignored: '{c.header}'" + (f" ({c.hint})" if c.hint else "."))
     full = plan.valid - plan.shared_rows
+    how = "composed from option pages" if plan.composable else "rendered in full"
     if settings.editions and plan.shared_sets:
         say(
             f"Option sets: {plan.option_sets}; {_n(plan.shared_sets, 'edition')} shared by "
             f"{_n(plan.shared_rows, 'recipient')} (each laid out once), "
-            f"{_n(full, 'recipient')} rendered in full."
+            f"{_n(full, 'recipient')} {how}."
         )
     else:
-        why = "--full-render" if not settings.editions else "no set is shared by 3 or more"
-        say(f"Option sets: {plan.option_sets}; {_n(full, 'recipient')} rendered in full ({why}).")
+        why = (
+            "--full-render"
+            if not settings.editions
+            else f"no set is shared by {plan.min_shared} or more"
+        )
+        say(f"Option sets: {plan.option_sets}; {_n(full, 'recipient')} {how} ({why}).")
     if plan.resumable:
         say(f"Resume: {plan.resumable} finished PDFs kept, the rest rendered.")
     if plan.foreign and not (settings.resume or settings.overwrite):

@@ -84,7 +84,12 @@ def render_pdf(library: Library, request: RenderRequest) -> bytes:
 
 
 def render_many(
-    library: Library, requests: list[RenderRequest], *, build: bool = True, share: bool = True
+    library: Library,
+    requests: list[RenderRequest],
+    *,
+    build: bool = True,
+    share: bool = True,
+    min_shared: int | None = None,
 ) -> list[Outcome]:
     """PDFs for many requests (a batch chunk), sharing editions where it is safe.
     A request the gate refuses gets an Outcome with its error; the rest go on."""
@@ -102,6 +107,7 @@ def render_many(
         drafts=[d for *_, d in passed],
         build=build,
         share=share,
+        min_shared=min_shared,
     )
     for (i, _, _), outcome in zip(passed, made, strict=True):
         outcomes[i] = outcome

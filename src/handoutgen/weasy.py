@@ -523,3 +523,44 @@ def margin_boxes(page: Any, names: Sequence[str]) -> dict[str, Geometry]:
         bottom = max((float(b.position_y + b.height) for b in texts), default=0.0)
         out[box.at_keyword[1:]] = (left, right, top, bottom)
     return out
+
+
+def page_holders(document: Any, attributes: Sequence[str]) -> list[set[tuple[int | None, ...]]]:
+    """For each page, whose content it draws: for every box on it, boxes
+    WeasyPrint continued from an earlier page included (an absolutely
+    positioned box too tall for its page goes on over the next), the integer
+    values of ``attributes`` its element has or inherits from its nearest
+    ancestor having them. Elements with the first attribute themselves are
+    containers that may span pages (a recipient's pages) and are left out, as
+    is content owned by nobody (the document's own root elements)."""
+    if not document.pages:
+        return []
+    root = next(
+        (box.element for box in _page_box(document.pages[0]).children if box.element_tag == "html"),
+        None,
+    )
+    if root is None:  # pragma: no cover - WeasyPrint always lays out the root on page 1
+        raise RenderError("the laid-out document has no <html> box")
+    # ElementTree has no parent links: what each element inherits, from the root down.
+    owner: dict[int, tuple[int | None, ...]] = {}
+    stack: list[tuple[Any, tuple[int | None, ...]]] = [(root, (None,) * len(attributes))]
+    while stack:
+        element, inherited = stack.pop()
+        mine = tuple(
+            int(element.get(name)) if element.get(name) is not None else inherited[i]
+            for i, name in enumerate(attributes)
+        )
+        owner[id(element)] = mine
+        stack.extend((child, mine) for child in element)
+    out: list[set[tuple[int | None, ...]]] = []
+    for page in document.pages:
+        held: set[tuple[int | None, ...]] = set()
+        for box in _walk(_page_box(page)):
+            element = box.element
+            if element is None or element.get(attributes[0]) is not None:
+                continue
+            values = owner.get(id(element))
+            if values is not None and any(v is not None for v in values):
+                held.add(values)
+        out.append(held)
+    return out
