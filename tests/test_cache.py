@@ -239,7 +239,7 @@ def test_a_read_only_cache_is_used_and_never_written(library, fresh_cache, caplo
     if not _immutable(fresh_cache, True):
         # tmpfs and some container filesystems keep no inode flags; the tests
         # run as root, so chmod alone would not stop a write.
-        pytest.skip("chattr +i is not supported here")
+        pytest.skip("needs chattr +i: this filesystem keeps no inode flags (tmpfs, some overlays)")
     try:
         other_order = {**letter, "options": ["spinal-injections", "fusion", "decompression"]}
         composed = vdp.render_many(library, [make_request(**other_order)], build=False)[0]

@@ -635,6 +635,7 @@ def _run_locked(
     total = len(todo)
     done = failed = 0
     composable = library.document(settings.document).option_pages
+    min_shared = _min_shared(library, settings)
     # The print file is copied together as the PDFs come in, while the workers
     # render the next ones (written at the end, in the recipients' order).
     print_file = PrintFile() if settings.merged else None
@@ -658,8 +659,7 @@ def _run_locked(
                     fallback = bool(reason)  # an edition was tried and could not be used
                     if mode == "full" and not reason:
                         reason = (
-                            f"fewer than {_min_shared(library, settings)} recipients share "
-                            "this set of options"
+                            f"fewer than {min_shared} recipients share this set of options"
                             + ("" if composable else " and the document has no option pages")
                             if settings.editions
                             else "--full-render"

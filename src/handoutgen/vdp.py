@@ -529,11 +529,8 @@ def _personalize(library: Library, edition: Edition, splits: list[Split]) -> lis
         return outcomes
     document, stamps, numbers = _lay_out_layers(library, edition, splits, live)
     pages, where = _pages_by_recipient(document, edition, splits, outcomes, live)
-    letter_pages, overlay_pages, plan = _assembly_plan(
-        edition, splits, outcomes, pages, stamps, where, numbers
-    )
-    if plan:
-        _assemble_all(document, edition, splits, outcomes, letter_pages, overlay_pages, plan)
+    plan = _assembly_plan(splits, outcomes, pages, stamps, where, numbers)
+    _assemble_all(document, edition, splits, outcomes, plan)
     return outcomes
 
 
@@ -613,19 +610,15 @@ def _pages_by_recipient(
 
 
 def _assembly_plan(
-    edition: Edition,
     splits: list[Split],
     outcomes: list[Outcome],
     pages: dict[int, list[tuple[int, int | None]]],
     stamps: dict[int, list[list[int]]],
     where: dict[int, list[int]],
     numbers: set[int],
-) -> tuple[list[int], list[int], dict[int, tuple[list[int], list[list[int]]]]]:
-    """The letter pages and overlay pages to write, and for each recipient that
-    fits, its positions in the first and, per edition page, in the second."""
-    letter_pages: list[int] = []
-    overlay_pages: list[int] = []
-    position: dict[int, int] = {}  # overlay -> its page in the overlays PDF
+) -> dict[int, tuple[list[int], list[list[int]]]]:
+    """For each recipient that fits: its personal pages, and for each edition
+    page the pages of the overlays to stamp on it (pages of the layer document)."""
     plan: dict[int, tuple[list[int], list[list[int]]]] = {}
     for k, owned in pages.items():
         o = outcomes[k]
@@ -637,23 +630,13 @@ def _assembly_plan(
         if len(personal) != len(splits[k].marks.personal):
             o.fall_back(Fallback.PAGE_OVERFLOW)
         elif (
-            len(stamps[k]) != edition.pages
-            or any(len(where.get(oid, ())) != 1 for oid in used)
+            any(len(where.get(oid, ())) != 1 for oid in used)
             or [p for _, p in owned if p is not None] != own
         ):
             o.fall_back(Fallback.OVERLAY_MISMATCH)
-        if o.fallback is not None:
-            continue
-        for oid in used:
-            if oid not in position:
-                position[oid] = len(overlay_pages)
-                overlay_pages.append(where[oid][0])
-        plan[k] = (
-            list(range(len(letter_pages), len(letter_pages) + len(personal))),
-            [[position[oid] for oid in ids] for ids in stamps[k]],
-        )
-        letter_pages.extend(personal)
-    return letter_pages, overlay_pages, plan
+        if o.fallback is None:
+            plan[k] = (personal, [[where[oid][0] for oid in ids] for ids in stamps[k]])
+    return plan
 
 
 def _assemble_all(
@@ -661,8 +644,6 @@ def _assemble_all(
     edition: Edition,
     splits: list[Split],
     outcomes: list[Outcome],
-    letter_pages: list[int],
-    overlay_pages: list[int],
     plan: dict[int, tuple[list[int], list[list[int]]]],
 ) -> None:
     """Write each recipient's letter (tagged) and overlays, then its PDF.
@@ -674,27 +655,26 @@ def _assemble_all(
     chunk. (About 11 ms a recipient more than one write per chunk.)"""
     import pikepdf
 
-    for k, (lp, op) in plan.items():
+    for k, (letter_pages, overlay_pages) in plan.items():
         try:
             # This recipient's overlays (its own and the shared page numbers),
             # each written once: the name on every page is one form.
-            used = list(dict.fromkeys(o for ids in op for o in ids))
-            local = {o: i for i, o in enumerate(used)}
-            overlays = write_pages(document, [overlay_pages[o] for o in used], tags=False)
-            letters = (
-                write_pages(document, [letter_pages[i] for i in lp], tags=True) if lp else None
-            )
+            used = list(dict.fromkeys(i for ids in overlay_pages for i in ids))
+            local = {i: n for n, i in enumerate(used)}
+            overlays = write_pages(document, used, tags=False)
+            letters = write_pages(document, letter_pages, tags=True) if letter_pages else None
             with contextlib.ExitStack() as stack:
                 opdf = stack.enter_context(pikepdf.open(io.BytesIO(overlays)))
                 forms = [page.as_form_xobject() for page in opdf.pages]
                 lpdf = stack.enter_context(pikepdf.open(io.BytesIO(letters))) if letters else None
                 ltree = _LetterTree(lpdf) if lpdf is not None else None
                 author = splits[k].marks.author_value
-                positions = [[local[o] for o in ids] for ids in op]
-                pdf = _assemble(edition, ltree, list(range(len(lp))), forms, positions, author)
+                positions = [[local[i] for i in ids] for ids in overlay_pages]
+                lp = list(range(len(letter_pages)))
+                pdf = _assemble(edition, ltree, lp, forms, positions, author)
             outcomes[k].pdf = pdf
             outcomes[k].mode = Mode.EDITION
-            outcomes[k].pages = len(lp) + len(op)
+            outcomes[k].pages = len(letter_pages) + len(overlay_pages)
         except Exception as exc:  # noqa: BLE001 - fall back, never lose the row
             log.debug("assembly failed: %r", exc, exc_info=True)
             outcomes[k].fall_back(Fallback.ASSEMBLY, type(exc).__name__)
