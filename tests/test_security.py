@@ -5,6 +5,7 @@ located error and leave nothing behind."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -207,7 +208,9 @@ def test_fifty_thousand_levels_of_nesting_is_a_located_error_not_a_crash(tmp_ws,
     result = run("validate", workspace=tmp_ws)
     assert result.exit_code == 1
     assert "handouts/options/deep.yaml:2:" in result.stderr
-    assert "nested more than 64 levels deep" in result.stderr
+    # Refused for its nesting, whoever refused it first: our limit (64) or the
+    # parser's own (PyYAML 6.0.4's libyaml: "exceeded maximum nesting depth").
+    assert re.search(r"deep\.yaml:2:\d+: .*\bnest", result.stderr, re.I), result.stderr
 
 
 def test_the_bombs_cannot_crash_a_fresh_process(tmp_ws):
