@@ -17,8 +17,7 @@ for personal or recipient data, a :class:`RenderError` when rendering fails.
 
 from .api import HandoutWorkspace, open_workspace, reset_caches
 from .errors import ContentError, DataError, HandoutgenError, RenderError, ValidationFailed
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "ContentError",

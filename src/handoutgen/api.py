@@ -45,7 +45,7 @@ class HandoutWorkspace:
         """The validated content; raises :class:`handoutgen.ValidationFailed` with every problem."""
         from .content import load_library
 
-        stamp = _stamp(self.workspace)
+        stamp = self.workspace.content_stamp()
         if self._library is None or stamp != self._stamp:
             self._library = load_library(self.workspace)
             self._stamp = stamp
@@ -142,18 +142,3 @@ def open_workspace(path: str | os.PathLike[str] = ".") -> HandoutWorkspace:
     Raises :class:`handoutgen.ContentError` if it is not one.
     """
     return HandoutWorkspace(Workspace.at(path))
-
-
-def _stamp(ws: Workspace) -> tuple:
-    """Names, sizes and times of the content files: changes when any is edited."""
-    out = []
-    folders = (ws.handouts_dir, ws.root / "templates", ws.root / "styles", ws.assets_dir)
-    for folder in (*folders, ws.root / "locale"):
-        if folder.is_dir():
-            for p in sorted(folder.rglob("*")):
-                try:
-                    st = p.stat()
-                except OSError:
-                    continue
-                out.append((str(p), st.st_size, st.st_mtime_ns))
-    return tuple(out)

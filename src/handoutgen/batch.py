@@ -251,7 +251,7 @@ def fingerprint(rec: Recipient, settings: BatchSettings, content_hash: str) -> s
     """What a row's PDF was made from: its input fields, the document, the
     content (templates, styles and assets included) and every setting that
     changes the output. A PDF is reused only under the same fingerprint."""
-    from . import __version__
+    from .version import __version__
     from .weasy import version
 
     payload = {

@@ -2,8 +2,8 @@
 
 It lives in ``$HANDOUTGEN_CACHE_DIR``, else ``$XDG_CACHE_HOME/handoutgen``, else
 ``~/.cache/handoutgen``; ``HANDOUTGEN_CACHE_DIR=off`` turns it off. Entries are
-keyed by a hash of the content, so a change to any YAML, template or style,
-or a new handoutgen version, misses the cache.
+keyed by a hash of the content and of the installed code (version.code_key),
+so a change to any YAML, template, style or Python file misses the cache.
 
 The cache may sit on a shared machine, and what it holds is stamped into every
 recipient's PDF, so it trusts nothing it reads:
@@ -36,6 +36,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .version import code_key
 
 log = logging.getLogger("handoutgen")
 
@@ -148,7 +150,9 @@ class Cache:
 
     # -- paths -------------------------------------------------------------------
     def _name(self, kind: str, key: str) -> str:
-        return hashlib.sha256(f"{kind}\0{key}".encode()).hexdigest()
+        # Other code may check, measure or lay out differently: its entries are
+        # never found (and age out), whatever version number it claims.
+        return hashlib.sha256(f"{code_key()}\0{kind}\0{key}".encode()).hexdigest()
 
     def path(self, kind: str, key: str) -> Path:
         name = self._name(kind, key)

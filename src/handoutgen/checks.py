@@ -847,17 +847,15 @@ def clear_caches() -> None:
 def _check_render_cached(
     library: Library, doc_id: str, option_ids: tuple[str, ...], today: dt.date
 ) -> list[Finding]:
-    from . import __version__, cache
+    from . import cache
 
     key = (library.content_hash, doc_id, option_ids, today)
     if key in _CACHE:
         return _CACHE[key]
     # The result depends on content and date only, so a new process (a cold
     # `handoutgen render`) can reuse it from disk instead of re-checking; a new
-    # handoutgen may check differently, so its version is part of the key.
-    disk_key = (
-        f"{__version__} {library.content_hash} {doc_id} {','.join(option_ids)} {today.isoformat()}"
-    )
+    # handoutgen may check differently: the cache keys entries by the code too.
+    disk_key = f"{library.content_hash} {doc_id} {','.join(option_ids)} {today.isoformat()}"
     stored = cache.get("checks", disk_key)
     if stored is not None:
         try:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import click
 
-from . import __version__
 from .errors import HandoutgenError
+from .version import __version__
 
 log = logging.getLogger("handoutgen")
 

@@ -17,11 +17,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from . import __version__
 from .color import AA_TEXT, contrast
 from .errors import Problem, ValidationFailed
 from .models import PATTERN_HINTS, Brand, Document, Option
 from .translations import Translations, load_translations
+from .version import __version__
 from .workspace import PACKAGE_DIR, Workspace
 from .yamlfile import YamlFile, load_yaml
 
@@ -425,25 +425,13 @@ def _unwrap(t: Any) -> Any:
 def _content_hash(
     workspace: Workspace, files: dict[str, YamlFile], extra: list[Path] | None = None
 ) -> str:
-    """A hash of everything a rendered page depends on except the personal data
-    (content, translations, templates, their string catalogs, styles, assets)."""
-    from .i18n import LOCALE_DIR
-
+    """A hash of everything a rendered page depends on except the personal data:
+    the files of the content manifest (``Workspace.content_files``), plus any
+    loaded file outside it."""
     h = hashlib.sha256(f"handoutgen {__version__}\n".encode())
-    paths = [yf.path for yf in files.values()] + list(extra or [])
-    folders = (*workspace.template_dirs, *workspace.style_dirs, workspace.assets_dir)
-    for folder in (*folders, workspace.root / "locale", LOCALE_DIR):
-        if folder.is_dir():
-            # A symlink out of the workspace is never read (render refuses it too).
-            paths.extend(p for p in folder.rglob("*") if p.is_file() and workspace.confined(p))
-    paths = [p for p in paths if p.is_file()] + [
-        q
-        for p in paths
-        if p.is_dir()
-        for q in p.rglob("*")
-        if q.is_file() and workspace.confined(q)
-    ]
-    for path in sorted(set(paths)):
+    paths = set(workspace.content_files())
+    paths.update(p for p in [yf.path for yf in files.values()] + list(extra or []) if p.is_file())
+    for path in sorted(paths):
         rel = _rel(path, workspace.root)
         h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()

@@ -15,12 +15,13 @@ from typing import Any
 from markupsafe import Markup
 from pydantic import ValidationError
 
-from . import __version__, i18n
+from . import i18n
 from .content import Library, add_months, did_you_mean
 from .errors import DataError, RenderError
 from .fonts import FAMILY, font_face_css
 from .marks import Marks
 from .models import Document, Option, RenderRequest
+from .version import __version__
 
 # Unicode isolates: a name typed or pasted with a right-to-left override (or
 # simply in Arabic or Hebrew) cannot reorder the generated text around it

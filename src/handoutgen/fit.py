@@ -41,14 +41,15 @@ def layout_name(doc: Document) -> str:
 
 def measure(library: Library, doc: Document, option_ids: list[str] | tuple[str, ...]) -> Fit:
     """Lay the document out with these options (no personal data) and measure it."""
-    from . import __version__, cache
+    from . import cache
     from .compose import render_html
     from .context import make_request
-    from .weasy import layout, overflowing_panels, version
+    from .weasy import layout, overflowing_panels
 
     ids = tuple(option_ids)
-    # A measure depends on the content and on the code that lays it out.
-    key = f"{__version__} {version()} {library.content_hash} {doc.id} {','.join(ids)}"
+    # A measure depends on the content and on the code that lays it out (the
+    # cache keys every entry by the code, WeasyPrint's version included).
+    key = f"{library.content_hash} {doc.id} {','.join(ids)}"
     stored = cache.get("fit", key)
     if isinstance(stored, dict):
         try:

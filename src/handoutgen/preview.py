@@ -40,12 +40,6 @@ def render_preview(
     return written
 
 
-def watch_paths(workspace: Workspace) -> list[Path]:
-    paths = [workspace.handouts_dir, *workspace.template_dirs, *workspace.style_dirs]
-    paths.append(workspace.assets_dir)
-    return [p for p in paths if p.is_dir()]
-
-
 def overlay_error(png: bytes, message: str) -> bytes:
     """The page with the error on a red band across its top: the designer keeps
     seeing the last good layout, and sees that it is not current."""
@@ -122,5 +116,5 @@ def watch(
 
     previewer = Previewer(workspace, document, out_dir, report, **options)
     previewer.once()
-    for _changes in watchfiles.watch(*watch_paths(workspace), stop_event=stop, debounce=150):
+    for _changes in watchfiles.watch(*workspace.content_folders(), stop_event=stop, debounce=150):
         previewer.once()

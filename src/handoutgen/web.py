@@ -45,6 +45,7 @@ from .audit import AuditLog
 from .content import Library, load_library
 from .errors import HandoutgenError
 from .models import PageSize, pick_text
+from .version import __version__
 from .webpool import Busy, RenderPool, edition_job, render_job
 from .workspace import PACKAGE_DIR, Workspace
 
@@ -186,17 +187,8 @@ class _State:
     _stamp: tuple = ()
 
     def stamp(self) -> tuple:
-        """A cheap fingerprint of the workspace: every file's path, size and mtime."""
-        from .preview import watch_paths
-
-        entries = []
-        for folder in watch_paths(self.workspace):
-            if folder.is_dir():
-                for path in sorted(folder.rglob("*")):
-                    if path.is_file():
-                        st = path.stat()
-                        entries.append((str(path), st.st_size, st.st_mtime_ns))
-        return tuple(entries)
+        """A cheap fingerprint of the content manifest: path, size and mtime."""
+        return self.workspace.content_stamp()
 
     def library(self) -> Library:
         stamp = self.stamp()
@@ -252,7 +244,7 @@ def create_app(
     app = FastAPI(
         lifespan=lifespan,
         title="handoutgen",
-        version=_version(),
+        version=__version__,
         description="Personalized patient handouts from reviewed content.",
         docs_url=None,
         redoc_url=None,
@@ -1075,12 +1067,6 @@ def _host_name(header: str) -> str:
     if header.startswith("["):  # [::1]:8765
         return header.split("]")[0] + "]"
     return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -10,6 +10,7 @@ not from the operator, and must not be able to reach ``/etc/passwd``.
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -73,6 +74,47 @@ class Workspace:
     @cached_property
     def style_dirs(self) -> list[Path]:
         return [self.root / "styles", PACKAGE_DIR / "styles"]
+
+    @property
+    def locale_dirs(self) -> list[Path]:
+        """Template string catalogs: the workspace's own, then the package's."""
+        return [self.root / "locale", PACKAGE_DIR / "locale"]
+
+    def content_folders(self) -> list[Path]:
+        """The content manifest: every folder whose files a rendered page can
+        depend on, besides the personal data. The content hash, ``serve``'s
+        reload and ``preview --watch`` all read this one list."""
+        folders = [
+            self.handouts_dir,  # options, documents, brands, translations, notices
+            *self.template_dirs,
+            *self.style_dirs,
+            self.assets_dir,
+            *self.locale_dirs,
+        ]
+        return [f for f in dict.fromkeys(folders) if f.is_dir()]
+
+    def content_files(self) -> list[Path]:
+        """Every file in :meth:`content_folders`, sorted; a file that leads
+        outside the workspace and the package (a symlink) is never read."""
+        found: set[Path] = set()
+        for folder in self.content_folders():
+            for path in folder.rglob("*"):
+                if "__pycache__" in path.parts or not self.confined(path):
+                    continue
+                with suppress(OSError):
+                    if path.is_file():
+                        found.add(path)
+        return sorted(found)
+
+    def content_stamp(self) -> tuple[tuple[str, int, int], ...]:
+        """A cheap fingerprint of the content files (path, size, mtime): it
+        changes when any of them is added, removed or edited."""
+        entries = []
+        for path in self.content_files():
+            with suppress(OSError):
+                st = path.stat()
+                entries.append((str(path), st.st_size, st.st_mtime_ns))
+        return tuple(entries)
 
     @cached_property
     def roots(self) -> tuple[Path, ...]:
