@@ -82,3 +82,37 @@ def test_write_pages_writes_the_pages_asked_for(library):
     pdf = weasy.write_pages(document, [0, 2], tags=False)
     pages = pypdf.PdfReader(io.BytesIO(pdf)).pages
     assert [p.extract_text().strip() for p in pages] == ["page 1", "page 3"]
+
+
+def _element_langs(pdf: bytes) -> set[str]:
+    import io
+
+    import pikepdf
+
+    found: set[str] = set()
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        stack = [doc.Root.StructTreeRoot]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, pikepdf.Dictionary):
+                if "/Lang" in node and "/S" in node:
+                    found.add(str(node.Lang))
+                kids = node.get("/K")
+                if kids is not None:
+                    stack.extend(kids if isinstance(kids, pikepdf.Array) else [kids])
+    return found
+
+
+def test_element_languages_are_added_to_our_writes_only(library):
+    """The tag builder is wrapped while handoutgen writes, never for good: a
+    WeasyPrint caller in the same process gets WeasyPrint's own tags."""
+    from weasyprint import HTML
+    from weasyprint.pdf import tags
+
+    original = tags._build_box_tree
+    html = '<html lang="es"><body><p>Hola</p><p lang="en">Hello</p></body></html>'
+    ours = weasy.write_pdf(weasy.layout(library, html), library)
+    assert "en" in _element_langs(ours)
+    assert tags._build_box_tree is original
+    theirs = HTML(string=html).write_pdf(pdf_tags=True)
+    assert "en" not in _element_langs(theirs)

@@ -14,7 +14,9 @@ import contextlib
 import hashlib
 import logging
 import re
+import threading
 from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -202,8 +204,7 @@ def write_pdf(
     Glyphs are drawn while writing, so missing-glyph warnings come from here."""
     from .tagging import repair
 
-    install_lang_tags()  # elements in another language say so
-    with watch(strict):
+    with watch(strict), lang_tags():  # elements in another language say so
         pdf = document.write_pdf(
             custom_metadata=True,
             pdf_identifier=library.content_hash[:32].encode(),
@@ -216,8 +217,7 @@ def write_pdf(
 
 def write_pages(document: weasyprint.Document, pages: Sequence[int], *, tags: bool) -> bytes:
     """Some pages of a laid-out document as their own PDF."""
-    install_lang_tags()
-    with watch():
+    with watch(), lang_tags():
         return document.copy([document.pages[i] for i in pages]).write_pdf(pdf_tags=tags)
 
 
@@ -446,32 +446,47 @@ def open_depths(document: Any) -> list[int]:
 # -- languages in the tag tree ------------------------------------------------
 # Structure elements carry their language (PDF/UA-1 7.2): WeasyPrint (70) writes
 # the document's /Lang from <html lang> but none on the elements inside it, so
-# its tag builder is wrapped: an element with a lang attribute gets /Lang (the
+# its tag builder is wrapped during our own writes: an element with a lang attribute gets /Lang (the
 # English half of "Traducción sin revisar / Translation not yet reviewed",
 # each tagline). tests/test_languages.py fails loudly if the builder changes.
 
 
-def install_lang_tags() -> None:
-    """Wrap weasyprint.pdf.tags._build_box_tree once (idempotent)."""
+_LANG_TAGS = threading.RLock()
+_lang_tags_on: ContextVar[bool] = ContextVar("handoutgen_lang_tags", default=False)
+
+
+@contextlib.contextmanager
+def lang_tags() -> Iterator[None]:
+    """While one of our own writes runs, WeasyPrint's tag builder gives each
+    element its language; WeasyPrint is left as it was afterwards. The
+    wrapper acts only in the context that installed it, so another caller of
+    WeasyPrint in this process (another thread) gets WeasyPrint's own tags."""
     import pydyf
     from weasyprint.pdf import tags
 
-    original = tags._build_box_tree
-    if getattr(original, "handoutgen_lang", False):
-        return
+    with _LANG_TAGS:
+        original = tags._build_box_tree
 
-    def build(box: Any, parent: Any, *args: Any) -> Any:
-        element = getattr(getattr(box, "_box", box), "element", None)
-        lang = None
-        if element is not None and hasattr(element, "get") and element.tag != "html":
-            lang = element.get("lang")
-        for made in original(box, parent, *args):
-            if lang and "Lang" not in made:
-                made["Lang"] = pydyf.String(lang)
-            yield made
+        def build(box: Any, parent: Any, *args: Any) -> Any:
+            if not _lang_tags_on.get():
+                yield from original(box, parent, *args)
+                return
+            element = getattr(getattr(box, "_box", box), "element", None)
+            lang = None
+            if element is not None and hasattr(element, "get") and element.tag != "html":
+                lang = element.get("lang")
+            for made in original(box, parent, *args):
+                if lang and "Lang" not in made:
+                    made["Lang"] = pydyf.String(lang)
+                yield made
 
-    build.handoutgen_lang = True  # type: ignore[attr-defined]
-    tags._build_box_tree = build
+        token = _lang_tags_on.set(True)
+        tags._build_box_tree = build
+        try:
+            yield
+        finally:
+            tags._build_box_tree = original
+            _lang_tags_on.reset(token)
 
 
 def page_bookmarks(page: Any) -> list[list[Any]]:
