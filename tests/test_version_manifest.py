@@ -11,10 +11,10 @@ import tomllib
 from importlib.metadata import version as dist_version
 from pathlib import Path
 
-from conftest import ROOT
 from fastapi.testclient import TestClient
 
 import handoutgen
+from conftest import ROOT
 from handoutgen import cache
 from handoutgen.content import load_library
 from handoutgen.version import code_fingerprint

@@ -108,7 +108,7 @@ class AuditLog:
         pages: int,
         at: dt.datetime | None = None,
     ) -> None:
-        when = (at or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        when = (at or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
         row = (
             when,
             user,
