@@ -15,18 +15,52 @@ Every error handoutgen reports is a :class:`HandoutgenError`: a
 for personal or recipient data, a :class:`RenderError` when rendering fails.
 """
 
-from .api import HandoutWorkspace, open_workspace, reset_caches
+from typing import TYPE_CHECKING, Any
+
+from .api import BatchOptions, HandoutWorkspace, RenderFields, open_workspace, reset_caches
 from .errors import ContentError, DataError, HandoutgenError, RenderError, ValidationFailed
 from .version import __version__
 
+if TYPE_CHECKING:
+    from .batch import BatchReport, BatchSettings, RowProblem, RowResult
+    from .checks import Finding
+    from .models import RenderRequest
+
 __all__ = [
+    "BatchOptions",
+    "BatchReport",
+    "BatchSettings",
     "ContentError",
     "DataError",
+    "Finding",
     "HandoutWorkspace",
     "HandoutgenError",
     "RenderError",
+    "RenderFields",
+    "RenderRequest",
+    "RowProblem",
+    "RowResult",
     "ValidationFailed",
     "__version__",
     "open_workspace",
     "reset_caches",
 ]
+
+# The types the API returns and takes, loaded on first use: importing
+# handoutgen stays cheap (no pydantic models, no batch machinery).
+_LAZY = {
+    "BatchReport": "batch",
+    "BatchSettings": "batch",
+    "RowProblem": "batch",
+    "RowResult": "batch",
+    "Finding": "checks",
+    "RenderRequest": "models",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'handoutgen' has no attribute {name!r}")

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal, TypedDict, Unpack
 
 from .workspace import Workspace
 
@@ -22,6 +22,59 @@ if TYPE_CHECKING:
     from .batch import BatchReport
     from .checks import Finding
     from .content import Library
+
+
+class RenderFields(TypedDict, total=False):
+    """The keyword arguments of :meth:`HandoutWorkspace.render`: the ``render``
+    command's flags. Defaults live in :class:`handoutgen.RenderRequest`."""
+
+    patient: str
+    visit_date: dt.date | str  # a date or YYYY-MM-DD
+    clinician: str
+    clinic: str
+    options: Sequence[str] | str
+    note: str
+    first_name: str
+    last_name: str
+    address1: str
+    address2: str
+    city: str
+    state: str
+    zip: str
+    letter_date: dt.date | str
+    page_size: Literal["letter", "a4"]
+    language: str
+    format: Literal["pdf", "html", "png"]
+    png_dpi: int
+    strict: bool
+    allow_http: bool
+    allow_draft: bool
+    large_print: bool
+    pdf_variant: Literal["pdf/ua-1", "pdf/a-3u"]
+    brand: str
+    print_ready: bool
+
+
+class BatchOptions(TypedDict, total=False):
+    """The keyword arguments of :meth:`HandoutWorkspace.batch`: the ``batch``
+    command's flags. Defaults live in :class:`handoutgen.BatchSettings`."""
+
+    workers: int | None
+    merged: str | os.PathLike[str] | None
+    sort: Literal["input", "zip"]
+    resume: bool
+    overwrite: bool
+    dry_run: bool
+    estimate: bool
+    encoding: str
+    max_input_size: int
+    scheduler: str | None
+    mapping: dict[str, str]
+    letter_date: dt.date | None
+    allow_draft: bool
+    editions: bool
+    chunk_size: int | None
+    recycle_after: int | None
 
 
 class HandoutWorkspace:
@@ -34,7 +87,7 @@ class HandoutWorkspace:
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self._library: Library | None = None
-        self._stamp: tuple | None = None
+        self._stamp: tuple[tuple[str, int, int], ...] | None = None
 
     @property
     def root(self) -> Path:
@@ -66,7 +119,7 @@ class HandoutWorkspace:
         """The option ids, sorted."""
         return sorted(self.library.options)
 
-    def render(self, document: str, **fields: Any) -> bytes:
+    def render(self, document: str, **fields: Unpack[RenderFields]) -> bytes:
         """Render ``document`` and return the file's bytes (PDF unless ``format=`` says otherwise).
 
         ``fields`` are named like the ``render`` command's flags: ``patient``,
@@ -77,11 +130,11 @@ class HandoutWorkspace:
         """
         from .render import make_request, render
 
-        if isinstance(fields.get("options"), str):
-            fields["options"] = [fields["options"]]
-        if fields.get("options") is not None:
-            fields["options"] = tuple(fields["options"])
-        request = make_request(document=document, **fields)
+        loose: dict[str, object] = dict(fields)
+        options = fields.get("options")
+        if options is not None:
+            loose["options"] = (options,) if isinstance(options, str) else tuple(options)
+        request = make_request(document=document, **loose)
         return render(self.library, request)
 
     def check(
@@ -101,7 +154,7 @@ class HandoutWorkspace:
         document: str,
         recipients: str | os.PathLike[str],
         out_dir: str | os.PathLike[str],
-        **settings: Any,
+        **settings: Unpack[BatchOptions],
     ) -> BatchReport:
         """Render ``document`` for every row of ``recipients`` into ``out_dir``.
 
@@ -112,10 +165,15 @@ class HandoutWorkspace:
         """
         from .batch import BatchSettings, run_batch
 
-        if settings.get("merged") is not None:
-            settings["merged"] = Path(settings["merged"])
+        loose: dict[str, object] = dict(settings)
+        merged = settings.get("merged")
+        if merged is not None:
+            loose["merged"] = Path(merged)
         config = BatchSettings(
-            document=document, recipients=Path(recipients), out_dir=Path(out_dir), **settings
+            document=document,
+            recipients=Path(recipients),
+            out_dir=Path(out_dir),
+            **loose,  # type: ignore[arg-type]  # BatchOptions mirrors BatchSettings' fields
         )
         return run_batch(self.workspace, config)
 
