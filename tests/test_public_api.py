@@ -6,9 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import ROOT
-
 import handoutgen
+from conftest import ROOT
 
 
 def test_the_types_the_api_uses_are_exported_from_the_root():
