@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,15 +179,23 @@ class Sessions:
 
     workspace: Workspace
     idle: int = 30 * 60
+    # Seconds since the epoch; tests inject a clock instead of sleeping.
+    clock: Callable[[], float] = time.time
     _serializer: Any = None
     _revoked: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        from itsdangerous import URLSafeTimedSerializer
+        from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+        sessions = self
+
+        class _Signer(TimestampSigner):
+            def get_timestamp(self) -> int:
+                return int(sessions.clock())
 
         self._serializer = URLSafeTimedSerializer(
-            private.signing_key(self.workspace), salt="handoutgen-session"
+            private.signing_key(self.workspace), salt="handoutgen-session", signer=_Signer
         )
 
     def issue(self, user: str, sid: str | None = None) -> str:
@@ -198,7 +207,7 @@ class Sessions:
         """Sign-out: this session's cookie stops working at once, even if copied."""
         data = self._load(cookie)
         if data is not None:
-            now = time.monotonic()
+            now = self.clock()
             with self._lock:
                 self._revoked[str(data.get("s"))] = now
                 for sid, when in list(self._revoked.items()):
