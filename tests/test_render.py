@@ -285,8 +285,8 @@ def test_data_errors_exit_1_with_one_line(run):
     assert result.exit_code == 1
     assert "Error: unknown option 'fusoin'; did you mean 'fusion'?" in result.stderr
     result = run("render", "fusion-alternatives", "--visit-date", "2026-13-40")
-    assert result.exit_code == 1
-    assert result.stderr.startswith("Error: visit_date: Input should be a valid date")
+    assert result.exit_code == 2
+    assert "Error: Invalid value for '--visit-date': '2026-13-40' does not match" in result.stderr
 
 
 def test_usage_errors_exit_2(run):

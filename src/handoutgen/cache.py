@@ -15,7 +15,8 @@ recipient's PDF, so it trusts nothing it reads:
 - every entry carries an HMAC-SHA256 under a per-cache secret key
   (``secret.key``, 0600), bound to its kind and key: a modified, truncated or
   swapped entry is reported, deleted and rebuilt;
-- build locks are opened with ``O_NOFOLLOW|O_CREAT|O_EXCL`` and never truncated;
+- build locks are filelock's (opened with ``O_NOFOLLOW``, never truncated), and a
+  lock path that is not a plain file is refused;
 - the total size is capped (``HANDOUTGEN_CACHE_MAX_MB``, default 512), the
   least recently used entries going first.
 """
@@ -220,21 +221,25 @@ class Cache:
 
     @contextlib.contextmanager
     def lock(self, kind: str, key: str) -> Iterator[bool]:
-        """Hold the build lock of an entry; yields False if the lock file is not
-        safe to use (the caller then builds without storing)."""
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not POSIX: build without sharing
-            yield False
-            return
+        """Hold the build lock of an entry (filelock's flock, released by the
+        kernel if its holder dies); yields False if the lock file is not safe
+        to use (the caller then builds without storing)."""
+        import filelock
+
         folder = self.root / "locks"
         path = folder / (self._name(kind, key) + ".lock")
         try:
             self._mkdir(folder)
-            try:
-                fd = _open_private(path, os.O_RDWR | os.O_CREAT | os.O_EXCL)
-            except FileExistsError:
-                fd = _open_private(path, os.O_RDWR)  # never O_TRUNC: nothing is written
+            # filelock opens with O_NOFOLLOW and never truncates; a symlink or
+            # any other non-file is refused here, in words, before it is opened.
+            with contextlib.suppress(FileNotFoundError):
+                if not stat.S_ISREG(path.lstat().st_mode):
+                    raise CacheRefused(f"{path.name} is not a regular file")
+            # Kept on release: every waiter locks the same file.
+            held = filelock.FileLock(
+                str(path), mode=0o600, fallback_to_soft=False, preserve_lock_file=True
+            )
+            held.acquire()
         except (OSError, CacheRefused) as exc:
             if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
                 # A cache nobody may write (read-only or shared): what is
@@ -251,12 +256,9 @@ class Cache:
             yield False
             return
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             yield True
         finally:
-            with contextlib.suppress(OSError):
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            held.release()
 
     # -- housekeeping ------------------------------------------------------------
     def entries(self) -> list[tuple[Path, os.stat_result]]:

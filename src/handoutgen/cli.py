@@ -6,6 +6,7 @@ WeasyPrint and the content models are imported inside commands so that
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import logging
@@ -27,6 +28,8 @@ class _ClickHandler(logging.Handler):
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
+    """Set the log level; called by the group and again by a subcommand given
+    -v or -q after its name (README: both places work)."""
     level = (
         logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     )
@@ -73,7 +76,59 @@ def cli(ctx: click.Context, workspace: Path, verbose: int, quiet: bool, debug: b
     """Turn reviewed medical content into personalized, printable PDF handouts."""
     _setup_logging(verbose, quiet)
     ctx.meta["handoutgen.debug"] = debug
-    ctx.obj = {"workspace": workspace, "quiet": quiet}
+    ctx.obj = {"workspace": workspace, "quiet": quiet, "verbose": verbose}
+
+
+def _verbosity_after(ctx: click.Context, param: click.Parameter, value: object) -> None:
+    """-v/-q given after the subcommand's name: added to those given before it."""
+    if ctx.get_parameter_source(param.name or "") in (None, click.core.ParameterSource.DEFAULT):
+        return
+    obj = ctx.ensure_object(dict)
+    if param.name == "verbose":
+        obj["verbose"] = obj.get("verbose", 0) + int(value)  # type: ignore[call-overload]
+    else:
+        obj["quiet"] = True
+    _setup_logging(obj.get("verbose", 0), obj.get("quiet", False))
+
+
+def _verbosity_options() -> list[click.Option]:
+    return [
+        click.Option(
+            ["-v", "--verbose"],
+            count=True,
+            expose_value=False,
+            callback=_verbosity_after,
+            help="Show more (-vv for debug output).",
+        ),
+        click.Option(
+            ["-q", "--quiet"],
+            is_flag=True,
+            expose_value=False,
+            callback=_verbosity_after,
+            help="Show only errors.",
+        ),
+    ]
+
+
+def _language(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A language code in any case, made canonical ('ES' -> 'es'); a malformed
+    one is a usage error. Whether the document has it is the library's call."""
+    from .models import normalize_language
+
+    if value is None:
+        return None
+    try:
+        return normalize_language(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _day(value: dt.datetime | None) -> dt.date | None:
+    """click.DateTime gives a datetime; the library takes a date."""
+    return value.date() if value is not None else None
+
+
+_DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
 def _library(ctx: click.Context):
@@ -86,7 +141,7 @@ def _library(ctx: click.Context):
 @cli.command()
 @click.argument("document")
 @click.option("--patient", metavar="NAME", help="Patient's name, printed on every page.")
-@click.option("--visit-date", metavar="YYYY-MM-DD", help="Date of the visit.")
+@click.option("--visit-date", type=_DATE, metavar="YYYY-MM-DD", help="Date of the visit.")
 @click.option("--clinician", metavar="NAME", help="Clinician who signs the note.")
 @click.option("--clinic", metavar="NAME", help="Clinic name (also the PDF author).")
 @click.option(
@@ -99,13 +154,13 @@ def _library(ctx: click.Context):
 @click.option("--note", metavar="TEXT", help="A personal note; line breaks become paragraphs.")
 @click.option(
     "--page-size",
-    type=click.Choice(["letter", "a4"]),
+    type=click.Choice(["letter", "a4"], case_sensitive=False),
     help="Paper size; default: the document's page_size (letter).",
 )
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["pdf", "html", "png"]),
+    type=click.Choice(["pdf", "html", "png"], case_sensitive=False),
     help="pdf (default); html (one self-contained file); png (all pages, stacked).",
 )
 @click.option(
@@ -130,20 +185,22 @@ def _library(ctx: click.Context):
 @click.option("--print-ready", is_flag=True, help="0.125 in bleed and crop marks for a print shop.")
 @click.option(
     "--pdf-variant",
-    type=click.Choice(["pdf/ua-1", "pdf/a-3u"]),
+    type=click.Choice(["pdf/ua-1", "pdf/a-3u"], case_sensitive=False),
     help="Tagged PDF/UA-1 (accessible, the default) or PDF/A-3u (archival, also tagged).",
 )
 @click.option(
     "--language",
     metavar="CODE",
-    help="Language code (es, zh, ar...); default: the document's (en). `list --json` shows them.",
+    callback=_language,
+    help="Language code (es, zh, ar...; any case); default: the document's (en). "
+    "`list` shows them.",
 )
 @click.pass_context
 def render(
     ctx: click.Context,
     document: str,
     patient: str | None,
-    visit_date: str | None,
+    visit_date: dt.datetime | None,
     clinician: str | None,
     clinic: str | None,
     options: tuple[str, ...],
@@ -161,17 +218,19 @@ def render(
     language: str | None,
 ) -> None:
     """Render DOCUMENT for one patient as PDF, HTML or PNG."""
-    from .output import write_atomic
+    from .output import require_parent, write_atomic
     from .render import make_request
     from .render import render as do_render
     from .workspace import display_path
 
+    if output not in (None, "-"):
+        require_parent(Path(output))  # before any work; the default output/ is made
     library = _library(ctx)
     request = make_request(
         document=document,
         options=options or None,
         patient=patient,
-        visit_date=visit_date,
+        visit_date=_day(visit_date),
         clinician=clinician,
         clinic=clinic,
         note=note,
@@ -322,7 +381,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
 )
 @click.option(
     "--sort",
-    type=click.Choice(["input", "zip"]),
+    type=click.Choice(["input", "zip"], case_sensitive=False),
     default="input",
     show_default=True,
     help="Order of the manifest and the merged file.",
@@ -369,7 +428,10 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     help="Read another column name as a field, e.g. 'MRN=id'.",
 )
 @click.option(
-    "--letter-date", metavar="YYYY-MM-DD", help="Date printed on the letters; default: today."
+    "--letter-date",
+    type=_DATE,
+    metavar="YYYY-MM-DD",
+    help="Date printed on the letters; default: today.",
 )
 @click.option(
     "--allow-draft", is_flag=True, help="Render even if content checks find errors (marked DRAFT)."
@@ -400,7 +462,7 @@ def batch(
     max_input_size: str,
     scheduler: str | None,
     maps: tuple[str, ...],
-    letter_date: str | None,
+    letter_date: dt.datetime | None,
     allow_draft: bool,
     chunk_size: int | None,
     full_render: bool,
@@ -411,17 +473,11 @@ def batch(
     language and page size) are laid out once and cached; each recipient's
     letter, name and page numbers are stamped on them. Rows that cannot share
     an edition are rendered in full, and the summary says which and why."""
-    import datetime as dt
-
     from .batch import BatchSettings, run_batch
-    from .errors import DataError
     from .recipients import parse_map
     from .workspace import Workspace
 
-    try:
-        date = dt.date.fromisoformat(letter_date) if letter_date else _today()
-    except ValueError:
-        raise DataError("--letter-date: not a date; use YYYY-MM-DD") from None
+    date = _day(letter_date) or _today()
     settings = BatchSettings(
         document=document,
         recipients=recipients,
@@ -882,27 +938,21 @@ def users_list(ctx: click.Context) -> None:
 @cli.command()
 @click.option(
     "--since",
+    type=_DATE,
     metavar="YYYY-MM-DD",
     help="Only renders on or after this date (UTC).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines for scripts.")
 @click.pass_context
-def audit(ctx: click.Context, since: str | None, as_json: bool) -> None:
+def audit(ctx: click.Context, since: dt.datetime | None, as_json: bool) -> None:
     """What the web app handed out: who, which document, options and content
     version, when. Never for whom: no patient data is in the log."""
     import dataclasses
-    import datetime as dt
 
     from .audit import read
     from .workspace import Workspace
 
-    day = None
-    if since:
-        try:
-            day = dt.date.fromisoformat(since)
-        except ValueError:
-            raise HandoutgenError(f"--since {since!r}: use the form YYYY-MM-DD") from None
-    entries = read(Workspace.at(ctx.obj["workspace"]), day)
+    entries = read(Workspace.at(ctx.obj["workspace"]), _day(since))
     for e in entries:
         if as_json:
             click.echo(json.dumps(dataclasses.asdict(e), sort_keys=True))
@@ -1060,7 +1110,9 @@ def init(ctx: click.Context, directory: Path) -> None:
 
 
 @cli.command()
-@click.argument("kind", required=False, type=click.Choice(["option", "document", "brand"]))
+@click.argument(
+    "kind", required=False, type=click.Choice(["option", "document", "brand"], case_sensitive=False)
+)
 @click.option(
     "-o",
     "--output",
@@ -1096,6 +1148,17 @@ def _today():  # noqa: ANN202
     from .clock import today
 
     return today()
+
+
+def _add_verbosity(group: click.Group) -> None:
+    """-v/-q on every subcommand too, so `handoutgen render DOC -v` works."""
+    for command in group.commands.values():
+        command.params.extend(_verbosity_options())
+        if isinstance(command, click.Group):
+            _add_verbosity(command)
+
+
+_add_verbosity(cli)
 
 
 def main() -> None:

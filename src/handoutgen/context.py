@@ -81,16 +81,42 @@ def plan(library: Library, request: RenderRequest) -> Plan:
         )
     options = [library.options[i] for i in ids]
     language = request.language or doc.language
+    try:
+        mark = language_gate(
+            library, doc, options, language, request.brand, stale_ok=request.allow_draft
+        )
+    except DataError:
+        if not _has_any_of(library, doc, language):
+            raise DataError(unavailable(library, doc.id, language)) from None
+        raise  # partly translated: the long message says what is missing
     return Plan(
         request=request,
         document=doc,
         options=options,
         page_size=request.page_size or doc.page_size,
         language=language,
-        translation_mark=language_gate(
-            library, doc, options, language, request.brand, stale_ok=request.allow_draft
-        ),
+        translation_mark=mark,
     )
+
+
+def _has_any_of(library: Library, doc: Document, language: str) -> bool:
+    """Whether the workspace has begun ``language`` for ``doc``: template strings
+    or a translation file of the document."""
+    return i18n.catalog(language, library_catalog_dirs(library)) is not None or any(
+        library.translations.record(code, "document", doc.id)
+        for code in (language, i18n.base(language))
+    )
+
+
+def unavailable(library: Library, doc_id: str, language: str) -> str:
+    """One line for a language a document does not have at all: which it has."""
+    name = i18n.language_name(language, i18n.SOURCE_LANGUAGE)
+    shown = f"'{language}' ({name})" if name != language else f"'{language}'"
+    has = ", ".join(
+        f"{i18n.language_name(code, i18n.SOURCE_LANGUAGE)} ({code})"
+        for code in document_languages(library, doc_id)
+    )
+    return f"{shown} is not available for {doc_id}; it is available in {has}"
 
 
 def language_gate(

@@ -42,6 +42,25 @@ def pick_text(value: dict[str, str] | str | None, lang: str = "en") -> str:
 
 LANG_RE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
 
+
+def normalize_language(code: str) -> str:
+    """The canonical form of a language code typed in any case: 'ES' -> 'es',
+    'es_mx' -> 'es-MX'. Raises ValueError, in plain words, for anything that is
+    not a two-letter code with an optional region."""
+    parts = code.strip().replace("_", "-").split("-")
+    canonical = "-".join([parts[0].lower(), *(p.upper() for p in parts[1:])])
+    if not LANG_RE.match(canonical):
+        raise ValueError(
+            f"{code!r} is not a language code; use two letters like 'en' or 'es', "
+            "with a region if needed, like 'es-MX'"
+        )
+    return canonical
+
+
+def _language_or_none(value: object) -> object:
+    return normalize_language(value) if isinstance(value, str) and value.strip() else value
+
+
 Slug = Annotated[
     str,
     StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64),
@@ -418,7 +437,10 @@ class RenderRequest(BaseModel):
     zip: str | None = Field(default=None, max_length=20)
     letter_date: dt.date | None = None
     page_size: PageSize | None = Field(default=None, description="Default: the document's.")
-    language: str | None = Field(default=None, pattern=LANG_RE.pattern)
+    # Any case ('ES', 'es-mx'): stored in its canonical form.
+    language: Annotated[str | None, BeforeValidator(_language_or_none)] = Field(
+        default=None, pattern=LANG_RE.pattern
+    )
     format: OutputFormat = "pdf"
     png_dpi: int = Field(default=96, ge=20, le=600)
     strict: bool = Field(default=False, description="Treat rendering warnings as errors.")

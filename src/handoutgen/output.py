@@ -12,6 +12,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from .errors import DataError
+
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
 
@@ -30,6 +32,17 @@ def make_private_dir(path: Path) -> None:
         with contextlib.suppress(FileExistsError):
             folder.mkdir(mode=PRIVATE_DIR)
             os.chmod(folder, PRIVATE_DIR)  # mkdir's mode is narrowed by the umask, never widened
+
+
+def require_parent(path: Path, flag: str = "-o") -> None:
+    """Refuse an output path whose folder does not exist, before any work: a
+    typo in a path should not quietly create a tree of folders (like ``cp`` or
+    ``curl -o``, and unlike the default output/ folder, which is made)."""
+    parent = path.parent
+    if parent.is_dir():
+        return
+    what = "is not a folder" if parent.exists() else "does not exist"
+    raise DataError(f"{flag} {path}: the folder {parent} {what}; create it first, or pick another")
 
 
 def part_prefix(path: Path) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from .content import load_library
 from .errors import HandoutgenError
-from .output import write_atomic
+from .output import require_parent, write_atomic
 from .render import make_request, render
 from .workspace import Workspace
 
@@ -23,6 +23,7 @@ def render_preview(
     """Render DOCUMENT and write ``DIR/<document>-<n>.png``; stale pages are removed."""
     from .raster import page_pngs
 
+    require_parent(out_dir)  # DIR itself is made if need be; a folder above it is not
     library = load_library(workspace)
     # Designers see work in progress: content errors mark the page DRAFT
     # instead of stopping the preview.
@@ -114,6 +115,7 @@ def watch(
     the watch goes on until it is fixed, the last good pages marked with it."""
     import watchfiles
 
+    require_parent(out_dir)  # a fault of the command line, not of an edit: stop here
     previewer = Previewer(workspace, document, out_dir, report, **options)
     previewer.once()
     for _changes in watchfiles.watch(*workspace.content_folders(), stop_event=stop, debounce=150):
