@@ -121,7 +121,6 @@ RENDER_TEST_MODULES = {
     "test_api",
     "test_privacy",
     "test_content_rules",
-    "test_parts",
 }
 
 

@@ -34,9 +34,8 @@ LAST = ["Diaz", "Haddad", "Wang", "Ñúñez-O'Brien", "Tran", "Smith", "Okafor",
 @pytest.fixture(autouse=True)
 def editions_for_every_set(monkeypatch):
     """These tests are about editions: even a lone recipient gets one (in use,
-    a set shared by fewer than 3 is composed from option pages, test_parts.py)."""
+    a batch renders a set shared by fewer than 3 in full)."""
     monkeypatch.setattr(vdp, "SHARED_MIN", 1)
-    monkeypatch.setattr(vdp, "SHARED_MIN_COMPOSED", 1)
 
 
 @pytest.fixture
@@ -482,3 +481,4 @@ def test_a_recipients_pdf_does_not_depend_on_who_else_is_in_its_chunk(library, f
     # Ł (U+0141), Ø (U+00D8), Ğ (U+011E), Ş (U+015E) are in no font Ana's PDF stamps.
     for code in (b"0141", b"00D8", b"011E", b"015E"):
         assert code not in cmaps.upper()
+
