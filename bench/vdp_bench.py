@@ -217,13 +217,12 @@ def main() -> None:
         cold = batch("cold", merged=True)
         cold_rate = cold.rendered / cold.seconds
         editions = len(list((tmpdir / "cache").glob("editions/*/*.entry")))
-        option_parts = len(list((tmpdir / "cache").glob("parts/*/*.entry")))
-        full = cold.rendered - cold.from_editions - cold.from_parts
+        full = cold.rendered - cold.from_editions
         print(
             f"editions, {cores} workers, empty cache:        {cold_rate:7.2f} documents/s"
-            f"  ({cold_rate / naive:.1f}x naive; {editions} editions and {option_parts} option"
-            f" parts built; {cold.from_editions} rows from editions, {cold.from_parts} composed"
-            f" from option pages, {full} rendered in full; includes the merged file)"
+            f"  ({cold_rate / naive:.1f}x naive; {editions} editions built;"
+            f" {cold.from_editions} rows from editions, {full} rendered in full;"
+            " includes the merged file)"
         )
         warm = batch("warm", merged=False)
         warm_rate = warm.rendered / warm.seconds

@@ -69,7 +69,6 @@ def test_shipped_documents_pass_pdf_ua(library, doc_id, tmp_path):
 def test_an_assembled_edition_passes_pdf_ua(library, tmp_path, monkeypatch):
     monkeypatch.setenv("HANDOUTGEN_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(vdp, "SHARED_MIN", 1)  # two readers of one set share an edition
-    monkeypatch.setattr(vdp, "SHARED_MIN_COMPOSED", 1)
     vdp._MEMORY.clear()
     rng = random.Random(5)
     options = rng.sample(["conservative-care", "spinal-injections", "fusion", "decompression"], 3)

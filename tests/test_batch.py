@@ -73,7 +73,7 @@ def test_dry_run_lists_every_bad_row_and_renders_nothing(run, tmp_path):
         "'address1' -> address1, 'city' -> city, 'state' -> state, 'zip' -> zip, "
         "'options' -> options, 'clinician' -> clinician, 'visit_date' -> visit_date, "
         "'note' -> note.",
-        "Option sets: 3; 3 recipients composed from option pages (no set is shared by 8 or more).",
+        "Option sets: 3; 3 recipients rendered in full (no set is shared by 3 or more).",
         "Estimate: ESTIMATE",
         "Error: 5 problems found; nothing rendered",
     ]
@@ -211,9 +211,8 @@ def test_exit_codes_and_summary(run, tmp_path, monkeypatch):
     lines = result.stderr.splitlines()
     assert lines[-3].startswith("1/1 rendered, 0 failed"), result.stderr
     assert lines[-2].startswith("Rendered 1, resumed 0, failed 0; ")
-    # One recipient alone does not repay building an edition: the letter
-    # (option_pages) is composed from each option's pages instead.
-    assert lines[-1] == "0 from shared editions, 1 composed from option pages, 0 rendered in full."
+    # One recipient alone does not repay building an edition: rendered in full.
+    assert lines[-1] == "0 from shared editions, 1 rendered in full."
     assert "Omar" not in result.stderr
     src = write_csv(tmp_path / "bad.csv", [*GOOD[1:2], "X-1,A,B,1 A St,Peoria,IL,61602,nope,,,"])
     result = batch(run, str(src), "-o", str(tmp_path / "out2"), "--workers", "1")

@@ -7,16 +7,18 @@ import csv
 import io
 import logging
 import random
+import re
 import subprocess
 
 import pikepdf
 import pytest
+from pypdf import PdfReader
 
 from conftest import ROOT
 from handoutgen import vdp
 from handoutgen.content import load_library
 from handoutgen.models import RenderRequest
-from handoutgen.render import make_request, render, render_pdf
+from handoutgen.render import make_request, render, render_many, render_pdf
 from handoutgen.workspace import Workspace
 
 LETTER_OPTIONS = [
@@ -34,9 +36,8 @@ LAST = ["Diaz", "Haddad", "Wang", "Ñúñez-O'Brien", "Tran", "Smith", "Okafor",
 @pytest.fixture(autouse=True)
 def editions_for_every_set(monkeypatch):
     """These tests are about editions: even a lone recipient gets one (in use,
-    a set shared by fewer than 3 is composed from option pages, test_parts.py)."""
+    a batch renders a set shared by fewer than 3 in full)."""
     monkeypatch.setattr(vdp, "SHARED_MIN", 1)
-    monkeypatch.setattr(vdp, "SHARED_MIN_COMPOSED", 1)
 
 
 @pytest.fixture
@@ -482,3 +483,26 @@ def test_a_recipients_pdf_does_not_depend_on_who_else_is_in_its_chunk(library, f
     # Ł (U+0141), Ø (U+00D8), Ğ (U+011E), Ş (U+015E) are in no font Ana's PDF stamps.
     for code in (b"0141", b"00D8", b"011E", b"015E"):
         assert code not in cmaps.upper()
+
+
+def test_a_letter_is_never_longer_than_its_options_in_one_flow(library, fresh_cache, tmp_ws):
+    """Issue 24: the follow-up letter prints its options in the handout's one
+    flow. A letter from an edition has as many pages as its full render, with
+    the same words on each, and as many as the same YAML with any
+    `option_pages: true` line dropped (the retired option pages started each
+    option on a page of its own: a page more for most option sets, postage)."""
+    path = tmp_ws / "handouts" / "followup-letter.yaml"
+    path.write_text(re.sub(r"(?m)^option_pages:.*\n", "", path.read_text(encoding="utf-8")))
+    one_flow = load_library(Workspace.at(tmp_ws))
+    rng = random.Random(24)
+    for _ in range(4):
+        fields = random_letter(rng, 0)
+        fields["options"] = rng.sample(LETTER_OPTIONS, rng.randint(2, 4))
+        request = make_request(**fields)
+        outcome = render_many(library, [request])[0]
+        full = render_pdf(library, request)
+        flow = render_pdf(one_flow, request)
+        counts = [len(PdfReader(io.BytesIO(pdf)).pages) for pdf in (outcome.pdf, full, flow)]
+        assert counts == [counts[2]] * 3, (fields["options"], counts)
+        assert outcome.mode == "edition", outcome.reason
+        assert vdp.page_words(outcome.pdf) == vdp.page_words(full), fields["options"]

@@ -107,10 +107,8 @@ def test_editions_of_the_shipped_templates_hold_no_patient_data(library, fresh_c
         make_request(document="followup-letter", **PERSON),
     ]
     outcomes = vdp.render_many(library, requests)
-    # The letter prints its options on pages of their own: a lone recipient is
-    # composed from each option's cached pages (parts.py) instead of an edition.
     modes = [o.mode for o in outcomes]
-    assert modes == ["edition", "edition", "parts"], [o.reason for o in outcomes]
+    assert modes == ["edition", "edition", "edition"], [o.reason for o in outcomes]
     for outcome in outcomes:
         # The recipient's own PDF has it all, the clinic as its author included...
         assert MARKER.lower() in " ".join(pages_text(outcome.pdf)).lower()
@@ -120,9 +118,8 @@ def test_editions_of_the_shipped_templates_hold_no_patient_data(library, fresh_c
     # ...the cache none of it, and the scan does see the editions' own text.
     everything = assert_no_patient_data(fresh_cache)
     assert "spinal fusion and other choices" in everything
-    assert len(list(fresh_cache.glob("editions/*/*.entry"))) == 2
-    assert len(list(fresh_cache.glob("parts/*/*.entry"))) == 3  # the letter's three options
-    assert "managing pain without a procedure" in everything  # an option part's own text
+    assert len(list(fresh_cache.glob("editions/*/*.entry"))) == 3
+    assert "managing pain without a procedure" in everything  # the letter's option text
 
 
 def test_a_background_build_like_the_web_apps_holds_no_patient_data(library, fresh_cache):

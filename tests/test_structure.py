@@ -69,8 +69,7 @@ def test_the_layers_point_one_way():
         "compose": {"render", "vdp", "fullrender", "checks", "weasy"},
         "context": {"render", "vdp", "compose", "checks", "weasy"},
         "vdp": {"render", "checks", "batch", "web"},
-        "parts": {"render", "vdp", "checks", "batch", "web"},
-        "assemble": {"render", "vdp", "parts", "weasy", "compose", "checks", "batch", "web"},
+        "assemble": {"render", "vdp", "weasy", "compose", "checks", "batch", "web"},
         "fullrender": {"render", "vdp", "checks"},
         "checks": {"render", "vdp", "fullrender", "batch", "web"},
     }

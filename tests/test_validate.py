@@ -125,6 +125,25 @@ def test_duplicate_keys_are_reported(run, tmp_ws: Path):
     assert f"fusion.yaml:{n}:1: duplicate key 'title' (first on line 2)" in result.stderr
 
 
+def test_a_retired_key_names_its_line_and_what_to_do(run, tmp_ws: Path):
+    """Option pages were retired (issue 24): a workspace that still asks for
+    them is told so at that line, not "unknown key", and renders nothing."""
+    path = tmp_ws / "handouts" / "followup-letter.yaml"
+    _edit(path, "values_exercise: false\n", "values_exercise: false\noption_pages: true\n")
+    line = _line_of(path, "option_pages:")
+    result = run("validate", workspace=tmp_ws)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"Error: handouts/followup-letter.yaml:{line}:1: 'option_pages' was retired (options "
+        "always print in the document's one flow now); remove this line",
+        "1 problem found.",
+    ]
+    result = run("render", "followup-letter", "-o", str(tmp_ws / "l.pdf"), workspace=tmp_ws)
+    assert result.exit_code == 1
+    assert "'option_pages' was retired" in result.stderr
+    assert not (tmp_ws / "l.pdf").exists()
+
+
 def test_missing_answer_for_a_comparison_row(run, tmp_ws: Path):
     path = tmp_ws / "handouts" / "options" / "fusion.yaml"
     _edit(

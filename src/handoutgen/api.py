@@ -183,13 +183,12 @@ class HandoutWorkspace:
 
 def reset_caches() -> None:
     """Forget everything kept in memory between renders: content-check results,
-    editions and their differential checks, option parts, parsed stylesheets, and the content
+    editions and their differential checks, parsed stylesheets, and the content
     a batch worker loaded. The disk cache is left alone (``handoutgen cache clear``)."""
-    from . import batch, checks, parts, vdp, weasy
+    from . import batch, checks, vdp, weasy
 
     checks.clear_caches()
     vdp.clear_caches()
-    parts.clear_caches()
     weasy.clear_caches()
     batch.clear_caches()
 

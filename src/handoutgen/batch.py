@@ -125,7 +125,6 @@ class BatchReport:
     resumed: int = 0
     changed: int = 0  # resumed run: rows whose input or settings changed since their PDF
     from_editions: int = 0
-    from_parts: int = 0  # composed from cached option pages (parts.py)
     seconds: float = 0.0
     peak_rss_kb: int = 0
 
@@ -162,7 +161,7 @@ def render_chunk(
     document: str,
     items: list[tuple[str, int, dict[str, Any]]],
     allow_draft: bool,
-    editions: bool | str = True,
+    editions: bool = True,
 ) -> list[dict[str, Any]]:
     """Render a few recipients. Runs in a worker process or on a dask worker.
 
@@ -189,12 +188,9 @@ def render_chunk(
         except HandoutgenError as exc:
             out.append({"id": rid, "row": row, "error": exc.format_message()})
     try:
-        if editions == PARTS:
-            # Option sets too rare for an edition: composed from option pages.
-            outcomes = render_many(library, [r for *_, r in requests], share=False)
-        elif editions:
+        if editions:
             # The client grouped these recipients: their set repays an edition.
-            outcomes = render_many(library, [r for *_, r in requests], min_shared=1)
+            outcomes = render_many(library, [r for *_, r in requests])
         else:
             outcomes = []
             for *_, request in requests:
@@ -404,7 +400,6 @@ class BatchPlan:
     shared_sets: int  # option sets with enough recipients to share an edition
     shared_rows: int
     min_shared: int = 3  # recipients of one set that get an edition
-    composable: bool = False  # the others are composed from option pages, not rendered in full
     resumable: int = 0
     foreign: int = 0
     est_pages: int | None = None
@@ -418,7 +413,6 @@ def plan_batch(
     good: list[Recipient],
     existing: Existing | None,
     min_shared: int,
-    composable: bool = False,
 ) -> BatchPlan:
     keys = [_edition_group(r.request_fields(settings.document, None)) for r in good]
     counts: dict[tuple, int] = {}
@@ -434,7 +428,6 @@ def plan_batch(
         shared_sets=len(shared),
         shared_rows=sum(shared.values()),
         min_shared=min_shared,
-        composable=composable and settings.editions,
         resumable=len(existing.reusable) if existing else 0,
         foreign=len(existing.foreign) if existing else 0,
     )
@@ -477,10 +470,8 @@ def estimate(
     startup = max(seconds)  # the first render also pays for imports and fonts, as each worker does
     workers = settings.workers or os.cpu_count() or 1
     shared_rows = plan.shared_rows
-    # A letter composed from cached option pages costs about 0.6 of a full render.
-    per_row = full * (0.6 if plan.composable else 1.0)
     work = (
-        (plan.valid - shared_rows - plan.resumable) * per_row
+        (plan.valid - shared_rows - plan.resumable) * full
         + plan.shared_sets * 2 * full  # build + self-check of each edition
         + shared_rows * full / 12
     )
@@ -531,9 +522,7 @@ def run_batch(
         if existing is None and settings.out_dir.is_dir():
             existing = survey(settings.out_dir, fps, verify=False)
             existing.reusable.clear()
-        report.plan = plan_batch(
-            settings, recipients, good, existing, _min_shared(library, settings), doc.option_pages
-        )
+        report.plan = plan_batch(settings, recipients, good, existing, _min_shared())
         if settings.estimate:
             estimate(library, settings, good, report.plan)
         report.seconds = time.perf_counter() - start
@@ -638,8 +627,7 @@ def _run_locked(
 
     total = len(todo)
     done = failed = 0
-    composable = library.document(settings.document).option_pages
-    min_shared = _min_shared(library, settings)
+    min_shared = _min_shared()
     # The print file is copied together as the PDFs come in, while the workers
     # render the next ones (written at the end, in the recipients' order).
     print_file = PrintFile() if settings.merged else None
@@ -664,7 +652,6 @@ def _run_locked(
                     if mode == "full" and not reason:
                         reason = (
                             f"fewer than {min_shared} recipients share this set of options"
-                            + ("" if composable else " and the document has no option pages")
                             if settings.editions
                             else "--full-render"
                         )
@@ -681,7 +668,6 @@ def _run_locked(
                     )
                     report.rendered += 1
                     report.from_editions += mode == "edition"
-                    report.from_parts += mode == "parts"
                     if item["missing"]:
                         log.warning(
                             "row %s (id %s): no installed font can draw %s; they print as empty boxes",
@@ -716,14 +702,11 @@ def _write_manifest(path: Path, rows: list[RowResult]) -> None:
     write_atomic(path, buf.getvalue().encode("utf-8"))
 
 
-def _min_shared(library: Library, settings: BatchSettings) -> int:
-    """Recipients of one set that repay building an edition (vdp.shared_min)."""
-    from .vdp import shared_min
+def _min_shared() -> int:
+    """Recipients of one set that repay building an edition (vdp.SHARED_MIN)."""
+    from . import vdp
 
-    return shared_min(library.document(settings.document))
-
-
-PARTS = "parts"  # a chunk's mode: compose from option pages where the document has them
+    return vdp.SHARED_MIN
 
 
 def _chunks(settings: BatchSettings, todo: list[Recipient], min_shared: int):
@@ -753,7 +736,7 @@ def _chunks(settings: BatchSettings, todo: list[Recipient], min_shared: int):
             if round_ < len(chunks):
                 yield chunks[round_], True
     for i in range(0, len(singles), 4):
-        yield singles[i : i + 4], PARTS
+        yield singles[i : i + 4], False
 
 
 def _edition_group(f: dict[str, Any]) -> tuple:
@@ -775,7 +758,7 @@ def _execute(
         return
     root = str(library.workspace.root)
     args = (root, library.content_hash, settings.document)
-    chunks = list(_chunks(settings, todo, _min_shared(library, settings)))  # (items, use editions)
+    chunks = list(_chunks(settings, todo, _min_shared()))  # (items, use editions)
     if settings.scheduler:
         yield from _execute_dask(settings, args, chunks)
         return

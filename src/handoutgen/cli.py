@@ -529,19 +529,10 @@ def batch(
             )
         if not full_render and report.rendered:
             fallbacks = report.full_renders
-            composable = any("option pages" in r.full_render for r in fallbacks)
-            full = report.rendered - report.from_editions - report.from_parts
-            composed = (
-                f"{report.from_parts} composed from option pages, " if report.from_parts else ""
-            )
+            full = report.rendered - report.from_editions
             click.echo(
-                f"{report.from_editions} from shared editions, {composed}{full} rendered in full"
-                + (
-                    f"; {len(fallbacks)} of them could not use an edition"
-                    + (" or option pages:" if report.from_parts or composable else ":")
-                    if fallbacks
-                    else "."
-                ),
+                f"{report.from_editions} from shared editions, {full} rendered in full"
+                + (f"; {len(fallbacks)} of them could not use an edition:" if fallbacks else "."),
                 err=True,
             )
             for r in fallbacks[:10]:
@@ -606,12 +597,11 @@ def _show_plan(plan, settings) -> None:  # noqa: ANN001
         if c.field is None:
             say(f"Column ignored: '{c.header}'" + (f" ({c.hint})" if c.hint else "."))
     full = plan.valid - plan.shared_rows
-    how = "composed from option pages" if plan.composable else "rendered in full"
     if settings.editions and plan.shared_sets:
         say(
             f"Option sets: {plan.option_sets}; {_n(plan.shared_sets, 'edition')} shared by "
             f"{_n(plan.shared_rows, 'recipient')} (each laid out once), "
-            f"{_n(full, 'recipient')} {how}."
+            f"{_n(full, 'recipient')} rendered in full."
         )
     else:
         why = (
@@ -619,7 +609,7 @@ def _show_plan(plan, settings) -> None:  # noqa: ANN001
             if not settings.editions
             else f"no set is shared by {plan.min_shared} or more"
         )
-        say(f"Option sets: {plan.option_sets}; {_n(full, 'recipient')} {how} ({why}).")
+        say(f"Option sets: {plan.option_sets}; {_n(full, 'recipient')} rendered in full ({why}).")
     if plan.resumable:
         say(f"Resume: {plan.resumable} finished PDFs kept, the rest rendered.")
     if plan.foreign and not (settings.resume or settings.overwrite):
@@ -997,10 +987,8 @@ def warm(ctx: click.Context, documents: tuple[str, ...], clinics: tuple[str, ...
     """Build the cached shared pages (editions) that `render` assembles from.
 
     For each DOC (default: every document) with its own options, and the
-    usual fields (name, visit date, clinician, with and without a note); for
-    a document with option pages, every option's pages too, so any option
-    set is composed from them. Only stand-in values are laid out: the cache
-    holds no patient data."""
+    usual fields (name, visit date, clinician, with and without a note).
+    Only stand-in values are laid out: the cache holds no patient data."""
     from . import cache
     from .render import warm as do_warm
 
@@ -1018,13 +1006,8 @@ def warm(ctx: click.Context, documents: tuple[str, ...], clinics: tuple[str, ...
             click.echo(f"{doc}: no editions; it renders in full ({'; '.join(w.reasons)})", err=True)
             continue
         why = f" (the rest render in full: {'; '.join(w.reasons)})" if w.reasons else ""
-        pages = (
-            f", {w.options_made} of {w.options_tried} options' pages ready"
-            if w.options_tried
-            else ""
-        )
-        if not ctx.obj["quiet"] or w.made < w.tried or w.options_made < w.options_tried:
-            click.echo(f"{doc}: {w.made} of {w.tried} editions ready{pages}{why}", err=True)
+        if not ctx.obj["quiet"] or w.made < w.tried:
+            click.echo(f"{doc}: {w.made} of {w.tried} editions ready{why}", err=True)
 
 
 # -- cache (issue 13) -------------------------------------------------------------------

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from .color import AA_TEXT, contrast
 from .errors import Problem, ValidationFailed
-from .models import PATTERN_HINTS, Brand, Document, Option
+from .models import PATTERN_HINTS, RETIRED_DOCUMENT_KEYS, Brand, Document, Option
 from .translations import Translations, load_translations
 from .version import __version__
 from .workspace import PACKAGE_DIR, Workspace
@@ -364,6 +364,12 @@ def _pydantic_problems(yf: YamlFile, model: type[BaseModel], exc: ValidationErro
         kind = err["type"]
         if kind == "extra_forbidden":
             key = loc[-1]
+            if model is Document and len(loc) == 1 and key in RETIRED_DOCUMENT_KEYS:
+                why = RETIRED_DOCUMENT_KEYS[str(key)]
+                problems.append(
+                    yf.problem(loc, f"'{key}' was retired ({why}); remove this line", key=True)
+                )
+                continue
             known = _field_names(model, loc[:-1])
             problems.append(
                 yf.problem(loc, f"unknown key '{key}'{did_you_mean(str(key), known)}", key=True)

@@ -281,9 +281,6 @@ def context(
         for ev in option.evidence:
             if ev.source not in sources:
                 sources.append(ev.source)
-    option_sources = {
-        option.id: list(dict.fromkeys(ev.source for ev in option.evidence)) for option in p.options
-    }
     disclaimers = list(doc.disclaimers)
     for option in p.options:
         if option.disclaimer and option.disclaimer not in disclaimers:
@@ -370,11 +367,6 @@ def context(
         ],
         "sources": sources,
         "source_number": {s: i + 1 for i, s in enumerate(sources)},
-        # option_pages: each option cites its own sources, numbered from 1.
-        "option_sources": option_sources,
-        "option_source_number": {
-            o: {s: i + 1 for i, s in enumerate(own)} for o, own in option_sources.items()
-        },
         "disclaimers": disclaimers,
         "reviewed": reviewed,
         "next_review": add_months(reviewed, doc.review_interval_months),

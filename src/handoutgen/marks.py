@@ -29,9 +29,6 @@ AUTHOR_PLACEHOLDER = "handoutgen-personal-author"
 SLOT_ATTR = "data-vdp-slot"
 RECIPIENT_ATTR = "data-vdp-r"
 OVERLAY_PAGE_ATTR = "data-vdp-p"
-# Where a composing render took an option's pages out (parts.py checks that
-# nothing but other option pages follows them, then removes it).
-PART_PLACE = "<!--vdp-part-->"
 
 
 def _margin_rule(selector: str, content: dict[str, str]) -> str:
@@ -74,13 +71,10 @@ class Marks:
     split render it records the personal parts and leaves placeholders."""
 
     # All a (sandboxed) template may touch: not whether it is being split.
-    template_api = ("slot", "personal_pages", "author", "part")
+    template_api = ("slot", "personal_pages", "author")
 
-    def __init__(self, splitting: bool = False, parts: bool = False) -> None:
+    def __init__(self, splitting: bool = False) -> None:
         self.splitting = splitting
-        # Composing (parts.py): option pages are taken out of the flow and recorded.
-        self.composing = parts
-        self.parts: list[tuple[str, Markup]] = []
         self.slots: list[Slot] = []
         self.personal: list[Markup] = []
         self.draft = False
@@ -112,15 +106,6 @@ class Marks:
             return content
         self.personal.append(content)
         return Markup("")
-
-    def part(self, name: str, caller: Any = None) -> Markup:
-        """Pages that do not depend on the option set or the reader (an option's
-        details): in a composing render they are recorded and left out."""
-        content = Markup(caller() if caller else "").strip()
-        if not self.composing:
-            return content
-        self.parts.append((str(name), content))
-        return Markup(PART_PLACE)
 
     @property
     def shape(self) -> tuple:

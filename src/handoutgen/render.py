@@ -88,8 +88,6 @@ def render_many(
     requests: list[RenderRequest],
     *,
     build: bool = True,
-    share: bool = True,
-    min_shared: int | None = None,
 ) -> list[Outcome]:
     """PDFs for many requests (a batch chunk), sharing editions where it is safe.
     A request the gate refuses gets an Outcome with its error; the rest go on."""
@@ -106,8 +104,6 @@ def render_many(
         [r for _, r, _ in passed],
         drafts=[d for *_, d in passed],
         build=build,
-        share=share,
-        min_shared=min_shared,
     )
     for (i, _, _), outcome in zip(passed, made, strict=True):
         outcomes[i] = outcome
@@ -129,54 +125,11 @@ def warm_edition(library: Library, request: RenderRequest) -> bool:
     draft = gate(library, request)
     if vdp.ineligible(library, request):
         return False
-    composed = warm_parts(library, request, draft=draft)
     s = vdp.split(library, request, draft=draft)
     if s.fallback is not None:
-        return composed
-    edition = vdp.get_edition(library, s)
-    return bool(edition and edition.usable) or composed
-
-
-def warm_parts(library: Library, request: RenderRequest, *, draft: bool = False) -> bool:
-    """Build (and cache) the option pages this request would be composed from
-    (parts.py); True if they are usable. False for documents without option pages."""
-    from . import parts
-
-    p = parts.plan(library, request, draft=draft)
-    if p is None or p.reason:
         return False
-    found = parts.get_parts(library, p, build=True)
-    return found is not None and all(part.usable for part in found)
-
-
-def warm_options(
-    library: Library, doc_id: str, clinic: str | None = None
-) -> tuple[int, int, set[str]]:
-    """Build every option's pages for a document with option pages, so any
-    option set is composed from them. Returns (usable, tried, reasons)."""
-    from . import parts
-    from .errors import HandoutgenError
-
-    made, tried, reasons = 0, 0, set[str]()
-    for option in sorted(library.options):
-        request = make_request(document=doc_id, options=[option], clinic=clinic, patient="Warm Up")
-        tried += 1
-        try:
-            p = parts.plan(library, request, draft=gate(library, request))
-            if p is None:
-                return 0, 0, set()
-            if p.reason:
-                reasons.add(p.reason)
-                continue
-            found = parts.get_parts(library, p, build=True)
-        except HandoutgenError as exc:
-            reasons.add(str(exc))
-            continue
-        if found and all(part.usable for part in found):
-            made += 1
-        else:
-            reasons.add("an option's pages differ from a full render")
-    return made, tried, reasons
+    edition = vdp.get_edition(library, s)
+    return bool(edition and edition.usable)
 
 
 # The fields a single render usually fills in, each combination its own edition
@@ -196,8 +149,6 @@ class Warmed:
     made: int  # usable editions
     tried: int
     reasons: list[str]  # why the rest render in full
-    options_made: int = 0  # options whose pages are ready (documents with option_pages)
-    options_tried: int = 0
 
 
 def warm(
@@ -205,8 +156,7 @@ def warm(
 ) -> dict[str, Warmed]:
     """Build the editions single renders of these documents (default: all)
     with their own options will use: each combination of WARM_FIELDS, for each
-    clinic and none; and, for a document with option pages, every option's
-    pages. Stand-in values only: no patient data goes in."""
+    clinic and none. Stand-in values only: no patient data goes in."""
     from . import vdp
     from .errors import HandoutgenError
 
@@ -218,7 +168,6 @@ def warm(
             results[doc.id] = Warmed(0, 0, [why])
             continue
         made, tried, reasons = 0, 0, set[str]()
-        options_made = options_tried = 0
         for clinic in [*(clinics or []), None]:
             for fields in WARM_FIELDS:
                 request = make_request(document=doc.id, clinic=clinic, **fields)
@@ -234,12 +183,7 @@ def warm(
                 edition = vdp.cached_edition(s.key)
                 cause = s.fallback or (edition.fallback if edition else None)
                 reasons.add(cause.text(s.detail) if cause else "not usable")
-        if doc.option_pages:
-            # Every option's pages, so any option set is composed from them;
-            # once: the clinic is a personal field, never on an option's pages.
-            options_made, options_tried, more_reasons = warm_options(library, doc.id)
-            reasons |= {f"option pages: {r}" for r in more_reasons}
-        results[doc.id] = Warmed(made, tried, sorted(reasons), options_made, options_tried)
+        results[doc.id] = Warmed(made, tried, sorted(reasons))
     return results
 
 
@@ -253,15 +197,12 @@ def render(library: Library, request: RenderRequest, *, editions: bool = True) -
     if request.format == "pdf" and editions:
         outcome = render_one(library, request)
         assert outcome.pdf is not None
-        how = {
-            "edition": "assembled from a cached edition",
-            "parts": "composed from cached option pages",
-        }
         log.info(
             "%s: %s",
             request.document,
-            how.get(outcome.mode.value)
-            or f"rendered in full ({outcome.reason or 'nothing cached'})",
+            "assembled from a cached edition"
+            if outcome.mode == "edition"
+            else f"rendered in full ({outcome.reason or 'nothing cached'})",
         )
         return outcome.pdf
     pdf = render_pdf(library, request)

@@ -56,7 +56,7 @@ from .marks import (
     SLOT_ATTR,
     Marks,
 )
-from .models import PERSONAL_FIELDS, Document, RenderRequest
+from .models import PERSONAL_FIELDS, RenderRequest
 from .readback import page_words
 from .standins import PERSONAS, stand_in
 from .weasy import (
@@ -78,7 +78,6 @@ class Mode(str, Enum):
     """How a recipient's PDF was made."""
 
     EDITION = "edition"
-    PARTS = "parts"  # composed from cached option pages (parts.py)
     FULL = "full"
 
 
@@ -102,13 +101,11 @@ class Fallback(Enum):
     PAGE_OVERFLOW = "a personal page overflowed"
     OVERLAY_MISMATCH = "the overlay pages do not match the edition"
     ASSEMBLY = "assembly failed ({detail})"
-    PARTS = "option pages: {detail}"
-    PARTS_NOT_CACHED = "option pages not cached"
 
     @property
     def missed(self) -> bool:
         """Whether warming the cache would have avoided it (the web app then builds it)."""
-        return self in (Fallback.NOT_CACHED, Fallback.PARTS_NOT_CACHED)
+        return self is Fallback.NOT_CACHED
 
     def text(self, detail: str = "") -> str:
         return self.value.format(detail=detail)
@@ -778,22 +775,15 @@ def render_many(
     *,
     drafts: list[bool] | None = None,
     build: bool = True,
-    share: bool = True,
-    min_shared: int | None = None,
 ) -> list[Outcome]:
     """PDFs for many requests that passed the content gate (``drafts``: its
     verdicts), sharing editions where it is safe.
 
     ``build=False`` uses only editions already cached and renders the rest in
     full (a single render after a batch or a web app warm-up is fast; a cold
-    single render is no slower than before). ``share=False`` builds no
-    edition: recipients are composed from option pages (parts.py) where the
-    document has them, else rendered in full. ``min_shared``: how many
-    recipients of one set repay an edition (default :func:`shared_min`; a
-    batch has grouped its recipients already)."""
+    single render is no slower than before)."""
     jobs = [Job(r, d) for r, d in zip(requests, drafts or [False] * len(requests), strict=True)]
     groups: dict[str, list[Job]] = {}
-    composing: list[Job] = []
     for job in jobs:
         try:
             why = ineligible(library, job.request)
@@ -803,13 +793,6 @@ def render_many(
             if job.draft:
                 job.outcome.fall_back(Fallback.DRAFT)
                 continue
-            if not share:
-                # No edition will be built: composed straight away (parts.py
-                # makes its own check that no personal data reaches a part),
-                # or rendered in full below, without splitting it first.
-                if library.document(job.request.document).option_pages:
-                    composing.append(job)
-                continue
             job.split = split(library, job.request, draft=job.draft)
         except HandoutgenError as exc:
             job.outcome = Outcome(error=exc)
@@ -818,22 +801,8 @@ def render_many(
             job.outcome.fall_back(job.split.fallback, job.split.detail)
         else:
             groups.setdefault(job.split.key, []).append(job)
-    # Option sets too rare for an edition of their own are composed from each
-    # option's cached pages, when the document prints options on pages of their own.
-    for key, members in list(groups.items()):
-        doc = library.document(members[0].request.document)
-        if cached_edition(key) is not None:
-            continue
-        enough = min_shared if min_shared is not None else shared_min(doc)
-        if doc.option_pages and (len(members) < enough or not share):
-            composing.extend(members)
-            del groups[key]
-        elif not share:
-            del groups[key]  # rendered in full below
     for members in groups.values():
         _render_group(library, members, build)
-    for job in composing:
-        _compose(library, job, build)
     for job in jobs:
         o = job.outcome
         if o.pdf is None and o.error is None:
@@ -845,46 +814,11 @@ def render_many(
     return [j.outcome for j in jobs]
 
 
-# An edition of its own pays off from this many recipients with one option set.
-# Building and checking it costs about three full renders (3.3 s), and each
-# recipient stamped on it 0.11 s. Against a full render (1.05 s) that pays from
-# three recipients; against composing from option pages (0.6 s), from about seven.
+# An edition of its own pays off from this many recipients with one option set
+# (batch.py renders smaller sets in full). Building and checking it costs about
+# three full renders (3.3 s), and each recipient stamped on it 0.11 s, against
+# 1.05 s for a full render.
 SHARED_MIN = 3
-SHARED_MIN_COMPOSED = 8
-
-
-def shared_min(document: Document) -> int:
-    """How many recipients of one option set repay building an edition."""
-    return SHARED_MIN_COMPOSED if document.option_pages else SHARED_MIN
-
-
-def _compose(library: Library, job: Job, build: bool) -> None:
-    """One recipient composed from cached option pages (parts.py), else the reason."""
-    from . import parts
-
-    try:
-        p = parts.plan(library, job.request, draft=job.draft)
-        if p is None:
-            return
-        if p.reason:
-            job.outcome.fall_back(Fallback.PARTS, p.reason)
-            return
-        found = parts.get_parts(library, p, build=build)
-        if found is None:
-            job.outcome.fall_back(Fallback.PARTS_NOT_CACHED)
-            return
-        pdf, pages = parts.compose_one(library, p, found)
-    except parts.ComposeError as exc:
-        job.outcome.fall_back(Fallback.PARTS, str(exc))
-        return
-    except HandoutgenError as exc:
-        job.outcome = Outcome(error=exc)
-        return
-    except Exception as exc:  # noqa: BLE001 - fall back, never lose the row
-        log.debug("composing failed: %r", exc, exc_info=True)
-        job.outcome.fall_back(Fallback.ASSEMBLY, type(exc).__name__)
-        return
-    job.outcome = Outcome(pdf=pdf, mode=Mode.PARTS, pages=pages)
 
 
 def _render_group(library: Library, members: list[Job], build: bool) -> None:

@@ -489,57 +489,6 @@ def lang_tags() -> Iterator[None]:
             _lang_tags_on.reset(token)
 
 
-def page_bookmarks(page: Any) -> list[list[Any]]:
-    """The page's bookmarks as JSON-friendly lists: [level, label, [x, y], state]."""
-    return [[level, label, list(point), state] for level, label, point, state in page.bookmarks]
-
-
-def page_has_body_content(page: Any) -> bool:
-    """Whether anything but the page-margin boxes draws on the page: text, a
-    picture, a background or a border (an overlay page must hold nothing else;
-    a decoration fixed on every page would be drawn twice)."""
-    from weasyprint.formatting_structure import boxes
-
-    for child in _page_box(page).children:
-        if isinstance(child, boxes.MarginBox):
-            continue
-        for box in _walk(child):
-            if isinstance(box, boxes.TextBox | boxes.ReplacedBox):
-                return True
-            style = getattr(box, "style", None)
-            if style is None or box.element_tag in ("html", "body"):
-                continue  # the page's own background is the page box's, drawn once
-            if style["background_color"].alpha > 0 or any(
-                image[0] != "none" for image in style["background_image"]
-            ):
-                return True
-            if any(
-                style[f"border_{side}_width"] > 0 and style[f"border_{side}_style"] != "none"
-                for side in ("top", "right", "bottom", "left")
-            ):
-                return True
-    return False
-
-
-def margin_boxes(page: Any, names: Sequence[str]) -> dict[str, Geometry]:
-    """Where the page draws the text of these page-margin boxes ("top-left"...):
-    the left, right, top and bottom ends of its text."""
-    from weasyprint.formatting_structure import boxes
-
-    wanted = {f"@{name}" for name in names}
-    out: dict[str, Geometry] = {}
-    for box in _page_box(page).children:
-        if not (isinstance(box, boxes.MarginBox) and box.at_keyword in wanted):
-            continue
-        texts = [b for b in _walk(box) if isinstance(b, boxes.TextBox)]
-        left = min((float(b.position_x) for b in texts), default=0.0)
-        right = max((float(b.position_x + b.width) for b in texts), default=0.0)
-        top = min((float(b.position_y) for b in texts), default=0.0)
-        bottom = max((float(b.position_y + b.height) for b in texts), default=0.0)
-        out[box.at_keyword[1:]] = (left, right, top, bottom)
-    return out
-
-
 def page_holders(document: Any, attributes: Sequence[str]) -> list[set[tuple[int | None, ...]]]:
     """For each page, whose content it draws: for every box on it, boxes
     WeasyPrint continued from an earlier page included (an absolutely
