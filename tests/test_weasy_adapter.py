@@ -158,7 +158,7 @@ def test_what_a_designer_needs_from_weasyprint_is_kept(cli_logging):
         "file:///ws/assets/logo.png",
         FileNotFoundError(2, "No such file or directory", "/ws/assets/logo.png"),
     )
-    wp.warning("Ignored `%s` at %d:%d, %s.", "colour: red", 3, 5, "unknown property")
+    wp.warning("Ignored `%s: %s` at %d:%d, %s.", "colour", "red", 3, 5, "unknown property")
     assert cli_logging().splitlines() == [
         "error: Failed to load image at 'file:///ws/assets/logo.png': "
         "[Errno 2] No such file or directory: '/ws/assets/logo.png'",

@@ -78,7 +78,7 @@ class _Redact(logging.Filter):
         r"\"([^\"]*)\"|'([^']*)'|\u201c([^\u201d]*)\u201d|\u2018([^\u2019]*)\u2019"
     )
     _KEPT = re.compile(r"(?:[a-zA-Z][a-zA-Z0-9+.-]*://|/)\S*")  # URLs, absolute paths
-    _TOKEN = re.compile("(`?)\u27e6(\\d+)\u27e7(`?)")  # an argument's place, see below
+    _TOKEN = re.compile("\u27e6(\\d+)\u27e7")  # an argument's place, see below
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name == "weasyprint" or record.name.startswith("weasyprint."):
@@ -96,9 +96,11 @@ class _Redact(logging.Filter):
                 a if isinstance(a, int | float) else f"\u27e6{i}\u27e7" for i, a in enumerate(args)
             )
             try:
-                text = self._TOKEN.sub(lambda m: self._argument(m, args), str(record.msg) % marks)
+                formatted = str(record.msg) % marks
             except (TypeError, ValueError, IndexError):
-                text = None  # the args do not fit the message: its format string alone
+                formatted = None  # the args do not fit the message: its format string alone
+            if formatted is not None:
+                text = self._TOKEN.sub(lambda m: self._argument(m, args, formatted), formatted)
         if text is None:
             text = self._quotes(str(record.msg))
         text = re.sub(r"[^\x20-\x7e]", lambda m: f"U+{ord(m.group()):04X}", text)
@@ -109,13 +111,13 @@ class _Redact(logging.Filter):
             )
         return text
 
-    def _argument(self, match: re.Match[str], args: tuple) -> str:
-        value = args[int(match.group(2))]
+    def _argument(self, match: re.Match[str], args: tuple, formatted: str) -> str:
+        value = args[int(match.group(1))]
         if not isinstance(value, str):
-            value = self._quotes(str(value))
-        elif not (match.group(1) and match.group(3)):  # in backticks: CSS source, kept
-            value = self._one(value)
-        return match.group(1) + value + match.group(3)
+            return self._quotes(str(value))
+        if formatted[: match.start()].count("`") % 2:  # in backticks: CSS source, kept
+            return value
+        return self._one(value)
 
     def _quotes(self, text: str) -> str:
         """Each quoted string in ``text`` redacted, its quotes kept."""
