@@ -81,6 +81,7 @@ def _clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+@pytest.mark.timeout(1200)  # the session's venv may be made in this test's set-up
 def test_the_plain_venv_has_no_test_tools_and_sees_no_checkout(plain_venv):
     python = plain_venv / "bin" / "python"
     probe = (
