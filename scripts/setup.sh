@@ -45,7 +45,9 @@ pip_install() {
   fi
 }
 pip_install --upgrade pip
-pip_install -e '.[test,cluster]'
+# The versions CI tested (constraints.txt, rewritten by scripts/refresh-lock.sh):
+# a new machine gets what passed, not whatever was released since.
+pip_install -c constraints.txt -e '.[test,cluster]'
 .venv/bin/handoutgen doctor
 
 if [ "${1:-}" != "--no-demo" ]; then

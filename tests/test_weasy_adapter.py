@@ -64,6 +64,121 @@ def test_missing_glyph_warnings_never_carry_the_character(library, caplog):
     assert all("\ue000" not in r.getMessage() for r in caplog.records)
 
 
+@pytest.fixture
+def cli_logging(capsys):
+    """The CLI's own logging set-up (WeasyPrint's records to stderr), undone after."""
+    from handoutgen.cli import _setup_logging
+
+    kept = {
+        name: (lg.handlers[:], lg.level, lg.propagate)
+        for name in ("weasyprint", "handoutgen")
+        for lg in [logging.getLogger(name)]
+    }
+    _setup_logging(0, False)
+    yield lambda: capsys.readouterr().err
+    for name, (handlers, level, propagate) in kept.items():
+        lg = logging.getLogger(name)
+        lg.handlers[:], lg.level, lg.propagate = handlers, level, propagate
+
+
+# Records shaped as WeasyPrint logs them: 68/69 formatted the missing-glyph
+# message itself (the character inside); 70 passes format string and args.
+GLYPH_SHAPES = [
+    pytest.param(
+        "weasyprint",
+        '.notdef glyph rendered for Unicode string unsupported by fonts: "\u0141"',
+        (),
+        ".notdef glyph rendered: no font can draw U+0141",
+        id="68-preformatted",
+    ),
+    pytest.param(
+        "weasyprint",
+        '.notdef glyph rendered for Unicode string unsupported by fonts: "\u0141" (U+0141)',
+        (),
+        ".notdef glyph rendered: no font can draw U+0141",
+        id="69-preformatted-with-code-point",
+    ),
+    pytest.param(
+        "weasyprint",
+        '.notdef glyph rendered for Unicode string unsupported by fonts: "%s" (U+%04X)',
+        ("\u0141", 0x141),
+        ".notdef glyph rendered: no font can draw U+0141",
+        id="70-args",
+    ),
+    pytest.param(
+        "weasyprint",
+        "Glyphs missing for \u0141ukasz Nowak",
+        (),
+        "Glyphs missing for U+0141ukasz Nowak",
+        id="unquoted-preformatted",
+    ),
+    pytest.param(
+        "weasyprint",
+        "Anchor defined twice: %r",
+        ("\u0141ukasz",),
+        "Anchor defined twice: '...'",
+        id="a-name-as-argument",
+    ),
+    pytest.param(
+        "weasyprint.progress",
+        "Step 4 - Drawing %s",
+        ("\u0141ukasz",),
+        "Step 4 - Drawing ...",
+        id="a-child-logger",
+    ),
+]
+
+
+@pytest.mark.parametrize(("logger", "msg", "args", "expected"), GLYPH_SHAPES)
+def test_weasyprint_records_reach_the_logs_without_document_text(
+    cli_logging, logger, msg, args, expected
+):
+    with weasy.watch() as seen:
+        logging.getLogger(logger).warning(msg, *args)
+    stderr = cli_logging()
+    assert seen.messages == [expected]
+    assert stderr == f"warning: {expected}\n"
+    assert "\u0141" not in stderr and "ukasz" not in stderr.replace("U+0141ukasz", "")
+
+
+def test_a_weasyprint_traceback_never_reaches_the_logs(cli_logging):
+    try:
+        raise ValueError("cannot shape \u0141ukasz")
+    except ValueError:
+        logging.getLogger("weasyprint").error("Layout failed: %s", "x" * 3, exc_info=True)
+    stderr = cli_logging()
+    assert stderr == "error: Layout failed: ...\n"
+
+
+def test_what_a_designer_needs_from_weasyprint_is_kept(cli_logging):
+    """Image URLs and paths, CSS source (in backticks), numbers."""
+    wp = logging.getLogger("weasyprint")
+    wp.error(
+        "Failed to load image at %r: %s",
+        "file:///ws/assets/logo.png",
+        FileNotFoundError(2, "No such file or directory", "/ws/assets/logo.png"),
+    )
+    wp.warning("Ignored `%s: %s` at %d:%d, %s.", "colour", "red", 3, 5, "unknown property")
+    assert cli_logging().splitlines() == [
+        "error: Failed to load image at 'file:///ws/assets/logo.png': "
+        "[Errno 2] No such file or directory: '/ws/assets/logo.png'",
+        "warning: Ignored `colour: red` at 3:5, ....",
+    ]
+
+
+@pytest.mark.parametrize("character", ["\ue000", "\U000f0041"])
+def test_a_render_with_a_character_no_font_draws_logs_its_code_point_only(run, tmp_path, character):
+    out = tmp_path / "out.pdf"
+    result = run(
+        "render", "nonsurgical-options", "--patient", f"Pat{character}Example", "-o", str(out)
+    )
+    assert result.exit_code == 0, result.stderr
+    assert out.read_bytes().startswith(b"%PDF")
+    point = f"U+{ord(character):04X}"
+    assert f"warning: .notdef glyph rendered: no font can draw {point}" in result.stderr
+    assert character not in result.stderr and "Example" not in result.stderr
+
+
 def test_strict_turns_a_warning_into_an_error(library):
     document = weasy.layout(library, '<html lang="en"><p>A\ue000B</p></html>')
     with pytest.raises(

@@ -228,13 +228,9 @@ def render_chunk(
 
 
 def _page_count(pdf: bytes) -> int:
-    import pypdfium2 as pdfium
+    from .raster import page_count
 
-    doc = pdfium.PdfDocument(pdf)
-    try:
-        return len(doc)
-    finally:
-        doc.close()
+    return page_count(pdf)
 
 
 # -- client side -----------------------------------------------------------------

@@ -5,6 +5,17 @@ from __future__ import annotations
 import io
 
 
+def page_count(pdf: bytes) -> int:
+    """How many pages a PDF has (pdfium: a runtime dependency, unlike pypdf)."""
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        return len(doc)
+    finally:
+        doc.close()
+
+
 def page_pngs(pdf: bytes, dpi: int = 96) -> list[bytes]:
     """Each page as PNG bytes."""
     return [_png(im) for im in _images(pdf, dpi)]

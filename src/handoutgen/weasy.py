@@ -57,18 +57,98 @@ class Warnings(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-class _RedactGlyphs(logging.Filter):
-    """WeasyPrint quotes the character it could not draw; that character comes
-    from a patient's name, so only its code point may reach a log."""
+class _Redact(logging.Filter):
+    """WeasyPrint's records, made safe to log whatever their wording or shape.
+
+    WeasyPrint quotes document text in some messages: the character no font
+    can draw, from a patient's name, is a format argument since 70 and sat
+    inside a pre-formatted string before. No rule about one message's wording
+    survives such a change, so every record is reduced here to a plain string
+    (no args left to format again, no traceback) in which:
+
+    - a string argument is kept only when it is a URL or an absolute path (a
+      missing image must be named) or sits in backticks (WeasyPrint's quoting
+      of CSS source, from the workspace's stylesheets); a one-character string
+      becomes its code point (which glyph is missing), any other a ``...``;
+    - a pre-formatted message, and any argument that is not a string or a
+      number (an exception), gets the same rule for each quoted string in it;
+    - any character outside printable ASCII left anywhere becomes its code point.
+
+    A missing-glyph message then reads as one fixed sentence."""
+
+    _QUOTED = re.compile(
+        r"\"([^\"]*)\"|'([^']*)'|\u201c([^\u201d]*)\u201d|\u2018([^\u2019]*)\u2019"
+    )
+    _KEPT = re.compile(r"(?:[a-zA-Z][a-zA-Z0-9+.-]*://|/)\S*")  # URLs, absolute paths
+    _TOKEN = re.compile("\u27e6(\\d+)\u27e7")  # an argument's place, see below
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if str(record.msg).startswith(".notdef glyph") and len(record.args or ()) == 2:
-            record.msg = ".notdef glyph rendered: no font can draw U+%04X"
-            record.args = (record.args[1],)  # type: ignore[index]
+        if record.name == "weasyprint" or record.name.startswith("weasyprint."):
+            record.msg, record.args = self.redact(record), ()
+            record.exc_info = record.exc_text = record.stack_info = None
         return True
 
+    def redact(self, record: logging.LogRecord) -> str:
+        args = record.args if isinstance(record.args, tuple) else None
+        text = None
+        if args:
+            # Format with a numbered mark in place of each argument that is not
+            # a number, then put each argument's redacted form in its place.
+            marks = tuple(
+                a if isinstance(a, int | float) else f"\u27e6{i}\u27e7" for i, a in enumerate(args)
+            )
+            try:
+                formatted = str(record.msg) % marks
+            except (TypeError, ValueError, IndexError):
+                formatted = None  # the args do not fit the message: its format string alone
+            if formatted is not None:
+                text = self._TOKEN.sub(lambda m: self._argument(m, args, formatted), formatted)
+        if text is None:
+            text = self._quotes(str(record.msg))
+        text = re.sub(r"[^\x20-\x7e]", lambda m: f"U+{ord(m.group()):04X}", text)
+        if text.startswith(".notdef glyph"):
+            point = re.search(r"U\+[0-9A-F]{4,6}", text)
+            text = ".notdef glyph rendered: no font can draw " + (
+                point.group() if point else "a character"
+            )
+        return text
 
-_REDACT = _RedactGlyphs()
+    def _argument(self, match: re.Match[str], args: tuple, formatted: str) -> str:
+        value = args[int(match.group(1))]
+        if not isinstance(value, str):
+            return self._quotes(str(value))
+        if formatted[: match.start()].count("`") % 2:  # in backticks: CSS source, kept
+            return value
+        return self._one(value)
+
+    def _quotes(self, text: str) -> str:
+        """Each quoted string in ``text`` redacted, its quotes kept."""
+
+        def one(m: re.Match[str]) -> str:
+            inner = next(g for g in m.groups() if g is not None)
+            return m.group()[0] + self._one(inner) + m.group()[-1]
+
+        return self._QUOTED.sub(one, text)
+
+    def _one(self, value: str) -> str:
+        if self._KEPT.fullmatch(value):
+            return value
+        return f"U+{ord(value):04X}" if len(value) == 1 else "..."
+
+
+_REDACT = _Redact()
+
+
+def redact_weasyprint_logs() -> None:
+    """Put the filter on WeasyPrint's loggers (a logger's filter sees only the
+    records logged on it, not its children's). Called on import and by each
+    ``watch`` (adding it again is a no-op), so records logged outside a render
+    step are redacted too."""
+    for name in ("weasyprint", "weasyprint.progress"):
+        logging.getLogger(name).addFilter(_REDACT)
+
+
+redact_weasyprint_logs()
 
 
 def _short(message: str) -> str:
@@ -80,8 +160,8 @@ def _short(message: str) -> str:
 def watch(strict: bool = False) -> Iterator[Warnings]:
     """Collect WeasyPrint's warnings; with ``strict``, any warning is a RenderError."""
     handler = Warnings()
+    redact_weasyprint_logs()
     wp_log = logging.getLogger("weasyprint")
-    wp_log.addFilter(_REDACT)
     wp_log.addHandler(handler)
     try:
         yield handler

@@ -99,11 +99,9 @@ def edition_job(root: str, content_hash: str, fields: dict[str, Any]) -> bool:
 
 
 def _page_count(pdf: bytes) -> int:
-    import io
+    from .raster import page_count
 
-    import pypdf
-
-    return len(pypdf.PdfReader(io.BytesIO(pdf)).pages)
+    return page_count(pdf)
 
 
 def _worker_init() -> None:
