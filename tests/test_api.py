@@ -53,7 +53,7 @@ def test_public_names_are_documented_and_exported():
         env={"PAGER": "cat", "PATH": "/usr/bin:/bin"},
     ).stdout
     assert "open_workspace(path" in out
-    assert "render(self, document: 'str', **fields: 'Any') -> 'bytes'" in out
+    assert "render(self, document: 'str', **fields: 'Unpack[RenderFields]') -> 'bytes'" in out
 
 
 def test_importing_handoutgen_does_not_load_weasyprint():
