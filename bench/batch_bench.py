@@ -79,11 +79,11 @@ def main() -> None:
     parser.add_argument("--memory", default="200,1000", help="batch sizes for the RSS check")
     args = parser.parse_args()
 
-    from handoutgen.batch import BatchSettings, run_batch
-    from handoutgen.content import load_library
-    from handoutgen.recipients import load_recipients
-    from handoutgen.render import make_request, render
-    from handoutgen.workspace import Workspace
+    from handoutgen.content.library import load_library
+    from handoutgen.content.workspace import Workspace
+    from handoutgen.mailing.batch import BatchSettings, run_batch
+    from handoutgen.mailing.recipients import load_recipients
+    from handoutgen.pipeline import make_request, render
 
     ws = Workspace.at(ROOT)
     date = dt.date(2026, 11, 22)

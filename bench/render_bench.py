@@ -79,9 +79,9 @@ def main() -> None:
         # Warm: in one process, after the first render.
         import weasyprint
 
-        from handoutgen.content import load_library
-        from handoutgen.render import make_request, render
-        from handoutgen.workspace import Workspace
+        from handoutgen.content.library import load_library
+        from handoutgen.content.workspace import Workspace
+        from handoutgen.pipeline import make_request, render
 
         library = load_library(Workspace.at(ROOT))
         request = make_request(

@@ -152,9 +152,9 @@ def _typst_compile(fields: dict) -> int:
     global _TYPST_LIB
     import typst
 
-    from handoutgen.content import load_library
-    from handoutgen.fonts import font_dir
-    from handoutgen.workspace import Workspace
+    from handoutgen.content.fonts import font_dir
+    from handoutgen.content.library import load_library
+    from handoutgen.content.workspace import Workspace
 
     if _TYPST_LIB is None:
         _TYPST_LIB = load_library(Workspace.at(ROOT))
@@ -177,11 +177,11 @@ def main() -> None:
     args = parser.parse_args()
     goal_cold, goal_warm = (8, 12) if args.unique else (15, None)
 
-    from handoutgen.batch import BatchSettings, run_batch
-    from handoutgen.content import load_library
-    from handoutgen.recipients import load_recipients
-    from handoutgen.render import make_request, render_pdf
-    from handoutgen.workspace import Workspace
+    from handoutgen.content.library import load_library
+    from handoutgen.content.workspace import Workspace
+    from handoutgen.mailing.batch import BatchSettings, run_batch
+    from handoutgen.mailing.recipients import load_recipients
+    from handoutgen.pipeline import make_request, render_pdf
 
     ws = Workspace.at(ROOT)
     date = dt.date(2026, 11, 22)

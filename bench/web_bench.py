@@ -41,9 +41,9 @@ def main() -> None:
     args = parser.parse_args()
     import httpx
 
-    from handoutgen.content import load_library
-    from handoutgen.render import make_request, render_pdf
-    from handoutgen.workspace import Workspace
+    from handoutgen.content.library import load_library
+    from handoutgen.content.workspace import Workspace
+    from handoutgen.pipeline import make_request, render_pdf
 
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "HANDOUTGEN_CACHE_DIR": str(Path(tmp) / "cache")}

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from handoutgen.cli import cli
-from handoutgen.content import load_library
-from handoutgen.workspace import Workspace
+from handoutgen.content.library import load_library
+from handoutgen.content.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -111,26 +111,51 @@ def pages_text(pdf: bytes) -> list[str]:
     return [re.sub(r"(\w)- (\w)", r"\1-\2", p) for p in pages]
 
 
-# Modules whose tests render: each fails on any warning WeasyPrint or handoutgen
-# logs, unless it is marked @pytest.mark.logs_expected (WeasyPrint's own pattern).
-RENDER_TEST_MODULES = {
-    "test_render",
-    "test_editions",
-    "test_brochure",
-    "test_golden",
-    "test_api",
-    "test_privacy",
-    "test_content_rules",
-}
+def struct_children(node):
+    """The structure elements directly below ``node``."""
+    import pikepdf
+
+    kids = node.get("/K")
+    if kids is None:
+        return []
+    kids = list(kids) if isinstance(kids, pikepdf.Array) else [kids]
+    return [k for k in kids if isinstance(k, pikepdf.Dictionary) and "/S" in k]
 
 
+def struct_elements(node):
+    """Every structure element below ``node``, depth first."""
+    for kid in struct_children(node):
+        yield kid
+        yield from struct_elements(kid)
+
+
+def pdf_ua_problems(pdf: bytes, tmp_path: Path) -> tuple[list[str], list[str]]:
+    """(page-validation failures, pdfua errors and warnings)."""
+    import page
+    from pdfua.model import Severity
+    from pdfua.validator import Validator
+
+    report = page.validate_pdf_bytes(pdf, profile="ua1")
+    failures = [f"{f.rule_id}: {f.message}" for f in report.failures]
+    assert report.is_compliant == (not failures)
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(pdf)
+    outcomes = Validator().validate(str(path)).outcomes
+    findings = [
+        f"{f.rule_id} {f.severity.name}: {f.message}"
+        for o in outcomes
+        for f in o.findings
+        if f.severity in (Severity.ERROR, Severity.WARNING)
+    ]
+    return failures, findings
+
+
+# Every test fails on any warning WeasyPrint or handoutgen logs, unless it is
+# marked @pytest.mark.logs_expected (WeasyPrint's own pattern): a new warning
+# in a render is a finding, not noise.
 @pytest.fixture(autouse=True)
 def _no_unexpected_logs(request):
-    if (
-        request.node.module.__name__ not in RENDER_TEST_MODULES
-        or request.node.get_closest_marker("logs_expected")
-        or "assert_no_logs" in request.fixturenames
-    ):
+    if request.node.get_closest_marker("logs_expected") or "assert_no_logs" in request.fixturenames:
         yield
         return
     request.getfixturevalue("assert_no_logs")

@@ -84,7 +84,7 @@ def test_doctor_reports_subsetting(run):
 
 
 def test_unexpected_errors_have_no_traceback_unless_debug(run, monkeypatch):
-    import handoutgen.content as content
+    import handoutgen.content.library as content
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk on fire")

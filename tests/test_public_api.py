@@ -11,9 +11,9 @@ from conftest import ROOT
 
 
 def test_the_types_the_api_uses_are_exported_from_the_root():
-    from handoutgen.batch import BatchReport, BatchSettings
-    from handoutgen.checks import Finding
-    from handoutgen.models import RenderRequest
+    from handoutgen.content.models import RenderRequest
+    from handoutgen.mailing.batch import BatchReport, BatchSettings
+    from handoutgen.quality.checks import Finding
 
     assert handoutgen.BatchReport is BatchReport
     assert handoutgen.BatchSettings is BatchSettings

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from conftest import pages_text
-from handoutgen.content import load_library
-from handoutgen.errors import HandoutgenError, ValidationFailed
-from handoutgen.render import make_request, render
-from handoutgen.workspace import Workspace
-from handoutgen.yamlfile import YamlInputError, load_bounded
+from handoutgen.content.library import load_library
+from handoutgen.content.workspace import Workspace
+from handoutgen.content.yamlfile import YamlInputError, load_bounded
+from handoutgen.core.errors import HandoutgenError, ValidationFailed
+from handoutgen.pipeline import make_request, render
 
 PASSWD = Path("/etc/passwd")
 PASSWD_TEXT = "root:x:0:0"  # the first entry of any Debian /etc/passwd

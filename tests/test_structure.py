@@ -10,24 +10,85 @@ from conftest import ROOT
 SRC = ROOT / "src" / "handoutgen"
 
 
+# Each stage may import only stages ranked lower. Same rank = siblings that
+# must not know about each other.
+RANKS = {
+    "core": 0,
+    "content": 1,
+    "store": 2,
+    "engine": 2,
+    "render": 3,
+    "editions": 4,
+    "quality": 4,
+    "pipeline": 5,
+    "mailing": 6,
+    "web": 6,
+    "api": 7,
+    "cli": 8,
+}
+# The folders' modules may touch these libraries; no one else may.
+ENGINE_LIBRARIES = {"weasyprint", "pypdfium2", "pydyf"}
+MAX_LINES = 700
+
+
+def modules() -> dict[str, Path]:
+    """Every module by dotted name below the package (``content.models``)."""
+    found = {}
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC).with_suffix("")
+        parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+        found[".".join(parts)] = path
+    return found
+
+
+def stage(module: str) -> str:
+    return module.split(".")[0]
+
+
 def imports_of(path: Path) -> set[str]:
-    """Modules of the package that ``path`` imports, at the top or inside functions."""
+    """Modules of the package that ``path`` imports, at the top or inside
+    functions (a lazy import is still a dependency)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            if node.module:
-                found.add(node.module.split(".")[0])
-            else:  # from . import x, y
+        if isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path}: relative import (use handoutgen.stage.module)"
+            mod = node.module or ""
+            if mod == "handoutgen":
                 found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("handoutgen."):
-            found.add(node.module.split(".")[1])
-    modules = {p.stem for p in SRC.glob("*.py")}
-    return {m for m in found if m in modules and m != path.stem}
+            elif mod.startswith("handoutgen."):
+                rest = mod[len("handoutgen.") :]
+                found.add(rest)
+                found.update(f"{rest}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("handoutgen."):
+                    found.add(alias.name[len("handoutgen.") :])
+    return {m for m in found if m in modules()}
 
 
-def graph() -> dict[str, set[str]]:
-    return {p.stem: imports_of(p) for p in SRC.glob("*.py") if p.stem != "__init__"}
+def third_party_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.add((node.module or "").split(".")[0])
+    return names
+
+
+def module_graph() -> dict[str, set[str]]:
+    return {name: imports_of(path) - {name} for name, path in modules().items() if name}
+
+
+def stage_graph() -> dict[str, set[str]]:
+    edges: dict[str, set[str]] = {}
+    for name, targets in module_graph().items():
+        edges.setdefault(stage(name), set()).update(
+            stage(t) for t in targets if stage(t) != stage(name)
+        )
+    return edges
 
 
 def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
@@ -57,43 +118,69 @@ def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
+def test_every_module_lives_in_a_ranked_stage():
+    unranked = sorted(name for name in modules() if name and stage(name) not in RANKS)
+    assert unranked == [], f"place these in a stage folder (or rank them): {unranked}"
+
+
+def test_the_stages_point_one_way():
+    """No import goes up or sideways between stages: content never reaches
+    for rendering, the engine never for quality, editions never for quality."""
+    wrong = sorted(
+        f"{name} -> {target}"
+        for name, targets in module_graph().items()
+        for target in targets
+        if stage(target) != stage(name) and RANKS[stage(target)] >= RANKS[stage(name)]
+    )
+    assert wrong == []
+
+
+def test_no_stage_imports_one_that_imports_it_back():
+    assert find_cycle(stage_graph()) is None
+
+
 def test_no_module_imports_one_that_imports_it_back():
-    """Lazy imports inside functions count too: they are still a dependency."""
-    assert find_cycle(graph()) is None
+    """Within a folder too; lazy imports inside functions count."""
+    assert find_cycle(module_graph()) is None
 
 
-def test_the_layers_point_one_way():
-    g = graph()
-    below = {
-        "weasy": {"render", "vdp", "fullrender", "compose", "checks", "batch", "web"},
-        "compose": {"render", "vdp", "fullrender", "checks", "weasy"},
-        "context": {"render", "vdp", "compose", "checks", "weasy"},
-        "vdp": {"render", "checks", "batch", "web"},
-        "assemble": {"render", "vdp", "weasy", "compose", "checks", "batch", "web"},
-        "fullrender": {"render", "vdp", "checks"},
-        "checks": {"render", "vdp", "fullrender", "batch", "web"},
-    }
-    for module, forbidden in below.items():
-        assert not (g[module] & forbidden), f"{module} imports {sorted(g[module] & forbidden)}"
+def test_the_checker_catches_an_import_up(tmp_path, monkeypatch):
+    """The rule really reads the code: an engine module importing the
+    pipeline is reported."""
+    fake = tmp_path / "handoutgen"
+    (fake / "engine").mkdir(parents=True)
+    (fake / "pipeline.py").write_text("")
+    (fake / "engine" / "bad.py").write_text("from handoutgen.pipeline import render\n")
+    monkeypatch.setattr(__import__(__name__), "SRC", fake)
+    graph = module_graph()
+    assert graph["engine.bad"] == {"pipeline"}
+    assert RANKS["pipeline"] > RANKS["engine"]
 
 
-def test_only_the_adapter_touches_weasyprint():
-    for path in SRC.glob("*.py"):
-        # fetcher implements WeasyPrint's url_fetcher contract for the adapter;
-        # doctor reports WeasyPrint's version and Pango's; langtags extends
-        # the adapter's tag builder with each element's language.
-        if path.stem in ("weasy", "fetcher", "doctor", "langtags"):
+def test_no_module_is_too_long_to_read():
+    long = sorted(
+        f"{name} ({n} lines)"
+        for name, path in modules().items()
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    )
+    assert long == [], f"split these by job: {long}"
+
+
+def test_only_the_engine_touches_weasyprint_and_pdfium():
+    for name, path in modules().items():
+        if stage(name) == "engine":
             continue
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0:
-                names = [node.module or ""]
-            else:
-                continue
-            assert not any(n.split(".")[0] == "weasyprint" for n in names), path.name
-        assert "._page_box" not in path.read_text(encoding="utf-8"), path.name
+        used = third_party_imports(path) & ENGINE_LIBRARIES
+        assert not used, f"{name} imports {sorted(used)}: go through handoutgen.engine"
+        assert "._page_box" not in path.read_text(encoding="utf-8"), name
+
+
+def test_tests_mirror_the_stages():
+    """A test module for a stage lives in that stage's test folder."""
+    tests = ROOT / "tests"
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and p.name in RANKS}
+    missing = sorted(s for s in RANKS if s not in ("api", "cli", "pipeline") and s not in folders)
+    assert missing == [], f"no tests/<stage>/ folder for {missing}"
 
 
 def test_edition_conventions_match_the_shipped_stylesheet():
@@ -102,7 +189,7 @@ def test_edition_conventions_match_the_shipped_stylesheet():
     or an edition would print one recipient's name on everyone's pages."""
     import re
 
-    from handoutgen.marks import EDITION_CSS, HEAD_SLOTS, PERSONAL_CSS, PERSONAL_MARGIN_BOXES
+    from handoutgen.render.marks import EDITION_CSS, HEAD_SLOTS, PERSONAL_CSS, PERSONAL_MARGIN_BOXES
 
     css = (SRC / "styles" / "handout.css").read_text(encoding="utf-8")
     css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)

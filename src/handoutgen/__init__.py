@@ -17,14 +17,26 @@ for personal or recipient data, a :class:`RenderError` when rendering fails.
 
 from typing import TYPE_CHECKING, Any
 
-from .api import BatchOptions, HandoutWorkspace, RenderFields, open_workspace, reset_caches
-from .errors import ContentError, DataError, HandoutgenError, RenderError, ValidationFailed
-from .version import __version__
+from handoutgen.api import (
+    BatchOptions,
+    HandoutWorkspace,
+    RenderFields,
+    open_workspace,
+    reset_caches,
+)
+from handoutgen.core.errors import (
+    ContentError,
+    DataError,
+    HandoutgenError,
+    RenderError,
+    ValidationFailed,
+)
+from handoutgen.core.version import __version__
 
 if TYPE_CHECKING:
-    from .batch import BatchReport, BatchSettings, RowProblem, RowResult
-    from .checks import Finding
-    from .models import RenderRequest
+    from handoutgen.content.models import RenderRequest
+    from handoutgen.mailing.batch import BatchReport, BatchSettings, RowProblem, RowResult
+    from handoutgen.quality.checks import Finding
 
 __all__ = [
     "BatchOptions",
@@ -49,12 +61,12 @@ __all__ = [
 # The types the API returns and takes, loaded on first use: importing
 # handoutgen stays cheap (no pydantic models, no batch machinery).
 _LAZY = {
-    "BatchReport": "batch",
-    "BatchSettings": "batch",
-    "RowProblem": "batch",
-    "RowResult": "batch",
-    "Finding": "checks",
-    "RenderRequest": "models",
+    "BatchReport": "mailing.batch",
+    "BatchSettings": "mailing.batch",
+    "RowProblem": "mailing.batch",
+    "RowResult": "mailing.batch",
+    "Finding": "quality.checks",
+    "RenderRequest": "content.models",
 }
 
 

@@ -16,12 +16,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypedDict, Unpack
 
-from .workspace import Workspace
+from handoutgen.content.workspace import Workspace
 
 if TYPE_CHECKING:
-    from .batch import BatchReport
-    from .checks import Finding
-    from .content import Library
+    from handoutgen.content.library import Library
+    from handoutgen.mailing.batch import BatchReport
+    from handoutgen.quality.checks import Finding
 
 
 class RenderFields(TypedDict, total=False):
@@ -96,7 +96,7 @@ class HandoutWorkspace:
     @property
     def library(self) -> Library:
         """The validated content; raises :class:`handoutgen.ValidationFailed` with every problem."""
-        from .content import load_library
+        from handoutgen.content.library import load_library
 
         stamp = self.workspace.content_stamp()
         if self._library is None or stamp != self._stamp:
@@ -128,7 +128,7 @@ class HandoutWorkspace:
         ``language``, ``large_print``, ``brand``, ``allow_draft``, ``strict``...
         Bad values raise :class:`handoutgen.DataError` naming the field.
         """
-        from .render import make_request, render
+        from handoutgen.pipeline import make_request, render
 
         loose: dict[str, object] = dict(fields)
         options = fields.get("options")
@@ -144,7 +144,7 @@ class HandoutWorkspace:
 
         ``today`` fixes the date the review-date rules measure against.
         """
-        from .checks import check
+        from handoutgen.quality.checks import check
 
         docs = list(documents) if documents is not None else None
         return check(self.library, docs, today=today)
@@ -163,7 +163,7 @@ class HandoutWorkspace:
         ``mapping`` ({column: field}), ``letter_date``, ``encoding``...
         Returns the report; rows that failed are in it, not raised.
         """
-        from .batch import BatchSettings, run_batch
+        from handoutgen.mailing.batch import BatchSettings, run_batch
 
         loose: dict[str, object] = dict(settings)
         merged = settings.get("merged")
@@ -185,7 +185,10 @@ def reset_caches() -> None:
     """Forget everything kept in memory between renders: content-check results,
     editions and their differential checks, parsed stylesheets, and the content
     a batch worker loaded. The disk cache is left alone (``handoutgen cache clear``)."""
-    from . import batch, checks, vdp, weasy
+    from handoutgen.editions import vdp
+    from handoutgen.engine import weasy
+    from handoutgen.mailing import batch
+    from handoutgen.quality import checks
 
     checks.clear_caches()
     vdp.clear_caches()

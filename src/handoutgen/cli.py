@@ -15,8 +15,8 @@ from pathlib import Path
 
 import click
 
-from .errors import HandoutgenError
-from .version import __version__
+from handoutgen.core.errors import HandoutgenError
+from handoutgen.core.version import __version__
 
 log = logging.getLogger("handoutgen")
 
@@ -113,7 +113,7 @@ def _verbosity_options() -> list[click.Option]:
 def _language(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """A language code in any case, made canonical ('ES' -> 'es'); a malformed
     one is a usage error. Whether the document has it is the library's call."""
-    from .models import normalize_language
+    from handoutgen.content.models import normalize_language
 
     if value is None:
         return None
@@ -132,8 +132,8 @@ _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
 def _library(ctx: click.Context):
-    from .content import load_library
-    from .workspace import Workspace
+    from handoutgen.content.library import load_library
+    from handoutgen.content.workspace import Workspace
 
     return load_library(Workspace.at(ctx.obj["workspace"]))
 
@@ -218,10 +218,10 @@ def render(
     language: str | None,
 ) -> None:
     """Render DOCUMENT for one patient as PDF, HTML or PNG."""
-    from .output import require_parent, write_atomic
-    from .render import make_request
-    from .render import render as do_render
-    from .workspace import display_path
+    from handoutgen.content.workspace import display_path
+    from handoutgen.core.output import require_parent, write_atomic
+    from handoutgen.pipeline import make_request
+    from handoutgen.pipeline import render as do_render
 
     if output not in (None, "-"):
         require_parent(Path(output))  # before any work; the default output/ is made
@@ -294,11 +294,11 @@ def check(
 ) -> None:
     """Check content against the patient-safety standards (reading level, balance,
     sources, review dates, required parts, claims). Exits 1 on any error."""
-    from .checks import check as run_check
+    from handoutgen.quality.checks import check as run_check
 
     library = _library(ctx)
     if report:
-        from .report import print_report
+        from handoutgen.quality.report import print_report
 
         print_report(library, list(documents) or None, options or None, as_json=as_json)
         return
@@ -334,10 +334,10 @@ def check(
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> None:
     """List the documents and options with their titles."""
-    from .models import DEFAULT_LANGUAGE
+    from handoutgen.content.models import DEFAULT_LANGUAGE
 
     library = _library(ctx)
-    from .context import document_languages
+    from handoutgen.render.context import document_languages
 
     docs = [
         {
@@ -473,9 +473,9 @@ def batch(
     language and page size) are laid out once and cached; each recipient's
     letter, name and page numbers are stamped on them. Rows that cannot share
     an edition are rendered in full, and the summary says which and why."""
-    from .batch import BatchSettings, run_batch
-    from .recipients import parse_map
-    from .workspace import Workspace
+    from handoutgen.content.workspace import Workspace
+    from handoutgen.mailing.batch import BatchSettings, run_batch
+    from handoutgen.mailing.recipients import parse_map
 
     date = _day(letter_date) or _today()
     settings = BatchSettings(
@@ -704,9 +704,9 @@ def preview(
     ctx: click.Context, document: str, out_dir: Path, watch: bool, dpi: int, brand: str | None
 ) -> None:
     """Write DOCUMENT as PNG pages for designers; --watch keeps them current."""
-    from .preview import render_preview
-    from .preview import watch as watch_loop
-    from .workspace import Workspace
+    from handoutgen.content.workspace import Workspace
+    from handoutgen.web.preview import render_preview
+    from handoutgen.web.preview import watch as watch_loop
 
     workspace = Workspace.at(ctx.obj["workspace"])
     options = {"dpi": dpi, "brand": brand} if brand else {"dpi": dpi}
@@ -798,10 +798,10 @@ def serve(
     import ipaddress
     import os
 
-    from .auth import users
-    from .web import LOOPBACK, ServeConfig
-    from .web import serve as run_server
-    from .workspace import Workspace, display_path
+    from handoutgen.content.workspace import Workspace, display_path
+    from handoutgen.web.app import LOOPBACK, ServeConfig
+    from handoutgen.web.app import serve as run_server
+    from handoutgen.web.auth import users
 
     workspace = Workspace.at(ctx.obj["workspace"])
     if keyfile and not certfile:
@@ -876,8 +876,8 @@ def _new_password(name: str, password_stdin: bool) -> str:
 @click.pass_context
 def users_add(ctx: click.Context, name: str, password_stdin: bool) -> None:
     """Add a user who may sign in."""
-    from .auth import add_user, check_name
-    from .workspace import Workspace
+    from handoutgen.content.workspace import Workspace
+    from handoutgen.web.auth import add_user, check_name
 
     workspace = Workspace.at(ctx.obj["workspace"])
     check_name(name)
@@ -891,8 +891,8 @@ def users_add(ctx: click.Context, name: str, password_stdin: bool) -> None:
 @click.pass_context
 def users_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
     """Give a user a new password (signs them out everywhere)."""
-    from .auth import set_password, users
-    from .workspace import Workspace
+    from handoutgen.content.workspace import Workspace
+    from handoutgen.web.auth import set_password, users
 
     workspace = Workspace.at(ctx.obj["workspace"])
     if name not in users(workspace):
@@ -906,8 +906,8 @@ def users_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
 @click.pass_context
 def users_remove(ctx: click.Context, name: str) -> None:
     """Remove a user (their sessions end at once)."""
-    from .auth import remove_user
-    from .workspace import Workspace
+    from handoutgen.content.workspace import Workspace
+    from handoutgen.web.auth import remove_user
 
     remove_user(Workspace.at(ctx.obj["workspace"]), name)
     click.echo(f"Removed {name}.", err=True)
@@ -917,8 +917,8 @@ def users_remove(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def users_list(ctx: click.Context) -> None:
     """List the users, one a line."""
-    from .auth import users
-    from .workspace import Workspace
+    from handoutgen.content.workspace import Workspace
+    from handoutgen.web.auth import users
 
     for name, entry in sorted(users(Workspace.at(ctx.obj["workspace"])).items()):
         created = entry.get("created", "") if isinstance(entry, dict) else ""
@@ -939,8 +939,8 @@ def audit(ctx: click.Context, since: dt.datetime | None, as_json: bool) -> None:
     version, when. Never for whom: no patient data is in the log."""
     import dataclasses
 
-    from .audit import read
-    from .workspace import Workspace
+    from handoutgen.content.workspace import Workspace
+    from handoutgen.store.audit import read
 
     entries = read(Workspace.at(ctx.obj["workspace"]), _day(since))
     for e in entries:
@@ -959,7 +959,7 @@ def audit(ctx: click.Context, since: dt.datetime | None, as_json: bool) -> None:
 @cli.command()
 def doctor() -> None:
     """Check that WeasyPrint, fonts and font subsetting are set up."""
-    from .doctor import run_checks
+    from handoutgen.engine.doctor import run_checks
 
     failed = False
     for check in run_checks():
@@ -989,8 +989,8 @@ def warm(ctx: click.Context, documents: tuple[str, ...], clinics: tuple[str, ...
     For each DOC (default: every document) with its own options, and the
     usual fields (name, visit date, clinician, with and without a note).
     Only stand-in values are laid out: the cache holds no patient data."""
-    from . import cache
-    from .render import warm as do_warm
+    from handoutgen.pipeline import warm as do_warm
+    from handoutgen.store import cache
 
     if cache.open_cache() is None:
         raise HandoutgenError(
@@ -1024,8 +1024,8 @@ def translations_group() -> None:
 def translations_stamp(ctx: click.Context, files: tuple[Path, ...]) -> None:
     """Record that each FILE matches its English source as it is now (the hash
     of the English text, per field). Run it after updating a translation."""
-    from .errors import DataError
-    from .translations import stamp
+    from handoutgen.content.translations import stamp
+    from handoutgen.core.errors import DataError
 
     library = _library(ctx)
     errors = []
@@ -1050,7 +1050,7 @@ def cache_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def cache_info(as_json: bool) -> None:
     """Where the cache is, whether it is used, and what it holds."""
-    from . import cache
+    from handoutgen.store import cache
 
     data = cache.info()
     if as_json:
@@ -1070,7 +1070,7 @@ def cache_info(as_json: bool) -> None:
 @cache_group.command(name="clear")
 def cache_clear() -> None:
     """Delete every cached entry and the cache's key."""
-    from . import cache
+    from handoutgen.store import cache
 
     removed = cache.clear()
     click.echo(f"Removed {removed} cache entr{'y' if removed == 1 else 'ies'}.")
@@ -1082,8 +1082,8 @@ def cache_clear() -> None:
 def init(ctx: click.Context, directory: Path) -> None:
     """Start a workspace in DIRECTORY (default: here): a handout, its options, a
     brand, templates/ and styles/ to start from, a README and editor schemas."""
-    from .scaffold import DOCUMENT, init_workspace
-    from .workspace import display_path
+    from handoutgen.content.scaffold import DOCUMENT, init_workspace
+    from handoutgen.content.workspace import display_path
 
     written = init_workspace(directory)
     if not ctx.obj["quiet"]:
@@ -1110,14 +1110,14 @@ def schema(ctx: click.Context, kind: str | None, output: Path | None) -> None:
     if kind is None:
         if output is not None:
             raise click.UsageError("-o needs a KIND (option, document or brand)")
-        from .scaffold import write_schemas
-        from .workspace import Workspace, display_path
+        from handoutgen.content.scaffold import write_schemas
+        from handoutgen.content.workspace import Workspace, display_path
 
         for path in write_schemas(Workspace.at(ctx.obj["workspace"]).root):
             if not ctx.obj["quiet"]:
                 click.echo(f"Wrote {display_path(path)}", err=True)
         return
-    from .schema import schema_text, write_schema
+    from handoutgen.content.schema import schema_text, write_schema
 
     if output is None or str(output) == "-":
         click.echo(schema_text(kind), nl=False)
@@ -1128,7 +1128,7 @@ def schema(ctx: click.Context, kind: str | None, output: Path | None) -> None:
 
 
 def _today():  # noqa: ANN202
-    from .clock import today
+    from handoutgen.core.clock import today
 
     return today()
 

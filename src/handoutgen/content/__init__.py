@@ -1,0 +1,1 @@
+"""The workspace and its content: YAML, models, translations, styles, fonts, templates."""

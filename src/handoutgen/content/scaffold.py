@@ -1,0 +1,109 @@
+"""``handoutgen init``: a new workspace that validates and renders on the first try.
+
+The starting content is real, reviewed content (a handout, its options and a
+sample brand) plus commented starting points for designers and a README for
+the content team. Every YAML file's first line points editors at the JSON
+Schema written into ``schemas/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from handoutgen.content.schema import FOLDER, MODELS, file_name, kind_of, modeline, schema_text
+from handoutgen.content.workspace import PACKAGE_DIR, display_path
+from handoutgen.core.errors import ContentError
+
+STARTER = PACKAGE_DIR / "starter"
+DOCUMENT = "neck-surgery"
+# The starter handout uses the workspace's own template, stylesheet and brand,
+# so a designer sees an edit to either at once.
+_WIRING = (
+    "template: handout.html\n",
+    "template: my-handout.html\nbrand: example-clinic\nstyles:\n  - clinic.css\n",
+)
+
+
+def starter_files() -> dict[str, str]:
+    """Relative path -> text of every file of a new workspace."""
+    files: dict[str, str] = {}
+    for path in sorted(STARTER.rglob("*")):
+        if path.is_dir() or path.name.startswith(".") or "__pycache__" in path.parts:
+            continue
+        rel = path.relative_to(STARTER).as_posix()
+        files[rel] = path.read_text(encoding="utf-8")
+    doc = f"handouts/{DOCUMENT}.yaml"
+    if _WIRING[0] not in files[doc]:  # pragma: no cover - caught by the init test
+        raise ContentError(f"the starter {doc} has no '{_WIRING[0].strip()}' line to wire")
+    files[doc] = files[doc].replace(_WIRING[0], _WIRING[1], 1)
+    for kind in MODELS:
+        files[f"{FOLDER}/{file_name(kind)}"] = schema_text(kind)
+    return files
+
+
+def add_modelines(files: dict[str, str], root: Path) -> dict[str, str]:
+    """Put each YAML file's schema line first (once)."""
+    out = {}
+    for rel, text in files.items():
+        kind = kind_of(root / rel, root / "handouts") if rel.endswith(".yaml") else None
+        if kind and not text.startswith("# yaml-language-server:"):
+            text = modeline(root / rel, root, kind) + text
+        out[rel] = text
+    return out
+
+
+def init_workspace(target: Path) -> list[Path]:
+    """Create the workspace in ``target`` (made if missing). Nothing is written
+    if any file it would write is already there: an existing workspace is never
+    overwritten."""
+    root = target.resolve()
+    if root.exists() and not root.is_dir():
+        raise ContentError(f"{display_path(root)} is a file, not a folder")
+    if (root / "handouts").exists() or (root / "handouts").is_symlink():
+        # Sample content added beside a clinic's real documents would reach
+        # its web form and its mailings.
+        raise ContentError(
+            f"{display_path(root)} is already a workspace (it has handouts/); nothing was "
+            "written. Pick an empty or new folder (handoutgen init NEW-FOLDER)"
+        )
+    files = add_modelines(starter_files(), root)
+    clashes = [rel for rel in files if (root / rel).exists() or (root / rel).is_symlink()]
+    if clashes:
+        shown = ", ".join(clashes[:5]) + (
+            f" and {len(clashes) - 5} more" if len(clashes) > 5 else ""
+        )
+        raise ContentError(
+            f"{display_path(root)} already has {shown}; nothing was written. Pick an empty "
+            "or new folder (handoutgen init NEW-FOLDER)"
+        )
+    written = []
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "x", encoding="utf-8") as fh:  # "x": never replace a file
+            fh.write(text)
+        written.append(path)
+    return written
+
+
+def write_schemas(root: Path) -> list[Path]:
+    """(Re)write the workspace's schemas/ from the models (``handoutgen schema``).
+    Each file is replaced whole (written beside it, then renamed)."""
+    import os
+    import tempfile
+
+    out = []
+    for kind in MODELS:
+        path = root / FOLDER / file_name(kind)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(schema_text(kind))
+            os.chmod(tmp, 0o644)  # not private: it describes the files, holds no data
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        out.append(path)
+    return out

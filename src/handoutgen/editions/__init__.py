@@ -1,0 +1,1 @@
+"""Variable data: one layout per shared option set, personal text stamped on top."""

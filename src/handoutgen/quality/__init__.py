@@ -1,0 +1,1 @@
+"""Checks, fit and the report: what a reviewer and a print shop would catch."""

@@ -1,0 +1,140 @@
+"""Does a fixed-size document hold the options chosen for it?
+
+A tri-fold has two sides and a booklet a set number of pages (the document's
+``pages``). How many options fit is not a number written down anywhere: it is
+found by laying the document out, so it follows the templates, the styles and
+the text as they are today. ``capacity`` is the largest count of leading
+options whose layout fits; it is cached by content, so the search is paid once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from handoutgen.content.library import Library
+from handoutgen.content.models import Document
+from handoutgen.core.errors import HandoutgenError
+
+log = logging.getLogger("handoutgen")
+
+# What a reader calls each fixed-size template (by file name); others are "layout".
+LAYOUT_NAMES = {"trifold.html": "tri-fold", "booklet.html": "booklet"}
+
+
+@dataclass(frozen=True)
+class Fit:
+    """One layout of a document with some options: its pages and cut panels."""
+
+    pages: int
+    overflowing: tuple[str, ...]
+    limit: int | None
+
+    @property
+    def ok(self) -> bool:
+        return (self.limit is None or self.pages <= self.limit) and not self.overflowing
+
+
+def layout_name(doc: Document) -> str:
+    return LAYOUT_NAMES.get(doc.template.rsplit("/", 1)[-1], f"{doc.pages}-page layout")
+
+
+def measure(library: Library, doc: Document, option_ids: list[str] | tuple[str, ...]) -> Fit:
+    """Lay the document out with these options (no personal data) and measure it."""
+    from handoutgen.engine.weasy import layout, overflowing_panels
+    from handoutgen.render.compose import render_html
+    from handoutgen.render.context import make_request
+    from handoutgen.store import cache
+
+    ids = tuple(option_ids)
+    # A measure depends on the content and on the code that lays it out (the
+    # cache keys every entry by the code, WeasyPrint's version included).
+    key = f"{library.content_hash} {doc.id} {','.join(ids)}"
+    stored = cache.get("fit", key)
+    if isinstance(stored, dict):
+        try:
+            return Fit(int(stored["pages"]), tuple(stored["overflowing"]), doc.pages)
+        except (KeyError, TypeError, ValueError):
+            pass  # an entry from another layout: measure again
+    html = render_html(library, make_request(document=doc.id, options=ids))
+    rendered = layout(library, html)
+    fit = Fit(len(rendered.pages), tuple(overflowing_panels(rendered)), doc.pages)
+    cache.put("fit", key, {"pages": fit.pages, "overflowing": list(fit.overflowing)})
+    return fit
+
+
+def capacity(
+    library: Library, doc: Document, candidates: list[str], guess: int | None = None
+) -> int:
+    """The largest k such that the first k ``candidates`` fit the document's pages
+    (0 if not even one does). Assumes more options never take less room.
+
+    ``guess`` is where to look first (the document's own count, say): when it is
+    right, two layouts settle it; otherwise a binary search finishes the job."""
+    lo, hi = 0, len(candidates)  # lo fits (0 trivially); nothing above hi is tried
+    if guess is not None and 0 < guess < hi:
+        if measure(library, doc, candidates[:guess]).ok:
+            if not measure(library, doc, candidates[: guess + 1]).ok:
+                return guess
+            lo = guess + 1
+        else:
+            hi = guess - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if measure(library, doc, candidates[:mid]).ok:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def too_many(library: Library, doc: Document, option_ids: list[str], fit: Fit) -> str | None:
+    """The message when the layout does not fit because of how many options were
+    chosen (fewer would fit), else None: then the text itself is too long."""
+    if fit.ok or doc.pages is None or len(option_ids) < 2:
+        return None
+    # Pages grow with options: the share of them that filled the allowed pages is
+    # a good first guess.
+    guess = len(option_ids) * doc.pages // max(fit.pages, 1)
+    n = capacity(library, doc, option_ids[:-1], guess=max(1, guess))
+    if n == 0:
+        return None
+    name = layout_name(doc)
+    return (
+        f"the {name} holds at most {n} option{'s' if n != 1 else ''}; {len(option_ids)} were "
+        f"chosen: choose at most {n}, or use a document with more pages"
+    )
+
+
+def form_limit(library: Library, doc_id: str) -> int | None:
+    """How many options the web form offers to tick for a document: None for
+    documents without a fixed page count, else how many fit, taking the document's
+    own options first, then the others in the order the form lists them."""
+    doc = library.documents[doc_id]
+    if doc.pages is None:
+        return None
+    rank = {o: i for i, o in enumerate(doc.options)}
+    order = sorted(library.options, key=lambda o: (o not in rank, rank.get(o, 0), o))
+    try:
+        return max(1, capacity(library, doc, order, guess=len(doc.options)))
+    except HandoutgenError as exc:  # the form still works; every render checks the fit
+        log.warning("could not measure how many options %s holds: %s", doc_id, exc)
+        return None
+
+
+def unfit_rows(library: Library, doc: Document, recipients: list) -> dict[int, str]:  # noqa: ANN001
+    """For a batch: row number -> why its options do not fit the document, for
+    each row whose option set is too many for a fixed-size layout. Each distinct
+    set is laid out once."""
+    if doc.pages is None or doc.kind != "brochure":
+        return {}
+    verdicts: dict[tuple[str, ...], str | None] = {}
+    out: dict[int, str] = {}
+    for rec in recipients:
+        chosen = rec.fields.get("options") or doc.options
+        ids = tuple(dict.fromkeys(chosen))
+        if ids not in verdicts:
+            verdicts[ids] = too_many(library, doc, list(ids), measure(library, doc, ids))
+        if verdicts[ids] is not None:
+            out[rec.row] = verdicts[ids]  # type: ignore[assignment]
+    return out

@@ -1,0 +1,414 @@
+"""The template context: a request resolved against the content.
+
+``make_request`` turns loose input (CLI flags, form fields, a recipient row)
+into a validated :class:`RenderRequest`; ``plan`` resolves its document and
+options; ``context`` is everything a template sees.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from markupsafe import Markup
+from pydantic import ValidationError
+
+from handoutgen.content import i18n
+from handoutgen.content.fonts import FAMILY, font_face_css
+from handoutgen.content.library import Library, add_months, did_you_mean
+from handoutgen.content.models import Document, Option, RenderRequest
+from handoutgen.core.errors import DataError, RenderError
+from handoutgen.core.version import __version__
+from handoutgen.render.marks import Marks
+
+# Unicode isolates: a name typed or pasted with a right-to-left override (or
+# simply in Arabic or Hebrew) cannot reorder the generated text around it
+# ("Prepared for ... · Visit of ..."). WeasyPrint does not implement CSS
+# `unicode-bidi: isolate`, but Pango honours FSI...PDI in the text itself.
+# Only values that can reorder anything get them: the isolate characters come
+# from a fallback font, whose taller line would change the box of every plain
+# left-to-right name (and so keep it off its shared edition).
+_FSI, _PDI = "\u2068", "\u2069"
+_ISOLATE_CONTROLS = dict.fromkeys(range(0x2066, 0x206A))  # LRI RLI FSI PDI: could break out
+_REORDERING = {"R", "AL", "AN", "LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"}
+
+
+def isolate(value: str | None) -> str | None:
+    """A personal value wrapped in a bidi isolate if it has right-to-left
+    characters or bidi controls (None, "" and plain left-to-right text unchanged)."""
+    if not value or not any(unicodedata.bidirectional(c) in _REORDERING for c in value):
+        return value
+    return _FSI + value.translate(_ISOLATE_CONTROLS) + _PDI
+
+
+def make_request(**fields: Any) -> RenderRequest:
+    """Build a RenderRequest from loose input, reporting bad fields as a DataError."""
+    fields = {k: v for k, v in fields.items() if v is not None}
+    try:
+        return RenderRequest(**fields)
+    except ValidationError as exc:
+        msgs = []
+        for err in exc.errors(include_url=False):
+            name = ".".join(str(p) for p in err["loc"])
+            msgs.append(f"{name}: {err['msg'].removeprefix('Value error, ')}")
+        raise DataError("; ".join(msgs)) from None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A resolved request: the document, its options and the template context."""
+
+    request: RenderRequest
+    document: Document
+    options: list[Option]
+    page_size: str
+    language: str
+    # Translation files behind this render that are stale or not reviewed by
+    # a qualified human translator (their paths): every page says so.
+    translation_mark: tuple[str, ...] = ()
+
+
+def plan(library: Library, request: RenderRequest) -> Plan:
+    doc = library.document(request.document)
+    ids = list(dict.fromkeys(request.options)) if request.options else list(doc.options)
+    unknown = [i for i in ids if i not in library.options]
+    if unknown:
+        raise DataError(
+            "; ".join(f"unknown option '{i}'{did_you_mean(i, library.options)}" for i in unknown)
+            + " (`handoutgen list` shows the options)"
+        )
+    options = [library.options[i] for i in ids]
+    language = request.language or doc.language
+    try:
+        mark = language_gate(
+            library, doc, options, language, request.brand, stale_ok=request.allow_draft
+        )
+    except DataError:
+        if not _has_any_of(library, doc, language):
+            raise DataError(unavailable(library, doc.id, language)) from None
+        raise  # partly translated: the long message says what is missing
+    return Plan(
+        request=request,
+        document=doc,
+        options=options,
+        page_size=request.page_size or doc.page_size,
+        language=language,
+        translation_mark=mark,
+    )
+
+
+def _has_any_of(library: Library, doc: Document, language: str) -> bool:
+    """Whether the workspace has begun ``language`` for ``doc``: template strings
+    or a translation file of the document."""
+    return i18n.catalog(language, library_catalog_dirs(library)) is not None or any(
+        library.translations.record(code, "document", doc.id)
+        for code in (language, i18n.base(language))
+    )
+
+
+def unavailable(library: Library, doc_id: str, language: str) -> str:
+    """One line for a language a document does not have at all: which it has."""
+    name = i18n.language_name(language, i18n.SOURCE_LANGUAGE)
+    shown = f"'{language}' ({name})" if name != language else f"'{language}'"
+    has = ", ".join(
+        f"{i18n.language_name(code, i18n.SOURCE_LANGUAGE)} ({code})"
+        for code in document_languages(library, doc_id)
+    )
+    return f"{shown} is not available for {doc_id}; it is available in {has}"
+
+
+def language_gate(
+    library: Library,
+    doc: Document,
+    options: list[Option],
+    language: str,
+    brand: str | None = None,
+    *,
+    stale_ok: bool = True,
+) -> tuple[str, ...]:
+    """Refuse a language the document (or an option, or the templates) does not
+    have, naming what is missing; return the translation files that need the
+    "not yet reviewed" mark. Unless ``stale_ok`` (--allow-draft), a translation
+    made from English that has changed since is refused too: it may still say
+    what the English no longer does."""
+    if i18n.base(language) == i18n.SOURCE_LANGUAGE:
+        return ()
+    if language in i18n.OTHER_SCRIPT and language not in library.translations.languages():
+        # A region falls back to its base language, but never to another script.
+        raise DataError(
+            f"'{language}' is written in {i18n.OTHER_SCRIPT[language]}, and '{i18n.base(language)}' "
+            f"content is Simplified Chinese: add a '{language}' translation, or use "
+            f"'{i18n.base(language)}' if the reader reads Simplified Chinese"
+        )
+    from handoutgen.content.translations import missing_text
+
+    problems: list[str] = []
+    if i18n.catalog(language, library_catalog_dirs(library)) is None:
+        problems.append(
+            f"the templates have no '{language}' strings (locale/{language}/LC_MESSAGES/messages.po)"
+        )
+    marked: list[str] = []
+    items: list[tuple[str, str, Any]] = [("document", doc.id, doc)]
+    items += [("option", o.id, o) for o in options]
+    brand_id = brand or doc.brand
+    if brand_id and brand_id in library.brands:
+        items.append(("brand", brand_id, library.brands[brand_id]))
+    for kind, item_id, model in items:
+        record = library.translations.record(
+            language, kind, item_id
+        ) or library.translations.record(i18n.base(language), kind, item_id)
+        missing = missing_text(model, language)
+        if missing:
+            shown = ", ".join(missing[:3]) + (
+                f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+            )
+            where = (
+                f"{record.path} has problems (see `handoutgen check`)"
+                if record and not record.usable
+                else f"{record.path} lacks {shown}"
+                if record
+                else f"no translation file for {kind} '{item_id}'"
+            )
+            problems.append(f"{kind} '{item_id}' is not translated into '{language}': {where}")
+        elif record is not None and record.needs_mark:
+            marked.append(record.path)
+            # Proven stale (stamped against English that has changed since);
+            # a file never stamped is only marked, and `check` says to stamp it.
+            if record.stale and record.stamped and not stale_ok:
+                problems.append(
+                    f"{record.path} was made from an older English {kind} '{item_id}' "
+                    f"(see `handoutgen check`); update it and run `handoutgen translations "
+                    f"stamp {record.path}`, or pass --allow-draft to print it marked"
+                )
+    if problems:
+        raise DataError(
+            f"cannot render '{doc.id}' in '{language}': "
+            + "; ".join(problems)
+            + ". Nothing falls back to English: translate it, or render in another language"
+        )
+    return tuple(marked)
+
+
+def library_catalog_dirs(library: Library) -> tuple:
+    """The workspace's own catalog folders (beside its template folders)."""
+    from pathlib import Path
+
+    return tuple(Path(d).parent / "locale" for d in library.workspace.template_dirs)
+
+
+def _brand(library: Library, p: Plan):  # noqa: ANN202
+    brand_id = p.request.brand or p.document.brand
+    if brand_id is None:
+        return None
+    try:
+        return library.brands[brand_id]
+    except KeyError:
+        raise DataError(
+            f"unknown brand '{brand_id}'{did_you_mean(brand_id, library.brands)}"
+        ) from None
+
+
+def localized_asset(ws: Any, src: str, language: str) -> str:
+    """``dir/name.<lang>.ext`` if the workspace has it (inside it), else ``src``."""
+    if i18n.base(language) == i18n.SOURCE_LANGUAGE:
+        return src
+    from pathlib import PurePosixPath
+
+    path = PurePosixPath(src)
+    for code in dict.fromkeys((language, i18n.base(language))):
+        candidate = str(path.with_name(f"{path.stem}.{code}{path.suffix}"))
+        full = ws.root / candidate
+        if full.is_file() and ws.confined(full):
+            return candidate
+    return src
+
+
+def _taglines(library: Library, doc: Document, brand: Any) -> list:
+    from handoutgen.content import taglines
+
+    phone = brand.phone if brand and brand.phone else doc.phone
+    return taglines.shown(library.workspace, phone)
+
+
+def _qr_svg(url: str, dark: str, lang: str = "en") -> Markup:
+    """A vector QR code (segno) for a validated http(s) URL."""
+    import segno
+
+    qr = segno.make(url, error="m", micro=False)
+    # segno writes well-formed SVG from the URL's bytes; nothing else goes in.
+    # The <title> becomes the figure's alternate text in the tagged PDF.
+    svg = qr.svg_inline(
+        scale=4,
+        dark=dark,
+        light="#ffffff",
+        border=2,
+        omitsize=True,
+        title=i18n.gettext("QR code that opens %(url)s", lang) % {"url": url},
+    )
+    return Markup(svg)
+
+
+def _stylesheet_text(ws: Any, path: Any) -> str:
+    stat = path.stat()
+    return _rewritten(ws, str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=64)
+def _rewritten(ws: Any, path: str, _mtime: int, _size: int) -> str:
+    from pathlib import Path
+
+    from handoutgen.content.cssfile import rewrite_urls
+
+    p = Path(path)
+    return rewrite_urls(p.read_text(encoding="utf-8"), p, ws, ws.display(p))
+
+
+def context(
+    library: Library,
+    p: Plan,
+    *,
+    inline_fonts: bool = False,
+    draft: bool = False,
+    pad_pages: int = 0,
+    marks: Marks | None = None,
+) -> dict[str, Any]:
+    """Everything a template sees. Personal fields stay plain strings (escaped on output)."""
+    req, doc = p.request, p.document
+    sources: list[str] = []
+    for option in p.options:
+        for ev in option.evidence:
+            if ev.source not in sources:
+                sources.append(ev.source)
+    disclaimers = list(doc.disclaimers)
+    for option in p.options:
+        if option.disclaimer and option.disclaimer not in disclaimers:
+            disclaimers.append(option.disclaimer)
+    reviewed = min(o.reviewed for o in p.options)
+
+    ws = library.workspace
+
+    def stylesheet(name: str) -> Markup:
+        path = ws.find_style(name)
+        if path is None:
+            raise RenderError(
+                f"stylesheet '{name}' not found; looked in {ws.looked_in(ws.style_dirs)}"
+            )
+        # Stylesheets are trusted workspace files, inlined so the HTML stands alone;
+        # their url()s are made relative to them, as a browser reads them, and
+        # the strings they print are put in the page's language.
+        return Markup(i18n.translate_css(_stylesheet_text(ws, path), p.language))
+
+    def asset(src: str) -> str:
+        """An image's URL: relative for layout; a data URI in a standalone HTML file.
+        A picture with words in it may have a version per language beside it
+        (``spine.es.svg`` for ``spine.svg``), used for that language."""
+        src = localized_asset(ws, src, p.language)
+        if not inline_fonts:
+            return src
+        import base64
+        import mimetypes
+
+        path = (ws.root / src).resolve()
+        if not path.is_relative_to(ws.root.resolve()) or not path.is_file():
+            raise RenderError(f"image '{src}' is not a file in the workspace")
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+    return {
+        "asset": asset,
+        "doc": doc,
+        "options": p.options,
+        "factors": doc.factors,
+        "lang": p.language,
+        "rtl": i18n.is_rtl(p.language),
+        "translation_mark": bool(p.translation_mark),
+        "page_size": p.page_size,
+        "person": {
+            "patient": isolate(req.patient),
+            "visit_date": req.visit_date,
+            "clinician": isolate(req.clinician),
+            "clinic": req.clinic,
+            "note": req.note,
+            "first_name": isolate(req.first_name),
+            "last_name": isolate(req.last_name),
+            "address": [
+                line
+                for line in (
+                    " ".join(isolate(x) or "" for x in (req.first_name, req.last_name) if x)
+                    or isolate(req.patient),
+                    isolate(req.address1),
+                    isolate(req.address2),
+                    " ".join(
+                        x
+                        for x in (
+                            f"{isolate(req.city)}," if req.city else None,
+                            isolate(req.state),
+                            isolate(req.zip),
+                        )
+                        if x
+                    ),
+                )
+                if line
+            ],
+            "letter_date": req.letter_date,
+        },
+        # Other handouts, in the reader's language only: a Spanish reader is not
+        # sent to ask for a handout that exists only in English.
+        "see_also": [
+            (library.documents[s.document], s.note)
+            for s in doc.see_also
+            if s.document in library.documents
+            and (
+                i18n.base(p.language) == i18n.SOURCE_LANGUAGE
+                or p.language in document_languages(library, s.document)
+            )
+        ],
+        "sources": sources,
+        "source_number": {s: i + 1 for i, s in enumerate(sources)},
+        "disclaimers": disclaimers,
+        "reviewed": reviewed,
+        "next_review": add_months(reviewed, doc.review_interval_months),
+        "font_faces": Markup(font_face_css(inline_fonts)),
+        "font_family": FAMILY,
+        "stylesheet": stylesheet,
+        "extra_styles": doc.styles,
+        "draft": draft or doc.status != "approved",
+        "brand": (brand := _brand(library, p)),
+        # The brand's QR target wins, so --brand changes it with the clinic's name.
+        "qr_url": (qr_url := (brand.qr if brand and brand.qr else None) or doc.qr),
+        "qr_svg": _qr_svg(qr_url, brand.colors.text if brand else "#1b1b1b", p.language)
+        if qr_url
+        else None,
+        "print_ready": req.print_ready,
+        "pad_pages": pad_pages,
+        "vdp": marks if marks is not None else Marks(),
+        # Notices of free language help (Section 1557), from the clinic's cited file.
+        "taglines": _taglines(library, doc, brand) if doc.kind == "letter" else [],
+        "large_print": req.large_print,
+        "meta": {
+            "version": __version__,
+            "content_hash": library.content_hash,
+            "generator": f"handoutgen {__version__}",
+            "options": ",".join(o.id for o in p.options),
+        },
+    }
+
+
+def document_languages(library: Library, doc_id: str) -> list[str]:
+    """The languages ``doc_id`` renders in with its own options (English first):
+    every text translated, and the templates' strings there."""
+    doc = library.document(doc_id)
+    options = [library.options[i] for i in doc.options if i in library.options]
+    candidates = set(library.translations.languages()) | set(
+        i18n.languages(library_catalog_dirs(library))
+    )
+    out = [doc.language]
+    for lang in sorted(candidates - {doc.language, i18n.SOURCE_LANGUAGE}):
+        try:
+            language_gate(library, doc, options, lang)
+        except DataError:
+            continue
+        out.append(lang)
+    return out

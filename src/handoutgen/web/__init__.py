@@ -1,0 +1,1 @@
+"""The clinic web app: routes, sign-in, the render pool and live preview."""
