@@ -221,7 +221,7 @@ def test_a_second_batch_into_the_same_folder_is_refused_naming_the_pid(run, tmp_
             "-c",
             "import sys, time; from pathlib import Path; from handoutgen.store.lock import FolderLock\n"
             "with FolderLock(Path(sys.argv[1])):\n    print('held', flush=True); time.sleep(60)",
-            str(out / ".handoutgen.store.lock"),
+            str(out / ".handoutgen.lock"),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -242,7 +242,7 @@ def test_a_second_batch_into_the_same_folder_is_refused_naming_the_pid(run, tmp_
     result = batch(run, str(src), "-o", str(out))
     assert result.exit_code == 0, result.stderr
     assert f"took over the lock of an earlier batch (pid {holder.pid})" in result.stderr
-    assert not (out / ".handoutgen.store.lock").exists()
+    assert not (out / ".handoutgen.lock").exists()
 
 
 def test_a_lock_planted_as_a_symlink_is_never_followed(run, tmp_path):
@@ -251,7 +251,7 @@ def test_a_lock_planted_as_a_symlink_is_never_followed(run, tmp_path):
     out.mkdir()
     target = tmp_path / "precious.txt"
     target.write_text("do not truncate me")
-    (out / ".handoutgen.store.lock").symlink_to(target)
+    (out / ".handoutgen.lock").symlink_to(target)
     result = batch(run, str(src), "-o", str(out))
     assert result.exit_code == 1
     assert "is a symbolic link; a lock file must be a plain file" in result.stderr

@@ -236,7 +236,7 @@ def _page_count(pdf: bytes) -> int:
 # -- client side -----------------------------------------------------------------
 
 MANIFEST = "manifest.csv"
-LOCK = ".handoutgen.store.lock"
+LOCK = ".handoutgen.lock"
 
 
 def fingerprint(rec: Recipient, settings: BatchSettings, content_hash: str) -> str:

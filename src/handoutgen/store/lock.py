@@ -38,7 +38,7 @@ def _symlink_error(path: Path) -> LockedError:
 
 
 class FolderLock:
-    """``with FolderLock(folder / ".handoutgen.store.lock", what="batch"):`` ..."""
+    """``with FolderLock(folder / ".handoutgen.lock", what="batch"):`` ..."""
 
     def __init__(self, path: Path, what: str = "run") -> None:
         self.path = path
