@@ -187,13 +187,13 @@ def reset_caches() -> None:
     a batch worker loaded. The disk cache is left alone (``handoutgen cache clear``)."""
     from handoutgen.editions import vdp
     from handoutgen.engine import weasy
-    from handoutgen.mailing import batch
+    from handoutgen.mailing import workers
     from handoutgen.quality import checks
 
     checks.clear_caches()
     vdp.clear_caches()
     weasy.clear_caches()
-    batch.clear_caches()
+    workers.clear_caches()
 
 
 def open_workspace(path: str | os.PathLike[str] = ".") -> HandoutWorkspace:

@@ -19,6 +19,7 @@ from handoutgen.content.library import load_library
 from handoutgen.content.models import RenderRequest
 from handoutgen.content.workspace import Workspace
 from handoutgen.editions import vdp
+from handoutgen.engine.readback import page_words
 from handoutgen.pipeline import make_request, render, render_many, render_pdf
 
 LETTER_OPTIONS = [
@@ -505,4 +506,4 @@ def test_a_letter_is_never_longer_than_its_options_in_one_flow(library, fresh_ca
         counts = [len(PdfReader(io.BytesIO(pdf)).pages) for pdf in (outcome.pdf, full, flow)]
         assert counts == [counts[2]] * 3, (fields["options"], counts)
         assert outcome.mode == "edition", outcome.reason
-        assert vdp.page_words(outcome.pdf) == vdp.page_words(full), fields["options"]
+        assert page_words(outcome.pdf) == page_words(full), fields["options"]

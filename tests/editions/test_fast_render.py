@@ -12,6 +12,7 @@ import pytest
 from conftest import ROOT
 from handoutgen.core.errors import RenderError
 from handoutgen.editions import vdp
+from handoutgen.engine.readback import page_words
 from handoutgen.engine.weasy import layout, write_pdf
 from handoutgen.pipeline import make_request, render_one, render_pdf
 from handoutgen.render.compose import render_html
@@ -170,7 +171,7 @@ def test_warm_builds_the_editions_render_uses(run, tmp_path, monkeypatch):
     )
     outcome = render_one(library, request)
     assert outcome.mode is vdp.Mode.EDITION, outcome.reason
-    assert vdp.page_words(outcome.pdf) == vdp.page_words(render_pdf(library, request))
+    assert page_words(outcome.pdf) == page_words(render_pdf(library, request))
 
     bad = run("warm", "no-such-doc")
     assert bad.exit_code == 1

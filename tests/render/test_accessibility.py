@@ -38,13 +38,13 @@ def test_shipped_documents_pass_pdf_ua(library, doc_id, tmp_path):
 def test_an_assembled_edition_passes_pdf_ua(library, tmp_path, monkeypatch):
     monkeypatch.setenv("HANDOUTGEN_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(vdp, "SHARED_MIN", 1)  # two readers of one set share an edition
-    vdp._MEMORY.clear()
+    vdp.clear_caches()
     rng = random.Random(5)
     options = rng.sample(["conservative-care", "spinal-injections", "fusion", "decompression"], 3)
     base = dict(document="followup-letter", options=options, address1="1 Oak St", city="Peoria")
     requests = [make_request(patient=name, first_name=name, **base) for name in ("Ana", "Bo")]
     outcomes = vdp.render_many(library, requests)
-    vdp._MEMORY.clear()
+    vdp.clear_caches()
     assert [o.mode for o in outcomes] == ["edition", "edition"], [o.reason for o in outcomes]
     failures, findings = _validate(outcomes[1].pdf, tmp_path)
     assert failures == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -634,3 +635,63 @@ def test_an_english_translation_folder_is_refused(run, tmp_ws):
     html = tmp_ws / "en.html"
     run("render", DOC, "--format", "html", "-o", str(html), workspace=tmp_ws)
     assert "Texto en español" not in html.read_text(encoding="utf-8")
+
+
+# -- plural forms (Babel reads the catalog; its Plural-Forms picks the form) ----
+PLURAL_TEMPLATE = (
+    '{% extends "default/handout.html" %}\n'
+    "{% block before_table %}\n"
+    "{% for n in [0, 1, 2, 3, 11, 100] %}"
+    '<p class="count">{{ ngettext("%(num)s option", "%(num)s options", n) }}</p>'
+    "{% endfor %}\n"
+    "{% endblock %}\n"
+)
+ARABIC_PLURALS = """\
+msgid ""
+msgstr ""
+"Content-Type: text/plain; charset=UTF-8\\n"
+"Plural-Forms: nplurals=6; plural=(n==0 ? 0 : n==1 ? 1 : n==2 ? 2 : n%100>=3 && n%100<=10 ? 3 : n%100>=11 ? 4 : 5);\\n"
+
+msgid "%(num)s option"
+msgid_plural "%(num)s options"
+msgstr[0] "zero %(num)s"
+msgstr[1] "one %(num)s"
+msgstr[2] "two %(num)s"
+msgstr[3] "few %(num)s"
+msgstr[4] "many %(num)s"
+msgstr[5] "other %(num)s"
+"""
+
+
+def test_a_plural_takes_the_form_the_catalog_rule_picks(run, tmp_ws):
+    """Arabic has six plural forms; a number picks one by the catalog's
+    Plural-Forms rule, not by "is it 1"."""
+    translate_document(tmp_ws, "ar", arabic)
+    po = tmp_ws / "locale" / "ar" / "LC_MESSAGES" / "messages.po"
+    po.parent.mkdir(parents=True)
+    po.write_text(ARABIC_PLURALS, encoding="utf-8")
+    (tmp_ws / "templates" / "handout.html").write_text(PLURAL_TEMPLATE, encoding="utf-8")
+    checked = run("check", DOC, "--json", workspace=tmp_ws)
+    findings = json.loads(checked.stdout)["findings"]
+    assert [f["message"] for f in findings if f["rule"] == "template-string"] == []
+    html = tmp_ws / "ar.html"
+    result = run(
+        "render", DOC, "--language", "ar", "--format", "html", "-o", str(html), workspace=tmp_ws
+    )
+    assert result.exit_code == 0, result.output
+    counts = re.findall(r'<p class="count">([^<]*)</p>', html.read_text(encoding="utf-8"))
+    assert counts == ["zero 0", "one 1", "two 2", "few 3", "many 11", "other 100"]
+
+
+def test_an_untranslated_plural_is_a_check_error_and_stops_the_render(run, es_ws):
+    (es_ws / "templates" / "handout.html").write_text(PLURAL_TEMPLATE, encoding="utf-8")
+    findings = json.loads(run("check", DOC, "--json", workspace=es_ws).stdout)["findings"]
+    hits = [f for f in findings if f["rule"] == "template-string" and "'es'" in f["message"]]
+    assert [(h["path"], h["line"]) for h in hits] == [("templates/handout.html", 3)]
+    assert "plural" in hits[0]["message"]
+    result = run(
+        "render", DOC, "--language", "es", "--format", "html", "-o", "x.html", workspace=es_ws
+    )
+    assert result.exit_code == 1
+    assert "'%(num)s option' (plural '%(num)s options') has no 'es' translation" in result.output
+    assert not (es_ws / "x.html").exists()

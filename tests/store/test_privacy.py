@@ -52,10 +52,9 @@ NEEDLES = [
 def fresh_cache(tmp_path, monkeypatch):
     folder = tmp_path / "cache"
     monkeypatch.setenv("HANDOUTGEN_CACHE_DIR", str(folder))
-    vdp._MEMORY.clear()
-    vdp._SHARED.clear()
+    vdp.clear_caches()
     yield folder
-    vdp._MEMORY.clear()
+    vdp.clear_caches()
 
 
 def _pdf_texts(pdf: bytes) -> list[str]:

@@ -21,8 +21,8 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -51,11 +51,15 @@ class MissingTranslation(HandoutgenError):
 
 @dataclass(frozen=True)
 class Catalog:
-    """One language's template strings: msgid -> msgstr, and where each came from."""
+    """One language's template strings: msgid -> msgstr, and where each came from.
+
+    ``plurals`` maps a plural message's singular msgid to its forms and the
+    rule that picks one for a number (the ``Plural-Forms`` of its file)."""
 
     language: str
     messages: dict[str, str]
     files: tuple[str, ...]
+    plurals: dict[str, tuple[tuple[str, ...], Callable[[int], int]]] = field(default_factory=dict)
 
 
 # Regions whose language is written in another script than its base's content.
@@ -103,18 +107,37 @@ def _read_catalogs(lang: str, stamped: tuple[tuple[Path, int, int], ...]) -> Cat
 
     files = [p for p, _, _ in stamped]
     messages: dict[str, str] = {}
+    plurals: dict[str, tuple[tuple[str, ...], Callable[[int], int]]] = {}
     for path in files:
         with path.open("rb") as fh:
             try:
                 cat = read_po(fh, locale=base(lang), abort_invalid=True)
             except Exception as exc:  # noqa: BLE001 - babel raises several kinds
                 raise HandoutgenError(f"{path.name} for '{lang}': cannot read it: {exc}") from None
+        rule = _plural_rule(cat.plural_expr, path, lang)
         for msg in cat:
-            if not msg.id or msg.fuzzy or not isinstance(msg.id, str):
+            if not msg.id or msg.fuzzy:
                 continue
-            if isinstance(msg.string, str) and msg.string.strip():
-                messages[msg.id] = msg.string
-    return Catalog(lang, messages, tuple(str(p) for p in files))
+            if isinstance(msg.id, str):
+                if isinstance(msg.string, str) and msg.string.strip():
+                    messages[msg.id] = msg.string
+            elif isinstance(msg.string, tuple) and all(s.strip() for s in msg.string):
+                plurals[msg.id[0]] = (tuple(msg.string), rule)
+    return Catalog(lang, messages, tuple(str(p) for p in files), plurals)
+
+
+def _plural_rule(expr: str, path: Path, lang: str) -> Callable[[int], int]:
+    """The file's Plural-Forms expression as a function (Babel supplies the
+    language's own rule when the header has none)."""
+    import gettext as stdlib_gettext
+
+    try:
+        return stdlib_gettext.c2py(expr)
+    except (ValueError, SyntaxError) as exc:
+        raise HandoutgenError(
+            f"{path.name} for '{lang}': its Plural-Forms header cannot be read ({exc}); "
+            "copy the line from a catalog made by `pybabel init`"
+        ) from None
 
 
 def languages(extra_dirs: tuple[Path, ...] = ()) -> list[str]:
@@ -134,6 +157,16 @@ current_catalog_dirs: contextvars.ContextVar[tuple[Path, ...]] = contextvars.Con
 )
 
 
+def _catalog_for_render(lang: str) -> Catalog:
+    cat = catalog(lang, current_catalog_dirs.get())
+    if cat is None:
+        raise MissingTranslation(
+            f"no template catalog for language '{lang}' (locale/{lang}/LC_MESSAGES/"
+            f"{DOMAIN}.po); `handoutgen list --json` shows the languages there are"
+        )
+    return cat
+
+
 def gettext(message: str, lang: str | None = None) -> str:
     """``message`` in ``lang`` (default: the language being rendered).
 
@@ -141,12 +174,7 @@ def gettext(message: str, lang: str | None = None) -> str:
     lang = lang or current_language.get()
     if base(lang) == SOURCE_LANGUAGE:
         return message
-    cat = catalog(lang, current_catalog_dirs.get())
-    if cat is None:
-        raise MissingTranslation(
-            f"no template catalog for language '{lang}' (locale/{lang}/LC_MESSAGES/"
-            f"{DOMAIN}.po); `handoutgen list --json` shows the languages there are"
-        )
+    cat = _catalog_for_render(lang)
     try:
         return cat.messages[message]
     except KeyError:
@@ -157,8 +185,20 @@ def gettext(message: str, lang: str | None = None) -> str:
 
 
 def ngettext(singular: str, plural: str, n: int, lang: str | None = None) -> str:
-    """Plural forms are not used by the shipped templates: one form per number."""
-    return gettext(singular if n == 1 else plural, lang)
+    """The form of ``singular``/``plural`` for ``n`` in ``lang``, by its
+    catalog's plural rule (Arabic has six forms, Chinese one)."""
+    lang = lang or current_language.get()
+    if base(lang) == SOURCE_LANGUAGE:
+        return singular if n == 1 else plural
+    entry = _catalog_for_render(lang).plurals.get(singular)
+    if entry is None:
+        raise MissingTranslation(
+            f"the template string {singular!r} (plural {plural!r}) has no '{lang}' "
+            f"translation; add it to locale/{base(lang)}/LC_MESSAGES/{DOMAIN}.po "
+            "(see `handoutgen check`)"
+        )
+    forms, rule = entry
+    return forms[min(max(int(rule(n)), 0), len(forms) - 1)]
 
 
 def noop(message: str) -> str:
@@ -217,8 +257,9 @@ def language_name(code: str, in_lang: str | None = None) -> str:
 
 
 # -- extraction (for check) -------------------------------------------------
-def template_messages(paths: list[Path]) -> Iterator[tuple[Path, int, str]]:
-    """Every ``_()``/``N_()``/``{% trans %}`` string in these templates, with its line."""
+def template_messages(paths: list[Path]) -> Iterator[tuple[Path, int, str | tuple[str, str]]]:
+    """Every ``_()``/``N_()``/``{% trans %}`` string in these templates, with its
+    line; a plural message comes as its (singular, plural) pair."""
     from jinja2.ext import babel_extract
 
     keywords = ("_", "gettext", "ngettext", "N_")
@@ -230,10 +271,14 @@ def template_messages(paths: list[Path]) -> Iterator[tuple[Path, int, str]]:
                 [],
                 {"extensions": "jinja2.ext.i18n", "trim_blocks": "1", "lstrip_blocks": "1"},
             ):
-                msgs = message if isinstance(message, tuple) else (message,)
-                for m in msgs:
-                    if m:
-                        yield path, lineno, m
+                if isinstance(message, tuple):
+                    pair = tuple(m for m in message if m)
+                    if len(pair) == 2:
+                        yield path, lineno, (pair[0], pair[1])
+                    elif pair:
+                        yield path, lineno, pair[0]
+                elif message:
+                    yield path, lineno, message
 
 
 def missing_messages(
@@ -243,12 +288,15 @@ def missing_messages(
     if base(lang) == SOURCE_LANGUAGE:
         return []
     cat = catalog(lang, extra_dirs)
-    out = []
-    seen: set[str] = set()
+    out: list[tuple[Path, int, str, str]] = []
+    seen: set[str | tuple[str, str]] = set()
     for path, line, msg in template_messages(template_paths):
         if msg in seen:
             continue
         seen.add(msg)
+        if isinstance(msg, tuple):
+            out.extend((path, line, msg[0], p) for p in _plural_problems(lang, cat, msg))
+            continue
         if cat is None or msg not in cat.messages:
             out.append((path, line, msg, f"no '{lang}' translation"))
         elif placeholders(cat.messages[msg]) != placeholders(msg):
@@ -263,6 +311,20 @@ def missing_messages(
                 )
             )
     return out
+
+
+def _plural_problems(lang: str, cat: Catalog | None, pair: tuple[str, str]) -> list[str]:
+    entry = cat.plurals.get(pair[0]) if cat else None
+    if entry is None:
+        return [f"no '{lang}' translation (a plural: msgid_plural {pair[1]!r})"]
+    forms, _ = entry
+    want = placeholders(pair[0]) | placeholders(pair[1])
+    return [
+        f"the '{lang}' plural form {i} has placeholders {sorted(placeholders(form))}, "
+        f"the English {sorted(want)}"
+        for i, form in enumerate(forms)
+        if not placeholders(form) <= want
+    ]
 
 
 def page_of_css(lang: str | None = None) -> str:
