@@ -15,7 +15,8 @@ import click
 
 from handoutgen.content.library import Library
 from handoutgen.core import clock
-from handoutgen.quality.checks import EN, rules
+from handoutgen.quality.checks import rules
+from handoutgen.quality.finding import EN
 
 
 @dataclass(frozen=True)

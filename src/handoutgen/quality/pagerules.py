@@ -1,0 +1,279 @@
+"""Rules read from the page as printed: the rendered HTML in reading order
+(the "When to get help" block, explained terms, alt text, shown benefits and
+risks), pictures against their printed size, and brochure fit."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+from handoutgen.content.models import Document
+from handoutgen.content.yamlfile import Loc, YamlFile
+from handoutgen.quality.finding import Recorder
+
+CALL_US = re.compile(r"\bcall us\b", re.I)
+PHONE = re.compile(r"\(?\b\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}\b")
+EMERGENCY = re.compile(r"\b911\b|emergency (?:department|room)", re.I)
+
+# Medical words a reader must have explained on first use (or in "Words to
+# know" above it). Each pattern allows the plural.
+TERMS: dict[str, re.Pattern[str]] = {
+    name: re.compile(pattern, re.I)
+    for name, pattern in {
+        "randomized trial": r"\brandomi[sz]ed (?:controlled )?trials?\b",
+        "systematic review": r"\bsystematic reviews?\b",
+        "meta-analysis": r"\bmeta-analys[ie]s\b",
+        "minimally invasive": r"\bminimally invasive\b",
+        "bone spur": r"\bbone spurs?\b",
+        "facet": r"\bfacets?\b",
+        "vertebra": r"\bvertebra[el]?\b",
+        "spondylolisthesis": r"\bspondylolisthesis\b",
+        "laminectomy": r"\blaminectom(?:y|ies)\b",
+        "stenosis": r"\bstenosis\b",
+        "epidural": r"\bepidural\b",
+        "nerve block": r"\bnerve blocks?\b",
+        "annulus": r"\bannulus\b",
+        "osteoporosis": r"\bosteoporosis\b",
+        "herniated": r"\bherniated\b",
+        "scoliosis": r"\bscoliosis\b",
+    }.items()
+}
+
+
+class PageRules(Recorder):
+    """The rules that render the document: its HTML, its layout, its fit."""
+
+    def images(self, doc: Document, yf: YamlFile, option_ids: list[str], ids: dict) -> None:
+        """Pictures and the logo far larger than they print (see imagecheck.py)."""
+        from handoutgen.quality.imagecheck import oversized
+
+        brand = self.library.brands.get(doc.brand) if doc.brand else None
+        where: dict[str, tuple[YamlFile, Loc]] = {
+            image.src: (yf, ("images", i, "src")) for i, image in enumerate(doc.images)
+        }
+        if brand and brand.logo:
+            brand_file = next(
+                (
+                    f
+                    for f in self.library.files.values()
+                    if f.path.stem == brand.id and f.path.parent.name == "brands"
+                ),
+                yf,
+            )
+            where.setdefault(brand.logo, (brand_file, ("logo",)))
+
+        def laid_out():  # noqa: ANN202 - only when an image is big enough to matter
+            from handoutgen.engine.weasy import layout
+            from handoutgen.render.compose import render_html
+            from handoutgen.render.context import make_request
+
+            request = make_request(document=doc.id, options=tuple(option_ids))
+            return layout(self.library, render_html(self.library, request))
+
+        for big in oversized(self.library.workspace.root, list(where), laid_out):
+            file, loc = where[big.src]
+            self.add(file, loc, "warning", "images", big.message(), **ids)
+
+    def page(self, doc: Document, yf: YamlFile, option_ids: list[str]) -> None:
+        """Rules read from the page as printed: the rendered HTML, in reading order."""
+        from handoutgen.render.compose import render_html
+        from handoutgen.render.context import make_request
+
+        request = make_request(document=doc.id, options=tuple(option_ids))
+        from handoutgen.content.taglines import TaglinesError
+
+        try:
+            html = render_html(self.library, request)
+        except TaglinesError:
+            return  # reported once, as [taglines] findings, by translation_findings
+        finder = _ImageFinder()
+        finder.feed(html)
+        ids = {"document": doc.id}
+        self.safety(doc, yf, finder, ids)
+        self.terms(doc, yf, finder, ids)
+        if doc.kind == "brochure":
+            for i, opt_id in enumerate(option_ids):
+                missing = [k for k in ("benefits", "risks") if opt_id not in finder.shown[k]]
+                if missing:
+                    self.add(
+                        yf,
+                        ("options", i),
+                        "error",
+                        "balance",
+                        f"the brochure names option '{opt_id}' but shows no "
+                        f"{' or '.join(missing)} for it: every option it names needs both",
+                        **ids,
+                    )
+        for src in finder.missing_alt:
+            self.add(
+                yf,
+                ("template",),
+                "error",
+                "required",
+                f"image {src} in template {doc.template} has no alt text",
+                document=doc.id,
+            )
+
+    def safety(self, doc: Document, yf: YamlFile, page: _ImageFinder, ids: dict) -> None:
+        if doc.get_help is None:
+            self.add(
+                yf,
+                (),
+                "error",
+                "safety",
+                'no "When to get help" block: add get_help: with emergency: (911 or the '
+                "emergency department) and soon: (call the clinic) warning signs",
+                **ids,
+            )
+        elif not page.get_help:
+            self.add(
+                yf,
+                ("template",),
+                "error",
+                "safety",
+                f'template {doc.template} does not print the "When to get help" block: '
+                "call the get_help() macro from macros.html",
+                **ids,
+            )
+        elif not EMERGENCY.search(page.get_help):
+            self.add(
+                yf,
+                ("get_help",),
+                "error",
+                "safety",
+                '"When to get help" has no emergency route: it must say to call 911 or go '
+                "to the emergency department",
+                key=True,
+                **ids,
+            )
+        text = page.text()
+        if CALL_US.search(text) and not PHONE.search(text):
+            self.add(
+                yf,
+                (),
+                "error",
+                "safety",
+                "the document says 'call us' but prints no phone number: set phone: in the "
+                "document or its brand",
+                **ids,
+            )
+
+    def terms(self, doc: Document, yf: YamlFile, page: _ImageFinder, ids: dict) -> None:
+        text = page.text()
+        glossary = page.glossary_span
+        for pattern in TERMS.values():
+            m = pattern.search(text)
+            if m is None:
+                continue
+            in_glossary = glossary[0] <= m.start() < glossary[1]
+            # Explained in brackets right after it ("facet joints (the small
+            # joints...)") or itself the bracketed name ("(the annulus)").
+            after = text[m.end() : m.end() + 12]
+            before = text[max(0, m.start() - 8) : m.start()]
+            if in_glossary or "(" in after or before.rfind("(") > before.rfind(")"):
+                continue
+            self.add(
+                yf,
+                (),
+                "error",
+                "terms",
+                f"'{m.group()}' is used before it is explained: add it to glossary: (Words "
+                "to know), or explain it in brackets where it first appears",
+                **ids,
+            )
+
+    def layout(self, doc: Document, yf: YamlFile, option_ids: list[str]) -> None:  # noqa: D401
+        """Brochures and booklets have a fixed size: their text must fit it."""
+        if doc.kind != "brochure":
+            return
+        from handoutgen.quality.fit import measure, too_many
+
+        fit = measure(self.library, doc, option_ids)
+        ids = {"document": doc.id}
+        message = too_many(self.library, doc, option_ids, fit)
+        if message is not None:
+            self.add(yf, ("options",), "error", "fit", message, key=True, **ids)
+            return
+        if doc.pages is not None and fit.pages > doc.pages:
+            self.add(
+                yf,
+                ("pages",),
+                "error",
+                "layout",
+                f"the layout needs {fit.pages} pages but the document has {doc.pages}: "
+                "shorten the text or use fewer options",
+                **ids,
+            )
+        for label in fit.overflowing:
+            self.add(
+                yf,
+                (),
+                "error",
+                "layout",
+                f"the text does not fit the panel '{label}' and would be cut: shorten it "
+                "or use fewer options",
+                **ids,
+            )
+
+
+class _ImageFinder(HTMLParser):
+    """Reads the rendered page: its text in reading order, images without alt
+    text, the "When to get help" block, the glossary and shown benefits/risks."""
+
+    SKIP = {"style", "script", "title", "head"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.missing_alt: list[str] = []
+        self.parts: list[str] = []
+        self.get_help = ""
+        self.glossary_span = (-1, -1)
+        self.shown: dict[str, set[str]] = {"benefits": set(), "risks": set()}
+        self._stack: list[tuple[str, set[str]]] = []
+        self._skip = 0
+        self._length = 0
+
+    def _in(self, cls: str) -> bool:
+        return any(cls in classes for _, classes in self._stack)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "img":
+            if not (a.get("alt") or "").strip():
+                self.missing_alt.append(a.get("src") or "(no src)")
+            return
+        if tag in ("meta", "br", "hr", "link", "input"):
+            return
+        classes = set((a.get("class") or "").split())
+        if tag in self.SKIP:
+            self._skip += 1
+        if "glossary" in classes:
+            self.glossary_span = (self._length, -1)
+        for kind in ("benefits", "risks"):
+            if kind in classes and a.get("data-option"):
+                self.shown[kind].add(a["data-option"] or "")
+        self._stack.append((tag, classes))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self._stack:
+            open_tag, classes = self._stack.pop()
+            if open_tag in self.SKIP:
+                self._skip -= 1
+            if "glossary" in classes:
+                self.glossary_span = (self.glossary_span[0], self._length)
+            if open_tag == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        if self._skip or self._in("sources"):
+            return  # citation titles are not prose
+        chunk = " ".join(data.split())
+        if not chunk:
+            return
+        self.parts.append(chunk)
+        self._length += len(chunk) + 1
+        if self._in("get-help"):
+            self.get_help += " " + chunk
+
+    def text(self) -> str:
+        return " ".join(self.parts)
