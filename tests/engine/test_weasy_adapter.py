@@ -67,7 +67,7 @@ def test_missing_glyph_warnings_never_carry_the_character(library, caplog):
 @pytest.fixture
 def cli_logging(capsys):
     """The CLI's own logging set-up (WeasyPrint's records to stderr), undone after."""
-    from handoutgen.cli import _setup_logging
+    from handoutgen.cli.base import _setup_logging
 
     kept = {
         name: (lg.handlers[:], lg.level, lg.propagate)

@@ -1,0 +1,115 @@
+"""Setting up and looking after a workspace and this machine: init, schema,
+doctor, cache."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from handoutgen.cli.base import cli
+from handoutgen.core.errors import HandoutgenError
+
+
+@cli.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def init(ctx: click.Context, directory: Path) -> None:
+    """Start a workspace in DIRECTORY (default: here): a handout, its options, a
+    brand, templates/ and styles/ to start from, a README and editor schemas."""
+    from handoutgen.content.scaffold import DOCUMENT, init_workspace
+    from handoutgen.content.workspace import display_path
+
+    written = init_workspace(directory)
+    if not ctx.obj["quiet"]:
+        where = display_path(directory.resolve())
+        click.echo(f"Created a workspace in {where} ({len(written)} files). Try:", err=True)
+        click.echo(f"  cd {where}\n  handoutgen check\n  handoutgen render {DOCUMENT}", err=True)
+
+
+@cli.command()
+@click.argument(
+    "kind", required=False, type=click.Choice(["option", "document", "brand"], case_sensitive=False)
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write KIND's schema to this file (- for standard output); it replaces only "
+    "an earlier schema.",
+)
+@click.pass_context
+def schema(ctx: click.Context, kind: str | None, output: Path | None) -> None:
+    """JSON Schema of the YAML files, for editors. With KIND, print it (or write
+    it with -o); without, refresh the workspace's schemas/ folder."""
+    if kind is None:
+        if output is not None:
+            raise click.UsageError("-o needs a KIND (option, document or brand)")
+        from handoutgen.content.scaffold import write_schemas
+        from handoutgen.content.workspace import Workspace, display_path
+
+        for path in write_schemas(Workspace.at(ctx.obj["workspace"]).root):
+            if not ctx.obj["quiet"]:
+                click.echo(f"Wrote {display_path(path)}", err=True)
+        return
+    from handoutgen.content.schema import schema_text, write_schema
+
+    if output is None or str(output) == "-":
+        click.echo(schema_text(kind), nl=False)
+    else:
+        write_schema(kind, output)
+        if not ctx.obj["quiet"]:
+            click.echo(f"Wrote {output}", err=True)
+
+
+@cli.command()
+def doctor() -> None:
+    """Check that WeasyPrint, fonts and font subsetting are set up."""
+    from handoutgen.engine.doctor import run_checks
+
+    failed = False
+    for check in run_checks():
+        mark = "ok" if check.ok else ("MISSING" if check.required else "warning")
+        click.echo(f"{mark:>8}  {check.name}: {check.detail}")
+        failed |= check.required and not check.ok
+    if failed:
+        raise HandoutgenError("some required parts are missing (see above)")
+
+
+# -- cache (issue 13) -------------------------------------------------------------------
+
+
+@cli.group(name="cache")
+def cache_group() -> None:
+    """Show or clear the cache of editions and check results (no patient data)."""
+
+
+@cache_group.command(name="info")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def cache_info(as_json: bool) -> None:
+    """Where the cache is, whether it is used, and what it holds."""
+    from handoutgen.store import cache
+
+    data = cache.info()
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"folder: {data['folder'] or '-'}")
+    click.echo(f"status: {data['status']}")
+    for kind, k in sorted(data.get("kinds", {}).items()):
+        click.echo(f"{kind}: {k['entries']} entries, {k['bytes'] / 1048576:.1f} MiB")
+    if "bytes" in data:
+        click.echo(
+            f"total: {data['entries']} entries, {data['bytes'] / 1048576:.1f} MiB "
+            f"of {data['max_bytes'] / 1048576:.0f} MiB (HANDOUTGEN_CACHE_MAX_MB)"
+        )
+
+
+@cache_group.command(name="clear")
+def cache_clear() -> None:
+    """Delete every cached entry and the cache's key."""
+    from handoutgen.store import cache
+
+    removed = cache.clear()
+    click.echo(f"Removed {removed} cache entr{'y' if removed == 1 else 'ies'}.")

@@ -1,0 +1,348 @@
+"""Commands on the content: render, validate, check, list, preview, warm,
+translations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from handoutgen.cli.base import _DATE, _day, _language, _library, cli
+from handoutgen.core.errors import HandoutgenError
+
+
+@cli.command()
+@click.argument("document")
+@click.option("--patient", metavar="NAME", help="Patient's name, printed on every page.")
+@click.option("--visit-date", type=_DATE, metavar="YYYY-MM-DD", help="Date of the visit.")
+@click.option("--clinician", metavar="NAME", help="Clinician who signs the note.")
+@click.option("--clinic", metavar="NAME", help="Clinic name (also the PDF author).")
+@click.option(
+    "--option",
+    "options",
+    metavar="ID",
+    multiple=True,
+    help="An option to include (repeat it); default: the document's options.",
+)
+@click.option("--note", metavar="TEXT", help="A personal note; line breaks become paragraphs.")
+@click.option(
+    "--page-size",
+    type=click.Choice(["letter", "a4"], case_sensitive=False),
+    help="Paper size; default: the document's page_size (letter).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["pdf", "html", "png"], case_sensitive=False),
+    help="pdf (default); html (one self-contained file); png (all pages, stacked).",
+)
+@click.option(
+    "-o",
+    "--output",
+    metavar="PATH",
+    help="Where to write; '-' for standard output. Default: output/DOCUMENT.FORMAT in the workspace.",
+)
+@click.option("--strict", is_flag=True, help="Fail on any rendering warning.")
+@click.option(
+    "--allow-http",
+    is_flag=True,
+    help="Let templates and styles load http(s) URLs (off: a handout is made offline).",
+)
+@click.option(
+    "--allow-draft",
+    is_flag=True,
+    help="Render even if `handoutgen check` finds errors; every page says DRAFT.",
+)
+@click.option("--large-print", is_flag=True, help="18 pt text, one column, no wide tables.")
+@click.option("--brand", metavar="ID", help="Brand from handouts/brands/; default: the document's.")
+@click.option("--print-ready", is_flag=True, help="0.125 in bleed and crop marks for a print shop.")
+@click.option(
+    "--pdf-variant",
+    type=click.Choice(["pdf/ua-1", "pdf/a-3u"], case_sensitive=False),
+    help="Tagged PDF/UA-1 (accessible, the default) or PDF/A-3u (archival, also tagged).",
+)
+@click.option(
+    "--language",
+    metavar="CODE",
+    callback=_language,
+    help="Language code (es, zh, ar...; any case); default: the document's (en). "
+    "`list` shows them.",
+)
+@click.pass_context
+def render(
+    ctx: click.Context,
+    document: str,
+    patient: str | None,
+    visit_date: dt.datetime | None,
+    clinician: str | None,
+    clinic: str | None,
+    options: tuple[str, ...],
+    note: str | None,
+    page_size: str | None,
+    fmt: str | None,
+    output: str | None,
+    strict: bool,
+    allow_http: bool,
+    allow_draft: bool,
+    large_print: bool,
+    pdf_variant: str | None,
+    brand: str | None,
+    print_ready: bool,
+    language: str | None,
+) -> None:
+    """Render DOCUMENT for one patient as PDF, HTML or PNG."""
+    from handoutgen.content.workspace import display_path
+    from handoutgen.core.output import require_parent, write_atomic
+    from handoutgen.pipeline import make_request
+    from handoutgen.pipeline import render as do_render
+
+    if output not in (None, "-"):
+        require_parent(Path(output))  # before any work; the default output/ is made
+    library = _library(ctx)
+    request = make_request(
+        document=document,
+        options=options or None,
+        patient=patient,
+        visit_date=_day(visit_date),
+        clinician=clinician,
+        clinic=clinic,
+        note=note,
+        page_size=page_size,
+        format=fmt,
+        strict=strict,
+        allow_http=allow_http,
+        allow_draft=allow_draft,
+        large_print=large_print,
+        pdf_variant=pdf_variant,
+        brand=brand,
+        print_ready=print_ready,
+        language=language,
+    )
+    data = do_render(library, request)
+    if output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    # Defaults live in RenderRequest; the flags only override them.
+    default_name = f"{document}.{request.format}"
+    path = Path(output) if output else library.workspace.root / "output" / default_name
+    write_atomic(path, data)
+    if not ctx.obj["quiet"]:
+        click.echo(f"Wrote {display_path(path.resolve())} ({len(data) / 1024:.0f} KB)", err=True)
+
+
+@cli.command()
+@click.pass_context
+def validate(ctx: click.Context) -> None:
+    """Check every content file and report all problems at once."""
+    library = _library(ctx)
+    if not ctx.obj["quiet"]:
+        click.echo(
+            f"OK: {len(library.documents)} documents and {len(library.options)} options are valid.",
+            err=True,
+        )
+
+
+@cli.command()
+@click.argument("documents", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.option(
+    "--option",
+    "options",
+    multiple=True,
+    help="Check the documents with these options, as `render --option` would print them.",
+)
+@click.option(
+    "--report",
+    is_flag=True,
+    help="Print the IPDAS and PEMAT-P items a program can judge, met or not, per document.",
+)
+@click.pass_context
+def check(
+    ctx: click.Context,
+    documents: tuple[str, ...],
+    as_json: bool,
+    options: tuple[str, ...],
+    report: bool,
+) -> None:
+    """Check content against the patient-safety standards (reading level, balance,
+    sources, review dates, required parts, claims). Exits 1 on any error."""
+    from handoutgen.quality.checks import check as run_check
+
+    library = _library(ctx)
+    if report:
+        from handoutgen.quality.report import print_report
+
+        print_report(library, list(documents) or None, options or None, as_json=as_json)
+        return
+    findings = run_check(library, list(documents) or None, options=options or None)
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = len(findings) - errors
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "findings": [f.as_dict() for f in findings],
+                    "errors": errors,
+                    "warnings": warnings,
+                },
+                indent=2,
+            )
+        )
+    else:
+        for finding in findings:
+            click.echo(str(finding))
+        if not ctx.obj["quiet"]:
+            click.echo(
+                f"{errors} error{'s' if errors != 1 else ''}, "
+                f"{warnings} warning{'s' if warnings != 1 else ''}.",
+                err=True,
+            )
+    if errors:
+        ctx.exit(1)
+
+
+@cli.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+def list_(ctx: click.Context, as_json: bool) -> None:
+    """List the documents and options with their titles."""
+    from handoutgen.content.models import DEFAULT_LANGUAGE
+
+    library = _library(ctx)
+    from handoutgen.render.context import document_languages
+
+    docs = [
+        {
+            "id": d.id,
+            "title": d.title[DEFAULT_LANGUAGE],
+            "kind": d.kind,
+            "languages": document_languages(library, d.id),
+        }
+        for d in library.documents.values()
+    ]
+    opts = [{"id": o.id, "title": o.title[DEFAULT_LANGUAGE]} for o in library.options.values()]
+    if as_json:
+        click.echo(json.dumps({"documents": docs, "options": opts}, indent=2, ensure_ascii=False))
+        return
+    click.echo("Documents:")
+    for d in docs:
+        click.echo(f"  {d['id']:<28} {d['kind']:<9} {d['title']}  [{' '.join(d['languages'])}]")
+    click.echo("Options:")
+    for o in opts:
+        click.echo(f"  {o['id']:<28} {o['title']}")
+
+
+@cli.command()
+@click.argument("document")
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for DOCUMENT-1.png, DOCUMENT-2.png, ...",
+)
+@click.option(
+    "--watch", is_flag=True, help="Re-render whenever a YAML, template, style or image changes."
+)
+@click.option(
+    "--dpi",
+    type=click.IntRange(20, 300),
+    default=72,
+    show_default=True,
+    help="Resolution of the PNG pages.",
+)
+@click.option("--brand", metavar="ID", help="Brand from handouts/brands/; default: the document's.")
+@click.pass_context
+def preview(
+    ctx: click.Context, document: str, out_dir: Path, watch: bool, dpi: int, brand: str | None
+) -> None:
+    """Write DOCUMENT as PNG pages for designers; --watch keeps them current."""
+    from handoutgen.content.workspace import Workspace
+    from handoutgen.web.preview import render_preview
+    from handoutgen.web.preview import watch as watch_loop
+
+    workspace = Workspace.at(ctx.obj["workspace"])
+    options = {"dpi": dpi, "brand": brand} if brand else {"dpi": dpi}
+    if not watch:
+        pages = render_preview(workspace, document, out_dir, **options)
+        if not ctx.obj["quiet"]:
+            click.echo(f"Wrote {len(pages)} page(s) to {out_dir}", err=True)
+        return
+    click.echo(f"Watching {workspace.root} (Ctrl-C to stop)", err=True)
+    try:
+        watch_loop(workspace, document, out_dir, lambda msg: click.echo(msg, err=True), **options)
+    except KeyboardInterrupt:
+        pass
+
+
+# -- warm (issue 18) --------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("documents", nargs=-1, metavar="[DOC]...")
+@click.option(
+    "--clinic",
+    "clinics",
+    metavar="NAME",
+    multiple=True,
+    help="Also warm for this clinic's name (repeat it); it is printed on the shared pages.",
+)
+@click.pass_context
+def warm(ctx: click.Context, documents: tuple[str, ...], clinics: tuple[str, ...]) -> None:
+    """Build the cached shared pages (editions) that `render` assembles from.
+
+    For each DOC (default: every document) with its own options, and the
+    usual fields (name, visit date, clinician, with and without a note).
+    Only stand-in values are laid out: the cache holds no patient data."""
+    from handoutgen.pipeline import warm as do_warm
+    from handoutgen.store import cache
+
+    if cache.open_cache() is None:
+        raise HandoutgenError(
+            f"the cache is {cache.info()['status']}: warm has nowhere to keep the editions "
+            "(set HANDOUTGEN_CACHE_DIR to a private folder)"
+        )
+    library = _library(ctx)
+    for doc in documents:
+        library.document(doc)  # an unknown id fails here, before any work
+    results = do_warm(library, list(documents) or None, list(clinics) or None)
+    for doc, w in results.items():
+        if not w.tried:
+            click.echo(f"{doc}: no editions; it renders in full ({'; '.join(w.reasons)})", err=True)
+            continue
+        why = f" (the rest render in full: {'; '.join(w.reasons)})" if w.reasons else ""
+        if not ctx.obj["quiet"] or w.made < w.tried:
+            click.echo(f"{doc}: {w.made} of {w.tried} editions ready{why}", err=True)
+
+
+@cli.group(name="translations")
+def translations_group() -> None:
+    """Translation files (handouts/translations/<lang>/): their records."""
+
+
+@translations_group.command(name="stamp")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_context
+def translations_stamp(ctx: click.Context, files: tuple[Path, ...]) -> None:
+    """Record that each FILE matches its English source as it is now (the hash
+    of the English text, per field). Run it after updating a translation."""
+    from handoutgen.content.translations import stamp
+    from handoutgen.core.errors import DataError
+
+    library = _library(ctx)
+    errors = []
+    for path in files:
+        try:
+            shown, changed = stamp(library, path)
+        except DataError as exc:
+            errors.append(exc.format_message())
+            continue
+        if not ctx.obj["quiet"]:
+            click.echo(f"{'Stamped' if changed else 'Already stamped'}: {shown}", err=True)
+    if errors:
+        raise DataError("\n".join(errors))

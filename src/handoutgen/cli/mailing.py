@@ -1,0 +1,338 @@
+"""``batch``: one document for every row of a recipients file, with the
+dry run's plan and the progress display."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import sys
+from pathlib import Path
+
+import click
+
+from handoutgen.cli.base import _DATE, _day, cli, log
+from handoutgen.core.errors import HandoutgenError
+
+
+@cli.command()
+@click.argument("document")
+@click.argument("recipients", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for DIR/<id>.pdf and DIR/manifest.csv.",
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 256), help="Worker processes; default: the number of cores."
+)
+@click.option(
+    "--merged",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write one print file, padded for duplex.",
+)
+@click.option(
+    "--sort",
+    type=click.Choice(["input", "zip"], case_sensitive=False),
+    default="input",
+    show_default=True,
+    help="Order of the manifest and the merged file.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Keep the PDFs in DIR that the manifest vouches for with the same input and "
+    "settings; render the rest (changed rows included).",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace the PDFs of an earlier run in DIR instead of refusing to mix with them.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check every row and show the plan (columns, groups, pages, time); render nothing.",
+)
+@click.option(
+    "--encoding",
+    default="utf-8-sig",
+    show_default=True,
+    help="Text encoding of a CSV file, e.g. cp1252 for older Excel exports.",
+)
+@click.option(
+    "--max-input-size",
+    default="200MB",
+    show_default=True,
+    metavar="SIZE",
+    help="Refuse recipient files (XLSX: unpacked) larger than this, e.g. 500MB or 1GB.",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run on a dask.distributed cluster, e.g. tcp://host:8786.",
+)
+@click.option(
+    "--map",
+    "maps",
+    metavar="COLUMN=FIELD",
+    multiple=True,
+    help="Read another column name as a field, e.g. 'MRN=id'.",
+)
+@click.option(
+    "--letter-date",
+    type=_DATE,
+    metavar="YYYY-MM-DD",
+    help="Date printed on the letters; default: today.",
+)
+@click.option(
+    "--allow-draft", is_flag=True, help="Render even if content checks find errors (marked DRAFT)."
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(1, 1000),
+    help="Recipients per work unit; default: 24 (4 with --full-render).",
+)
+@click.option(
+    "--full-render",
+    is_flag=True,
+    help="Render every document in full instead of stamping recipients on shared editions.",
+)
+@click.pass_context
+def batch(
+    ctx: click.Context,
+    document: str,
+    recipients: Path,
+    out_dir: Path,
+    workers: int | None,
+    merged: Path | None,
+    sort: str,
+    resume: bool,
+    overwrite: bool,
+    dry_run: bool,
+    encoding: str,
+    max_input_size: str,
+    scheduler: str | None,
+    maps: tuple[str, ...],
+    letter_date: dt.datetime | None,
+    allow_draft: bool,
+    chunk_size: int | None,
+    full_render: bool,
+) -> None:
+    """Render DOCUMENT for every row of RECIPIENTS (CSV, XLSX, JSON or YAML).
+
+    Pages that are the same for many recipients (an edition: same options,
+    language and page size) are laid out once and cached; each recipient's
+    letter, name and page numbers are stamped on them. Rows that cannot share
+    an edition are rendered in full, and the summary says which and why."""
+    from handoutgen.content.workspace import Workspace
+    from handoutgen.mailing.batch import BatchSettings, run_batch
+    from handoutgen.mailing.recipients import parse_map
+
+    date = _day(letter_date) or _today()
+    settings = BatchSettings(
+        document=document,
+        recipients=recipients,
+        out_dir=out_dir,
+        workers=workers,
+        merged=merged,
+        sort="zip" if sort == "zip" else "input",
+        resume=resume,
+        overwrite=overwrite,
+        dry_run=dry_run,
+        encoding=encoding,
+        max_input_size=_size(max_input_size, "--max-input-size"),
+        scheduler=scheduler,
+        mapping=parse_map(maps),
+        letter_date=date,
+        allow_draft=allow_draft,
+        editions=not full_render,
+        chunk_size=chunk_size,
+    )
+    with _terminate_as_exit(), _progress(ctx.obj["quiet"] or dry_run) as progress:
+        report = run_batch(Workspace.at(ctx.obj["workspace"]), settings, progress)
+    for problem in report.problems:
+        click.echo(f"Error: {problem}", err=True)
+    for warning in report.warnings:
+        log.warning("%s", warning)
+    if dry_run:
+        if not ctx.obj["quiet"] and report.plan is not None:
+            _show_plan(report.plan, settings)
+        n = len(report.problems)
+        if n:
+            raise HandoutgenError(f"{n} problem{'s' if n != 1 else ''} found; nothing rendered")
+        if not ctx.obj["quiet"]:
+            click.echo("OK: every row is valid; nothing rendered (--dry-run).", err=True)
+        return
+    if not ctx.obj["quiet"]:
+        rate = report.rendered / report.seconds if report.seconds else 0
+        click.echo(
+            f"Rendered {report.rendered}, resumed {report.resumed}, failed {report.failed}; "
+            f"{report.pages} pages in {report.seconds:.1f} s ({rate:.1f} documents/s). "
+            f"Manifest: {out_dir / 'manifest.csv'}",
+            err=True,
+        )
+        if resume:
+            click.echo(
+                f"Resume: kept {_n(report.resumed, 'finished PDF')}; "
+                f"{_n(report.changed, 'row')} had changed since {'its' if report.changed == 1 else 'their'} "
+                "PDF and {} rendered again.".format("was" if report.changed == 1 else "were"),
+                err=True,
+            )
+        if not full_render and report.rendered:
+            fallbacks = report.full_renders
+            full = report.rendered - report.from_editions
+            click.echo(
+                f"{report.from_editions} from shared editions, {full} rendered in full"
+                + (f"; {len(fallbacks)} of them could not use an edition:" if fallbacks else "."),
+                err=True,
+            )
+            for r in fallbacks[:10]:
+                click.echo(f"  row {r.row} (id {r.id}): {r.full_render}", err=True)
+            if len(fallbacks) > 10:
+                click.echo(f"  ... and {len(fallbacks) - 10} more (see the manifest)", err=True)
+    if report.failed:
+        raise HandoutgenError(
+            f"{report.failed} row{'s' if report.failed != 1 else ''} failed (see the manifest)"
+        )
+
+
+def _size(text: str, flag: str) -> int:
+    """``200MB``, ``1GB``, ``5000000`` -> bytes."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmg]?)i?b?\s*", text, re.I)
+    if not m:
+        raise click.BadParameter(f"not a size like 200MB or 1GB: {text!r}", param_hint=flag)
+    scale = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}[m.group(2).lower()]
+    return int(float(m.group(1)) * scale)
+
+
+class _terminate_as_exit:
+    """SIGTERM ends the run like Ctrl-C does: workers stopped, the manifest
+    written, temporary files removed."""
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+
+            def stop(signum: int, frame: object) -> None:
+                raise SystemExit(128 + signum)
+
+            self.old = signal.signal(signal.SIGTERM, stop)
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self.old is not None:
+            signal.signal(signal.SIGTERM, self.old)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _show_plan(plan, settings) -> None:  # noqa: ANN001
+    """The dry run's account of what a real run would do."""
+    say = functools.partial(click.echo, err=True)
+    say(
+        f"Rows: {plan.rows} read, {plan.valid} valid, {plan.bad_rows} with problems (listed above)."
+        if plan.bad_rows
+        else f"Rows: {plan.rows} read, all valid."
+    )
+    mapped = [c for c in plan.columns if c.field]
+    say("Columns read: " + ", ".join(f"'{c.header}' -> {c.field}" for c in mapped) + ".")
+    for c in plan.columns:
+        if c.field is None:
+            say(f"Column ignored: '{c.header}'" + (f" ({c.hint})" if c.hint else "."))
+    full = plan.valid - plan.shared_rows
+    if settings.editions and plan.shared_sets:
+        say(
+            f"Option sets: {plan.option_sets}; {_n(plan.shared_sets, 'edition')} shared by "
+            f"{_n(plan.shared_rows, 'recipient')} (each laid out once), "
+            f"{_n(full, 'recipient')} rendered in full."
+        )
+    else:
+        why = (
+            "--full-render"
+            if not settings.editions
+            else f"no set is shared by {plan.min_shared} or more"
+        )
+        say(f"Option sets: {plan.option_sets}; {_n(full, 'recipient')} rendered in full ({why}).")
+    if plan.resumable:
+        say(f"Resume: {plan.resumable} finished PDFs kept, the rest rendered.")
+    if plan.foreign and not (settings.resume or settings.overwrite):
+        say(
+            f"Output folder: holds {plan.foreign} PDFs this run did not make; the real run "
+            "needs --resume or --overwrite."
+        )
+    if plan.est_pages is not None and plan.est_seconds is not None:
+        minutes = plan.est_seconds / 60
+        when = f"{minutes:.0f} min" if minutes >= 1 else f"{plan.est_seconds:.0f} s"
+        say(
+            f"Estimate: about {plan.est_pages} pages, about {when} "
+            f"(from {plan.samples} sample render{'s' if plan.samples != 1 else ''})."
+        )
+
+
+class _progress:
+    """A rich progress bar on a terminal; a plain line every few seconds otherwise."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.bar = None
+        self.last = 0.0
+
+    def __enter__(self):  # noqa: ANN204
+        if self.quiet:
+            return None
+        if sys.stderr.isatty():
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(
+                TextColumn("rendering"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]:.1f}/s"),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[failed]} failed"),
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("batch", total=None, rate=0.0, failed=0)
+        import time
+
+        self.start = time.monotonic()
+        return self.update
+
+    def update(self, done: int, total: int, failed: int) -> None:
+        import time
+
+        now = time.monotonic()
+        rate = done / (now - self.start) if now > self.start else 0.0
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, total=total, rate=rate, failed=failed)
+        elif done == total or now - self.last >= 5:
+            self.last = now
+            click.echo(f"{done}/{total} rendered, {failed} failed, {rate:.1f}/s", err=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _today():  # noqa: ANN202
+    from handoutgen.core.clock import today
+
+    return today()
