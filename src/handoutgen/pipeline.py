@@ -190,7 +190,7 @@ def warm(
 def render(library: Library, request: RenderRequest, *, editions: bool = True) -> bytes:
     """Render in the request's format and return the bytes.
 
-    A PDF is assembled from a cached edition when one exists (see vdp.py): it
+    A PDF is assembled from a cached edition when one exists (see editions/): it
     reads exactly like a full render, in a fraction of the time."""
     if request.format == "html":
         return render_html(library, request, standalone=True).encode("utf-8")

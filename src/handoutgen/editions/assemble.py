@@ -1,4 +1,4 @@
-"""Page-assembly helpers for editions (vdp.py), with pikepdf: stamp an overlay
+"""Page-assembly helpers for editions (editions/), with pikepdf: stamp an overlay
 on a page as an artifact, and give a page copied from another file its tag
 entries."""
 

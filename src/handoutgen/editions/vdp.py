@@ -1,6 +1,6 @@
 """Variable-data rendering: lay out the shared pages once, stamp each recipient on top.
 
-A template marks what is personal (marks.py). A *split* render gives the
+A template marks what is personal (render/marks.py). A *split* render gives the
 edition HTML, rendered from stand-in personas so it holds no patient data, and
 the request's personal parts. An edition is laid out and written once and
 cached on disk, keyed by a hash of its HTML (which inlines the content,
@@ -21,8 +21,8 @@ why (:class:`Fallback`). An edition is used only once *verified*: its
 self-check assembled a stand-in recipient and found the same words, page by
 page and in reading order, as that recipient's full render.
 
-This module is below the pipeline (render.py): the content gate's verdict
-comes in as ``draft``, and WeasyPrint is reached only through weasy.py.
+This module is below the pipeline (pipeline.py): the content gate's verdict
+comes in as ``draft``, and WeasyPrint is reached only through engine/weasy.py.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ class BatchSettings:
     mapping: dict[str, str] = field(default_factory=dict)
     letter_date: dt.date | None = None
     allow_draft: bool = False
-    editions: bool = True  # share laid-out editions (vdp.py); False renders each in full
+    editions: bool = True  # share laid-out editions (editions/); False renders each in full
     chunk_size: int | None = None  # None: 24 with editions, 4 without
     recycle_after: int | None = None  # documents per worker before it is replaced
 

@@ -1,7 +1,7 @@
 """HTML from a request: the template, its context, nothing else.
 
 The content gate (are the document's checks clean?) runs above this, in the
-pipeline (render.py), which passes its verdict in as ``draft``.
+pipeline (pipeline.py), which passes its verdict in as ``draft``.
 """
 
 from __future__ import annotations

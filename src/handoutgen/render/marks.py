@@ -3,9 +3,9 @@
 A template marks whole pages (``vdp.personal_pages``: the letter) and small
 boxes in the shared flow (``vdp.slot``: "Prepared for", the clinic, the note)
 as personal. In a full render the marks only wrap; in a split render they
-record the personal parts and leave same-size placeholders (see vdp.py).
+record the personal parts and leave same-size placeholders (see editions/).
 
-The names below are the contract between templates, stylesheets and vdp.py,
+The names below are the contract between templates, stylesheets and editions/,
 kept in one place; ``tests/test_editions.py`` checks the shipped stylesheets
 against them.
 """
