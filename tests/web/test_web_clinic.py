@@ -24,14 +24,9 @@ from handoutgen.core import clock
 from handoutgen.store import private
 from handoutgen.store.audit import COLUMNS, read
 from handoutgen.web import auth
-from handoutgen.web.app import (
-    ServeConfig,
-    _Bucket,
-    allowed_host_names,
-    create_app,
-    ordered_options,
-    warm_requests,
-)
+from handoutgen.web.app import ServeConfig, allowed_host_names, create_app
+from handoutgen.web.forms import ordered_options, warm_requests
+from handoutgen.web.state import _Bucket
 
 LAN = "handouts.clinic.example"  # a name only: the test client opens no socket
 PASSWORD = "correct horse battery"

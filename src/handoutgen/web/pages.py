@@ -1,0 +1,181 @@
+"""The pages: templates, the layout's header, the form page and the error
+pages every module answers with."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, get_args
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+
+from handoutgen.content.library import Library
+from handoutgen.content.models import PageSize, pick_text
+from handoutgen.content.workspace import PACKAGE_DIR
+from handoutgen.core.errors import HandoutgenError
+from handoutgen.web.pool import Busy
+from handoutgen.web.state import CSRF_COOKIE, _State, _user
+
+_WEBUI = PACKAGE_DIR / "webui"
+_pages = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(_WEBUI)),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_pages.filters["tr"] = pick_text  # the form is in English; text fields fall back the same way
+_STATIC = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
+
+
+def _chrome(state: _State, request: Request) -> dict[str, Any]:
+    """What the layout's header needs: who is signed in and a sign-out token."""
+    if not state.config.sign_in:
+        return {"user": None, "sign_in": False, "signout_token": ""}
+    cookie = request.cookies.get(CSRF_COOKIE) or ""
+    via_proxy = bool(request.scope.get("state", {}).get("via_proxy"))
+    return {
+        "user": _user(request),
+        "sign_in": not via_proxy,  # signing out is the single sign-on's business
+        "signout_token": state.form_token(cookie) if cookie else "",
+    }
+
+
+def _csrf_cookie(request: Request) -> tuple[str, str | None]:
+    cookie = request.cookies.get(CSRF_COOKIE)
+    if not cookie or len(cookie) > 100:
+        cookie = secrets.token_urlsafe(32)
+        return cookie, cookie
+    return cookie, None
+
+
+def _set_csrf(state: _State, response: Response, new: str | None) -> None:
+    if new:
+        response.set_cookie(
+            CSRF_COOKIE, new, httponly=True, samesite="strict", secure=state.config.https
+        )
+
+
+def _preview_error(message: str) -> Response:
+    """The designer page's error: its script keeps the last good pages on screen
+    and shows this over them (the header tells it apart from pages)."""
+    response = _page("fragment_error.html", 200, message=message)
+    response.headers["X-Handoutgen-Preview"] = "error"
+    return response
+
+
+def _option_limit(library: Library, document: str) -> int | None:
+    """How many options a fixed-size document holds (measured, see fit.py), or None."""
+    from handoutgen.quality.fit import form_limit
+
+    return form_limit(library, document)
+
+
+def _layout_name(library: Library, document: str) -> str:
+    from handoutgen.quality.fit import layout_name
+
+    return layout_name(library.documents[document])
+
+
+def _form_page(
+    state: _State,
+    request: Request,
+    library: Library,
+    document: str,
+    values: dict[str, Any],
+    errors: list[str] | None = None,
+    images: list[str] | None = None,
+    status: int = 200,
+) -> Response:
+    cookie, new = _csrf_cookie(request)
+    doc = library.documents[document]
+    rank = {o: i for i, o in enumerate(doc.options)}
+    options = sorted(
+        library.options.values(), key=lambda o: (o.id not in rank, rank.get(o.id, 0), o.id)
+    )
+    chrome = _chrome(state, request)
+    if new and chrome["sign_in"]:
+        chrome["signout_token"] = state.form_token(cookie)
+    response = _page(
+        "form.html",
+        status,
+        doc=doc,
+        options=options,
+        option_limit=_option_limit(library, document),
+        layout_name=_layout_name(library, document),
+        values=values,
+        errors=errors or [],
+        images=images or [],
+        page_sizes=list(get_args(PageSize)),
+        languages=_languages(library, document),
+        token=state.form_token(cookie),
+        **chrome,
+    )
+    _set_csrf(state, response, new)
+    return response
+
+
+def _languages(library: Library, document: str) -> list[tuple[str, str]]:
+    """(code, "Español (Spanish)") for each language the document has in full."""
+    from handoutgen.content.i18n import language_name
+    from handoutgen.render.context import document_languages
+
+    out = []
+    for code in document_languages(library, document):
+        native, english = language_name(code), language_name(code, "en")
+        out.append((code, native if native == english else f"{native} ({english})"))
+    return out
+
+
+def _expired() -> Response:
+    return _page(
+        "error.html",
+        403,
+        title="Please reload the form",
+        message=(
+            "This form has expired or was sent from another site, so nothing was rendered. "
+            "Go back, reload the page and send it again."
+        ),
+    )
+
+
+def _busy(exc: Busy) -> Response:
+    response = _page(
+        "error.html",
+        503,
+        title="Busy, try again in a moment",
+        message=(
+            f"{exc} Nothing was rendered. Wait a few seconds and send the form again "
+            "(your browser's Back button keeps what you typed)."
+        ),
+    )
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _too_many(wait: float) -> Response:
+    response = _page("fragment_error.html", 429, message="Too many refreshes; waiting a moment.")
+    response.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+    return response
+
+
+def _library_or_error(state: _State, request: Request | None = None) -> Library | Response:
+    try:
+        return state.library()
+    except HandoutgenError as exc:  # ValidationFailed lists every problem
+        message = exc.format_message()
+    except (RecursionError, MemoryError, ValueError, TypeError) as exc:
+        # A hostile file (a YAML bomb, absurd nesting) must not take the server down.
+        message = (
+            f"the workspace could not be loaded ({type(exc).__name__}); run 'handoutgen validate'"
+        )
+    chrome = _chrome(state, request) if request is not None else {}
+    return _page("error.html", 503, title="The content has errors", message=message, **chrome)
+
+
+def _page(name: str, status: int, **context: Any) -> HTMLResponse:
+    context.setdefault("user", None)
+    context.setdefault("sign_in", False)
+    context.setdefault("signout_token", "")
+    return HTMLResponse(_pages.get_template(name).render(**context), status_code=status)
