@@ -15,6 +15,7 @@ from handoutgen.content.library import load_library
 from handoutgen.content.workspace import Workspace
 from handoutgen.editions import vdp
 from handoutgen.pipeline import make_request
+from handoutgen.render.marks import AUTHOR_PLACEHOLDER
 from handoutgen.store import cache
 
 MARKER = "Quonzeldrix"
@@ -128,7 +129,7 @@ def test_a_background_build_like_the_web_apps_holds_no_patient_data(library, fre
     assert s.fallback is None
     edition = vdp.get_edition(library, s)
     with pikepdf.open(io.BytesIO(edition.pdf)) as pdf:
-        assert str(pdf.docinfo["/Author"]) == vdp.AUTHOR_PLACEHOLDER
+        assert str(pdf.docinfo["/Author"]) == AUTHOR_PLACEHOLDER
     assert_no_patient_data(fresh_cache)
 
 
