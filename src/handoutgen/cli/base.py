@@ -126,10 +126,10 @@ _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
 def _library(ctx: click.Context):
-    from handoutgen.content.library import load_library
     from handoutgen.content.workspace import Workspace
+    from handoutgen.store import librarycache
 
-    return load_library(Workspace.at(ctx.obj["workspace"]))
+    return librarycache.load(Workspace.at(ctx.obj["workspace"]))
 
 
 def _add_verbosity(group: click.Group) -> None:

@@ -34,6 +34,7 @@ _MEMORY_SIZE = 24
 
 def clear_caches() -> None:
     _MEMORY.clear()
+    _BUILT.clear()
 
 
 def _remember(edition: Edition) -> Edition:
@@ -112,7 +113,45 @@ def get_edition(library: Library, s: Split, *, build: bool = True) -> Edition | 
             edition = _remember(build_edition(library, s))
             if store is not None:
                 _store(edition, store)
+        _note_built(library, s.request.document, store)
     return edition
+
+
+# Which documents have editions built for this content: a single render with
+# nothing built for its document goes straight to a full render, without
+# rendering its template for two stand-ins first to find the edition's key.
+_BUILT: set[str] = set()
+
+
+def _index_key(library: Library, doc_id: str) -> str:
+    return f"{library.content_hash} {doc_id}"
+
+
+def _note_built(library: Library, doc_id: str, store) -> None:  # noqa: ANN001 - a cache.Cache
+    key = _index_key(library, doc_id)
+    if key in _BUILT:
+        return
+    _BUILT.add(key)
+    if store is not None:
+        try:
+            store.put("edition-index", key, b"1")
+        except OSError as exc:
+            log.debug("edition index not written (%s)", exc)
+
+
+def may_have_editions(library: Library, doc_id: str) -> bool:
+    """False only when no edition was ever built for this document and content
+    (in this process or in the cache): then there is none to look up."""
+    key = _index_key(library, doc_id)
+    if key in _BUILT:
+        return True
+    from handoutgen.store.cache import open_cache
+
+    store = open_cache()
+    if store is not None and store.get("edition-index", key) is not None:
+        _BUILT.add(key)
+        return True
+    return False
 
 
 def build_edition(library: Library, s: Split) -> Edition:

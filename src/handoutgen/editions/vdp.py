@@ -34,7 +34,7 @@ from handoutgen.content.library import Library
 from handoutgen.content.models import RenderRequest
 from handoutgen.core.errors import HandoutgenError
 from handoutgen.editions import edition, splitting
-from handoutgen.editions.edition import cached_edition, get_edition
+from handoutgen.editions.edition import cached_edition, get_edition, may_have_editions
 from handoutgen.editions.model import Fallback, Mode, Outcome, Split
 from handoutgen.editions.personal import personalize
 from handoutgen.editions.splitting import ineligible, split
@@ -91,6 +91,9 @@ def render_many(
                 continue
             if job.draft:
                 job.outcome.fall_back(Fallback.DRAFT)
+                continue
+            if not build and not may_have_editions(library, job.request.document):
+                job.outcome.fall_back(Fallback.NOT_CACHED)
                 continue
             job.split = split(library, job.request, draft=job.draft)
         except HandoutgenError as exc:
