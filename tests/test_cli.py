@@ -84,12 +84,12 @@ def test_doctor_reports_subsetting(run):
 
 
 def test_unexpected_errors_have_no_traceback_unless_debug(run, monkeypatch):
-    import handoutgen.content.library as content
+    from handoutgen.store import librarycache
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(content, "load_library", boom)
+    monkeypatch.setattr(librarycache, "load", boom)
     result = run("validate")
     assert result.exit_code == 1
     assert result.stderr == (
