@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal, TypedDict, Unpack
 from handoutgen.content.workspace import Workspace
 
 if TYPE_CHECKING:
+    from handoutgen.content.approval import Approval, ApprovalState
     from handoutgen.content.library import Library
     from handoutgen.mailing.batch import BatchReport
     from handoutgen.quality.checks import Finding
@@ -149,6 +150,34 @@ class HandoutWorkspace:
         docs = list(documents) if documents is not None else None
         return check(self.library, docs, today=today)
 
+    def approval(self, document: str) -> ApprovalState:
+        """Whether ``document`` is approved as it reads now, and by whom."""
+        from handoutgen.content.approval import approval_state
+
+        self.library.document(document)
+        return approval_state(self.library, document)
+
+    def approve(self, document: str, *, by: str, now: dt.datetime | None = None) -> Approval:
+        """Record that the clinic approved ``document`` as it reads now: who
+        (``by``, with credentials), when, and a hash of everything a patient
+        reads in it. Refused while ``check`` finds errors in the document."""
+        from handoutgen.content import approval
+        from handoutgen.core.errors import ContentError
+
+        library = self.library
+        library.document(document)
+        approval.clean_approver(by)
+        errors = [f for f in self.check([document]) if f.severity == "error"]
+        if errors:
+            shown = "; ".join(str(e) for e in errors[:3])
+            more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+            raise ContentError(
+                f"{document} has {len(errors)} content error{'s' if len(errors) != 1 else ''}, "
+                f"so it cannot be approved: {shown}{more}. Fix them (see `handoutgen check "
+                f"{document}`), then approve again"
+            )
+        return approval.record(library, document, by, now or dt.datetime.now(dt.UTC))
+
     def batch(
         self,
         document: str,
@@ -185,12 +214,14 @@ def reset_caches() -> None:
     """Forget everything kept in memory between renders: content-check results,
     editions and their differential checks, parsed stylesheets, and the content
     a batch worker loaded. The disk cache is left alone (``handoutgen cache clear``)."""
+    from handoutgen.content import approval
     from handoutgen.editions import vdp
     from handoutgen.engine import weasy
     from handoutgen.mailing import workers
     from handoutgen.quality import checks
 
     checks.clear_caches()
+    approval.clear_caches()
     vdp.clear_caches()
     weasy.clear_caches()
     workers.clear_caches()

@@ -190,8 +190,8 @@ def test_smog_grade_is_checked_beside_flesch_kincaid(tmp_ws):
     # Flesch-Kincaid limits left loose, SMOG strict: only SMOG can fire.
     _set(
         _doc(tmp_ws, "nonsurgical-options"),
-        "status: approved\n",
-        "status: approved\nreading_level: {warn: 19, error: 20, smog_warn: 5, smog_error: 6}\n",
+        "kind: handout\n",
+        "kind: handout\nreading_level: {warn: 19, error: 20, smog_warn: 5, smog_error: 6}\n",
     )
     found = rules(_lib(tmp_ws), "nonsurgical-options", today=TODAY, layout=False)
     smog = [f for f in found if f.rule == "reading-level" and f.severity == "error"]

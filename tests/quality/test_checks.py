@@ -95,7 +95,7 @@ def test_reading_level_above_ten_is_an_error(tmp_ws, opt):
 
 def test_reading_level_limits_are_set_per_document(tmp_ws):
     doc = tmp_ws / "handouts" / "nonsurgical-options.yaml"
-    _set(doc, "status: approved\n", "status: approved\nreading_level: {warn: 3, error: 4}\n")
+    _set(doc, "kind: handout\n", "kind: handout\nreading_level: {warn: 3, error: 4}\n")
     findings = [f for f in _findings(tmp_ws, "nonsurgical-options") if f.rule == "reading-level"]
     assert any(f.severity == "error" and f.option == "spinal-injections" for f in findings)
     assert any("above 4" in f.message for f in findings)
@@ -243,7 +243,7 @@ def test_draft_status_is_watermarked_and_approved_is_not(tmp_ws, library):
     pdf = render(library, make_request(document="nonsurgical-options"))
     assert not any("DRAFT" in p for p in pages_text(pdf))
     doc = tmp_ws / "handouts" / "nonsurgical-options.yaml"
-    _set(doc, "status: approved", "status: draft")
+    _set(doc, "kind: handout\n", "kind: handout\nstatus: draft\n")
     lib = load_library(Workspace.at(tmp_ws))
     pages = pages_text(render(lib, make_request(document="nonsurgical-options")))
     assert all("DRAFT" in p for p in pages)

@@ -123,7 +123,7 @@ def test_qr_and_pictures_are_vector(trifold):
 def test_draft_brochure_is_watermarked(tmp_ws, library, trifold):
     assert not any("DRAFT" in p for p in pages_text(trifold))
     path = tmp_ws / "handouts" / "spine-brochure.yaml"
-    path.write_text(path.read_text().replace("status: approved", "status: draft"))
+    path.write_text(path.read_text().replace("kind: brochure\n", "kind: brochure\nstatus: draft\n"))
     lib = load_library(Workspace.at(tmp_ws))
     assert all(
         "DRAFT" in p for p in pages_text(render(lib, make_request(document="spine-brochure")))
@@ -172,7 +172,7 @@ def test_document_references_are_checked(tmp_ws):
     problems = " | ".join(_problems(tmp_ws))
     assert "unknown brand 'example-clinik'; did you mean 'example-clinic'?" in problems
     assert "image 'assets/missing.svg' not found" in problems
-    path.write_text(text.replace("status: approved", "status: approved\nqr: javascript:alert(1)"))
+    path.write_text(text.replace("kind: brochure\n", "kind: brochure\nqr: javascript:alert(1)\n"))
     problems = " | ".join(_problems(tmp_ws))
     assert "qr: must be a web address starting with http:// or https://" in problems
 

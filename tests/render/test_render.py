@@ -231,7 +231,7 @@ def test_strict_turns_warnings_into_failures(tmp_ws, run):
     (tmp_ws / "styles" / "extra.css").write_text("p { colour: red; }\n")
     path = tmp_ws / "handouts" / "nonsurgical-options.yaml"
     path.write_text(
-        path.read_text().replace("status: approved", "status: approved\nstyles: [extra.css]")
+        path.read_text().replace("kind: handout\n", "kind: handout\nstyles: [extra.css]\n")
     )
     relaxed = run("render", "nonsurgical-options", "-o", "a.pdf", workspace=tmp_ws)
     assert relaxed.exit_code == 0

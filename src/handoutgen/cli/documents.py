@@ -178,9 +178,12 @@ def check(
 
         print_report(library, list(documents) or None, options or None, as_json=as_json)
         return
+    from handoutgen.content.approval import approval_state
+
     findings = run_check(library, list(documents) or None, options=options or None)
     errors = sum(f.severity == "error" for f in findings)
     warnings = len(findings) - errors
+    states = {d: approval_state(library, d) for d in (documents or sorted(library.documents))}
     if as_json:
         click.echo(
             json.dumps(
@@ -188,6 +191,7 @@ def check(
                     "findings": [f.as_dict() for f in findings],
                     "errors": errors,
                     "warnings": warnings,
+                    "approval": {d: s.as_dict() for d, s in states.items()},
                 },
                 indent=2,
             )
@@ -196,6 +200,13 @@ def check(
         for finding in findings:
             click.echo(str(finding))
         if not ctx.obj["quiet"]:
+            for doc_id, state in states.items():
+                hint = (
+                    ""
+                    if state.state == "approved"
+                    else f" (`handoutgen approve {doc_id} --by NAME` after review)"
+                )
+                click.echo(f"{doc_id}: {state.describe()}{hint}", err=True)
             click.echo(
                 f"{errors} error{'s' if errors != 1 else ''}, "
                 f"{warnings} warning{'s' if warnings != 1 else ''}.",
@@ -213,6 +224,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     from handoutgen.content.models import DEFAULT_LANGUAGE
 
     library = _library(ctx)
+    from handoutgen.content.approval import approval_state
     from handoutgen.render.context import document_languages
 
     docs = [
@@ -221,6 +233,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
             "title": d.title[DEFAULT_LANGUAGE],
             "kind": d.kind,
             "languages": document_languages(library, d.id),
+            "approval": approval_state(library, d.id).as_dict(),
         }
         for d in library.documents.values()
     ]
@@ -230,7 +243,10 @@ def list_(ctx: click.Context, as_json: bool) -> None:
         return
     click.echo("Documents:")
     for d in docs:
-        click.echo(f"  {d['id']:<28} {d['kind']:<9} {d['title']}  [{' '.join(d['languages'])}]")
+        state = d["approval"]["state"]
+        click.echo(
+            f"  {d['id']:<28} {d['kind']:<9} {state:<9} {d['title']}  [{' '.join(d['languages'])}]"
+        )
     click.echo("Options:")
     for o in opts:
         click.echo(f"  {o['id']:<28} {o['title']}")
@@ -346,3 +362,30 @@ def translations_stamp(ctx: click.Context, files: tuple[Path, ...]) -> None:
             click.echo(f"{'Stamped' if changed else 'Already stamped'}: {shown}", err=True)
     if errors:
         raise DataError("\n".join(errors))
+
+
+@cli.command()
+@click.argument("document")
+@click.option(
+    "--by",
+    "approver",
+    required=True,
+    metavar="NAME",
+    help='Who approves, with credentials ("Dr. Sam Rivera, MD").',
+)
+@click.pass_context
+def approve(ctx: click.Context, document: str, approver: str) -> None:
+    """Record that the clinic approved DOCUMENT as it reads now.
+
+    The record (handouts/approvals/DOCUMENT.yaml) holds who, when and a hash of
+    everything a patient reads in it; any later edit makes it pending again."""
+    import datetime as dt
+
+    from handoutgen.api import open_workspace
+
+    ws = open_workspace(ctx.obj["workspace"])
+    record = ws.approve(document, by=approver, now=dt.datetime.now(dt.UTC))
+    click.echo(
+        f"Approved {document}: {record.by}, {record.at} (text sha256 {record.sha256[:12]}...)",
+        err=True,
+    )

@@ -338,6 +338,15 @@ def _check_document(
         problems.extend(block_problems(workspace.template_dirs, doc.template))
     for i, style in enumerate(doc.styles):
         _check_file(workspace, "stylesheet", style, yf, ("styles", i), problems)
+    if doc.status == "approved":
+        problems.append(
+            yf.problem(
+                ("status",),
+                "'status: approved' cannot be written by hand: approval is recorded by "
+                f"`handoutgen approve {doc.id} --by NAME`, against the text it approves; "
+                "remove this line",
+            )
+        )
     factor_ids: set[str] = set()
     for i, factor in enumerate(doc.factors):
         if factor.id in factor_ids:

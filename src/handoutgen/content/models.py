@@ -332,7 +332,13 @@ class Document(_Model):
         description="A fixed page count (brochures, booklets): `check` fails if the layout needs more.",
     )
     page_size: PageSize = "letter"
-    status: Status = "draft"
+    status: Status | None = Field(
+        default=None,
+        description=(
+            "draft: print DRAFT on every page. Approval is never written here: "
+            "`handoutgen approve DOCUMENT --by NAME` records it against the text."
+        ),
+    )
     language: str = Field(default=DEFAULT_LANGUAGE, pattern=LANG_RE.pattern)
     styles: list[str] = Field(
         default_factory=list, description="Extra stylesheets from styles/, after the default."

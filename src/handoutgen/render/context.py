@@ -16,6 +16,7 @@ from markupsafe import Markup
 from pydantic import ValidationError
 
 from handoutgen.content import i18n
+from handoutgen.content.approval import approval_state
 from handoutgen.content.fonts import FAMILY, font_face_css
 from handoutgen.content.library import Library, add_months, did_you_mean
 from handoutgen.content.models import Document, Option, RenderRequest
@@ -374,7 +375,9 @@ def context(
         "font_family": FAMILY,
         "stylesheet": stylesheet,
         "extra_styles": doc.styles,
-        "draft": draft or doc.status != "approved",
+        "draft": draft or doc.status == "draft",
+        # Not approved by the clinic, or changed since (approval.py): every page says so.
+        "pending": approval_state(library, doc.id).state == "pending",
         "brand": (brand := _brand(library, p)),
         # The brand's QR target wins, so --brand changes it with the clinic's name.
         "qr_url": (qr_url := (brand.qr if brand and brand.qr else None) or doc.qr),

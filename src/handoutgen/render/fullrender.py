@@ -50,6 +50,7 @@ def render_pdf(library: Library, request: RenderRequest, *, draft: bool = False)
 _ON_EVERY_PAGE = {
     "watermark": "DRAFT mark",
     "translation-mark": "'Translation not yet reviewed' mark",
+    "approval-mark": "'Not yet approved by your clinic' mark",
 }
 _SOMEWHERE = {"get-help": "'When to get help' block"}
 

@@ -28,6 +28,7 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from handoutgen.content.approval import approval_state
 from handoutgen.content.workspace import Workspace
 from handoutgen.core import clock
 from handoutgen.core.errors import HandoutgenError
@@ -165,11 +166,12 @@ def create_app(
         if isinstance(library, Response):
             return library
         docs = sorted(library.documents.values(), key=lambda d: d.id)
+        approvals = {d.id: approval_state(library, d.id) for d in docs}
         cookie, new = _csrf_cookie(request)
         chrome = _chrome(state, request)
         if chrome["sign_in"]:
             chrome["signout_token"] = state.form_token(cookie)
-        response = _page("index.html", 200, docs=docs, lang="en", **chrome)
+        response = _page("index.html", 200, docs=docs, approvals=approvals, lang="en", **chrome)
         _set_csrf(state, response, new)
         return response
 

@@ -10,6 +10,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
+from handoutgen.content.approval import approval_state
 from handoutgen.content.library import Library
 from handoutgen.content.models import PageSize, pick_text
 from handoutgen.content.workspace import PACKAGE_DIR
@@ -101,6 +102,7 @@ def _form_page(
         "form.html",
         status,
         doc=doc,
+        approval=approval_state(library, document),
         options=options,
         option_limit=_option_limit(library, document),
         layout_name=_layout_name(library, document),
