@@ -57,13 +57,18 @@ def test_list_json(run):
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert set(data) == {"documents", "options"}
-    assert {
+    fusion = dict(next(d for d in data["documents"] if d["id"] == "fusion-alternatives"))
+    approval = fusion.pop("approval")
+    assert fusion == {
         "id": "fusion-alternatives",
         "title": "Spinal fusion and other choices for back pain",
         "kind": "handout",
         "languages": ["en", "es"],
-    } in data["documents"]
-    assert all(set(d) == {"id", "title", "kind", "languages"} for d in data["documents"])
+    }
+    assert approval["state"] == "pending" and approval["by"] is None
+    assert all(
+        set(d) == {"id", "title", "kind", "languages", "approval"} for d in data["documents"]
+    )
     assert all(set(o) == {"id", "title"} for o in data["options"])
     assert len(data["options"]) == 14
 

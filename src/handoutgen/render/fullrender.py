@@ -51,6 +51,7 @@ _ON_EVERY_PAGE = {
     "watermark": "DRAFT mark",
     "translation-mark": "'Translation not yet reviewed' mark",
     "approval-mark": "'Not yet approved by your clinic' mark",
+    "approval-note": "'Not yet approved by your clinic' note",
 }
 _SOMEWHERE = {"get-help": "'When to get help' block"}
 
