@@ -46,14 +46,17 @@ def _opt(ws: Path, name: str) -> Path:
 # -- safety ------------------------------------------------------------------
 
 
-def test_a_document_without_the_get_help_block_is_an_error(tmp_ws):
-    path = _doc(tmp_ws, "neck-surgery")
-    text = path.read_text()
-    start, end = text.index("get_help:"), text.index("glossary:")
-    path.write_text(text[:start] + text[end:])
-    errors = _errors(tmp_ws, "neck-surgery", "safety")
-    assert [e.message.split(":")[0] for e in errors] == ['no "When to get help" block']
-    assert errors[0].path == "handouts/neck-surgery.yaml"
+def test_a_document_without_a_region_does_not_load(tmp_ws):
+    """The warning signs are chosen by region (warning-signs.yaml): a document
+    must say which."""
+    from handoutgen.core.errors import ValidationFailed
+
+    _set(_doc(tmp_ws, "neck-surgery"), "region: neck\n", "")
+    with pytest.raises(ValidationFailed) as exc:
+        _lib(tmp_ws)
+    assert [str(p) for p in exc.value.problems] == [
+        "handouts/neck-surgery.yaml:2:1: missing required key 'region'"
+    ]
 
 
 def test_a_template_that_drops_the_block_or_the_emergency_route_is_an_error(tmp_ws):
@@ -70,7 +73,7 @@ def test_a_template_that_drops_the_block_or_the_emergency_route_is_an_error(tmp_
     assert len(errors) == 1 and 'does not print the "When to get help" block' in errors[0].message
     _set(doc, "template: nohelp.html", "template: callus.html")
     errors = _errors(tmp_ws, "neck-surgery", "safety")
-    assert len(errors) == 1 and "has no emergency route" in errors[0].message
+    assert len(errors) == 1 and "without the emergency route" in errors[0].message
 
 
 def test_call_us_without_a_phone_number_is_an_error(tmp_ws):
@@ -149,7 +152,7 @@ def test_a_coverage_statement_without_a_source_is_an_error(tmp_ws):
 def test_a_brochure_option_without_benefits_and_risks_is_an_error(tmp_ws):
     (tmp_ws / "templates" / "thin.html").write_text(
         '{% extends "base.html" %}{% from "macros.html" import get_help %}'
-        "{% block content %}{{ get_help(doc, brand) }}"
+        "{% block content %}{{ get_help(doc, brand, warning_signs) }}"
         "{% for o in options %}<h3>{{ o.title | t }}</h3>{% endfor %}{% endblock %}"
     )
     _set(_doc(tmp_ws, "spine-brochure"), "template: trifold.html", "template: thin.html")
@@ -214,7 +217,7 @@ def test_an_undefined_medical_term_is_an_error(tmp_ws):
 
 
 def test_a_brochure_that_overflows_its_pages_is_an_error(tmp_ws):
-    _set(_doc(tmp_ws, "spine-booklet"), "pages: 16\n", "pages: 8\n")
+    _set(_doc(tmp_ws, "spine-booklet"), "pages: 20\n", "pages: 8\n")
     # The fit rule measures what the pages hold and names the way out.
     errors = _errors(tmp_ws, "spine-booklet", "fit", layout=True)
     assert len(errors) == 1
@@ -263,7 +266,9 @@ def test_today_is_injected_so_the_suite_does_not_expire(library):
     stale = [
         f for f in rules(library, "neck-surgery", today=later, layout=False) if f.rule == "currency"
     ]
-    assert {f.option for f in stale} == {"cervical-disc-replacement", "cervical-fusion"}
+    assert {f.option for f in stale if f.option} == {"cervical-disc-replacement", "cervical-fusion"}
+    # The warning signs are reviewed on the same clock.
+    assert [f.path for f in stale if not f.option] == ["handouts/warning-signs.yaml"]
     assert [f for f in check_render(library, "neck-surgery", ("cervical-fusion",), today=later)]
     assert check_render(library, "neck-surgery", ("cervical-fusion",), today=TODAY) == []
 

@@ -57,7 +57,7 @@ def test_init_wires_the_schema_into_every_yaml_file(tmp_path):
     ws = tmp_path / "w"
     assert invoke("init", str(ws)).exit_code == 0
     yamls = sorted(ws.glob("handouts/**/*.yaml"))
-    assert len(yamls) == 4
+    assert len(yamls) == 5  # the handout, its two options, the brand, the warning signs
     for path in yamls:
         first = path.read_text().splitlines()[0]
         assert first.startswith("# yaml-language-server: $schema=")

@@ -59,6 +59,9 @@ NOT_TEXT = frozenset(
         "logo",
         "colors",
         "font_family",
+        "region",  # a document's body region (lower-back, neck)
+        "sources",  # the warning signs' sources, as published
+        "signs",  # an option's after-procedure sign ids (watch_after: signs:)
     }
 )
 
@@ -213,7 +216,7 @@ def _expected(lang: str) -> set[str]:
     if lang == "es":
         return set(english_files())
     doc = _load(HANDOUTS / "nonsurgical-options.yaml")
-    return {"nonsurgical-options.yaml", "brands/example-clinic.yaml"} | {
+    return {"nonsurgical-options.yaml", "brands/example-clinic.yaml", "warning-signs.yaml"} | {
         f"options/{o}.yaml" for o in doc["options"]
     }
 
@@ -221,7 +224,7 @@ def _expected(lang: str) -> set[str]:
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_promised_file_is_translated(lang: str) -> None:
     """Spanish covers everything shipped; Chinese and Arabic cover
-    nonsurgical-options, every option it uses, and the brand."""
+    nonsurgical-options, every option it uses, the brand and the warning signs."""
     have = {
         p.relative_to(TRANSLATIONS / lang).as_posix() for p in (TRANSLATIONS / lang).rglob("*.yaml")
     }
@@ -346,7 +349,9 @@ def test_translation_files_never_load_as_content_of_their_own() -> None:
     from handoutgen.content.workspace import Workspace
 
     library = load_library(Workspace.at(ROOT))
-    assert set(library.documents) == {p.stem for p in HANDOUTS.glob("*.yaml")}
+    assert set(library.documents) == {
+        p.stem for p in HANDOUTS.glob("*.yaml") if p.name != "warning-signs.yaml"
+    }
     assert set(library.options) == {p.stem for p in HANDOUTS.glob("options/*.yaml")}
     assert set(library.brands) == {p.stem for p in HANDOUTS.glob("brands/*.yaml")}
     assert not [f for f in library.files.values() if "translations" in Path(f.path).parts]

@@ -56,7 +56,12 @@ def write_translation(
 ) -> Path:
     """A translation file for one content file: every text field through ``text``."""
     library = load_library(Workspace.at(ws))
-    model = {"option": library.options, "document": library.documents}[kind][item_id]
+    models = {
+        "option": library.options,
+        "document": library.documents,
+        "signs": {"warning-signs": library.signs},
+    }
+    model = models[kind][item_id]
     data: dict = {
         "translation": {
             "translator": "test fixture",
@@ -90,10 +95,13 @@ def write_translation(
 
 
 def translate_document(ws: Path, lang: str, text, doc_id: str = DOC, **kw) -> list[Path]:  # noqa: ANN001
+    """The document, its options and the warning signs (every document prints
+    its region's)."""
     library = load_library(Workspace.at(ws))
     paths = [write_translation(ws, lang, "document", doc_id, text, **kw)]
     for opt in library.documents[doc_id].options:
         paths.append(write_translation(ws, lang, "option", opt, text, **kw))
+    paths.append(write_translation(ws, lang, "signs", "warning-signs", text, **kw))
     return paths
 
 

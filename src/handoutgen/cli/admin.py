@@ -30,7 +30,9 @@ def init(ctx: click.Context, directory: Path) -> None:
 
 @cli.command()
 @click.argument(
-    "kind", required=False, type=click.Choice(["option", "document", "brand"], case_sensitive=False)
+    "kind",
+    required=False,
+    type=click.Choice(["option", "document", "brand", "signs"], case_sensitive=False),
 )
 @click.option(
     "-o",

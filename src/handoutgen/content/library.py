@@ -18,7 +18,16 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from handoutgen.content.color import AA_TEXT, contrast
-from handoutgen.content.models import PATTERN_HINTS, RETIRED_DOCUMENT_KEYS, Brand, Document, Option
+from handoutgen.content.models import (
+    PATTERN_HINTS,
+    RETIRED_DOCUMENT_KEYS,
+    RETIRED_INSTEAD,
+    Brand,
+    Document,
+    Option,
+    WarningSigns,
+)
+from handoutgen.content.signs import SIGNS_FILE
 from handoutgen.content.translations import Translations, load_translations
 from handoutgen.content.workspace import PACKAGE_DIR, Workspace
 from handoutgen.content.yamlfile import YamlFile, load_yaml
@@ -40,6 +49,9 @@ class Library:
     brands: dict[str, Brand] = field(default_factory=dict)
     # Translation files (translations.py): records, and problems `check` reports.
     translations: Translations = field(default_factory=Translations)
+    # handouts/warning-signs.yaml (signs.py): None only when no document needs it.
+    signs: WarningSigns | None = None
+    signs_file: YamlFile | None = None
 
     def document(self, doc_id: str) -> Document:
         from handoutgen.core.errors import DataError
@@ -83,9 +95,12 @@ def load_library(workspace: Workspace) -> Library:
         options[model.id] = model
         option_files[model.id] = yf
 
-    for yf, model in _load_folder(workspace, workspace.handouts_dir, Document, files, problems):
+    for yf, model in _load_folder(
+        workspace, workspace.handouts_dir, Document, files, problems, skip=SIGNS_FILE
+    ):
         documents[model.id] = model
         document_files[model.id] = yf
+    signs_file, signs = _load_signs(workspace, files, problems, needed=bool(documents))
 
     brands: dict[str, Brand] = {}
     brand_dir = workspace.handouts_dir / "brands"
@@ -102,6 +117,14 @@ def load_library(workspace: Workspace) -> Library:
     for doc_id, doc in documents.items():
         yf = document_files[doc_id]
         _check_document(workspace, doc, yf, options, broken_options, problems)
+        if signs is not None and doc.region not in signs.regions:
+            problems.append(
+                yf.problem(
+                    ("region",),
+                    f"region '{doc.region}' has no warning signs in handouts/{SIGNS_FILE}: "
+                    f"add a '{doc.region}:' set under regions: there",
+                )
+            )
         if doc.brand and doc.brand not in brands and doc.brand not in broken_brands:
             problems.append(
                 yf.problem(
@@ -112,6 +135,9 @@ def load_library(workspace: Workspace) -> Library:
             )
         for i, image in enumerate(doc.images):
             _check_file(workspace, "image", image.src, yf, ("images", i, "src"), problems)
+    if signs is not None:
+        for opt_id, option in options.items():
+            _check_watch_after(option, signs, option_files[opt_id], problems)
 
     if problems:
         raise ValidationFailed(problems)
@@ -123,10 +149,15 @@ def load_library(workspace: Workspace) -> Library:
     items.update({("document", k): (v, document_files[k]) for k, v in documents.items()})
     brand_files = {yf.path.stem: yf for yf in files.values() if yf.path.parent == brand_dir}
     items.update({("brand", k): (v, brand_files[k]) for k, v in brands.items() if k in brand_files})
+    if signs is not None and signs_file is not None:
+        items[("signs", "warning-signs")] = (signs, signs_file)
     translations, merged = load_translations(
         workspace.handouts_dir, workspace.display, workspace.confined, items
     )
     for (kind, key), model in merged.items():
+        if kind == "signs":
+            signs = model  # type: ignore[assignment]
+            continue
         {"option": options, "document": documents, "brand": brands}[kind][key] = model  # type: ignore[index]
     return Library(
         workspace,
@@ -138,6 +169,8 @@ def load_library(workspace: Workspace) -> Library:
         document_files,
         brands,
         translations,
+        signs,
+        signs_file,
     )
 
 
@@ -147,9 +180,13 @@ def _load_folder(
     model: type[BaseModel],
     files: dict[str, YamlFile],
     problems: list[Problem],
+    skip: str = "",
 ) -> typing.Iterator[tuple[YamlFile, Any]]:
-    """Every valid model in ``folder/*.yaml``; problems are collected, not raised."""
+    """Every valid model in ``folder/*.yaml`` but ``skip``; problems are collected,
+    not raised."""
     for path in sorted(folder.glob("*.yaml")):
+        if path.name == skip:
+            continue
         if not workspace.confined(path):
             problems.append(
                 Problem(
@@ -169,6 +206,64 @@ def _load_folder(
             continue
         _check_id(yf, obj.id, path, problems)
         yield yf, obj
+
+
+def _load_signs(
+    workspace: Workspace, files: dict[str, YamlFile], problems: list[Problem], *, needed: bool
+) -> tuple[YamlFile | None, WarningSigns | None]:
+    """handouts/warning-signs.yaml: every document prints its region's signs from it."""
+    path = workspace.handouts_dir / SIGNS_FILE
+    shown = workspace.display(path)
+    if not path.is_file():
+        if needed:
+            problems.append(
+                Problem(
+                    shown,
+                    None,
+                    None,
+                    'is missing: every document\'s "When to get help" block prints the warning '
+                    "signs of its region from it; copy it from a new workspace (`handoutgen "
+                    "init DIR`) and adapt it",
+                )
+            )
+        return None, None
+    if not workspace.confined(path):
+        problems.append(
+            Problem(shown, None, None, "leads outside the workspace (through a symlink)")
+        )
+        return None, None
+    yf, signs = _load_model(workspace, path, WarningSigns, problems)
+    if yf is not None:
+        files[yf.display] = yf
+    return yf, signs
+
+
+def _check_watch_after(
+    option: Option, signs: WarningSigns, yf: YamlFile, problems: list[Problem]
+) -> None:
+    """An option's after-procedure sign ids must name signs under after:."""
+    if option.watch_after is None:
+        return
+    known = set(signs.after.emergency) | set(signs.after.soon)
+    own = set(option.watch_after.emergency) | set(option.watch_after.soon)
+    for i, sign_id in enumerate(option.watch_after.signs):
+        if sign_id not in known:
+            problems.append(
+                yf.problem(
+                    ("watch_after", "signs", i),
+                    f"unknown after-procedure sign '{sign_id}'{did_you_mean(sign_id, known)}; "
+                    f"the shared ones are listed under after: in handouts/{SIGNS_FILE}, or "
+                    "give the option its own under watch_after: emergency: or soon:",
+                )
+            )
+        elif sign_id in own:
+            problems.append(
+                yf.problem(
+                    ("watch_after", "signs", i),
+                    f"sign '{sign_id}' is both a shared sign and one of this option's own; "
+                    "give its own sign another id",
+                )
+            )
 
 
 # (foreground, background) pairs a brand uses for text, and what they print.
@@ -375,8 +470,9 @@ def _pydantic_problems(yf: YamlFile, model: type[BaseModel], exc: ValidationErro
             key = loc[-1]
             if model is Document and len(loc) == 1 and key in RETIRED_DOCUMENT_KEYS:
                 why = RETIRED_DOCUMENT_KEYS[str(key)]
+                instead = RETIRED_INSTEAD.get(str(key), "remove this line")
                 problems.append(
-                    yf.problem(loc, f"'{key}' was retired ({why}); remove this line", key=True)
+                    yf.problem(loc, f"'{key}' was retired ({why}); {instead}", key=True)
                 )
                 continue
             known = _field_names(model, loc[:-1])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -25,6 +25,7 @@ from pydantic import (
     Field,
     StringConstraints,
     WithJsonSchema,
+    model_validator,
 )
 
 DEFAULT_LANGUAGE = "en"
@@ -149,6 +150,103 @@ class Evidence(_Model):
     )
 
 
+Region = Literal["lower-back", "neck"]
+"""The body region a document is about: it picks the document's warning signs."""
+
+Route = Literal["emergency", "soon"]
+"""How fast to act on a warning sign: call 911 or go to the emergency department
+now; or call the clinic soon."""
+
+ROUTES: tuple[Route, ...] = ("emergency", "soon")
+
+SignTexts = Annotated[
+    dict[Slug, Text],
+    Field(description="Sign id -> what the reader notices, in plain words."),
+]
+
+
+def _check_routes(signs: dict[str, dict]) -> None:
+    both = sorted(set(signs.get("emergency", {})) & set(signs.get("soon", {})))
+    if both:
+        raise ValueError(
+            f"sign '{both[0]}' is listed under both emergency and soon; a sign has one route"
+        )
+
+
+class SignSource(_Model):
+    """A source that supports only some signs of its set (printed only with them)."""
+
+    source: str = Field(min_length=3, description="The publication, named.")
+    signs: list[Slug] = Field(min_length=1, description="The ids of the signs it supports.")
+
+
+class SignSet(_Model):
+    """Warning signs by route, each under an id that `check` and translations use."""
+
+    emergency: SignTexts = Field(
+        min_length=1, description="Signs that need 911 or the emergency department now."
+    )
+    soon: SignTexts = Field(min_length=1, description="Signs to call the clinic about soon.")
+    sources: list[Annotated[str, StringConstraints(min_length=3)] | SignSource] = Field(
+        min_length=1,
+        description="The public sources the signs were taken from, named; a source with "
+        "signs: supports only those.",
+    )
+
+    @model_validator(mode="after")
+    def one_route_each(self) -> Self:
+        _check_routes({"emergency": self.emergency, "soon": self.soon})
+        known = set(self.emergency) | set(self.soon)
+        for source in self.sources:
+            for sign_id in getattr(source, "signs", []):
+                if sign_id not in known:
+                    raise ValueError(f"source names sign '{sign_id}', which this set lacks")
+        return self
+
+    def sources_for(self, sign_ids: set[str]) -> list[str]:
+        """The sources behind any of ``sign_ids``, in order."""
+        return [
+            s if isinstance(s, str) else s.source
+            for s in self.sources
+            if isinstance(s, str) or sign_ids & set(s.signs)
+        ]
+
+
+class WarningSigns(_Model):
+    """``handouts/warning-signs.yaml``: the "When to get help" signs of each body
+    region, and the signs to watch for after a procedure (options pick them by id).
+    ``handoutgen check`` requires the signs of the content standards, by id and route."""
+
+    reviewed: dt.date
+    regions: dict[Region, SignSet] = Field(
+        min_length=1, description="Region -> its warning signs (lower-back, neck)."
+    )
+    after: SignSet = Field(
+        description="Signs to watch for after a procedure; an option lists the ids it needs "
+        "under watch_after: signs."
+    )
+
+
+class WatchAfter(_Model):
+    """What to watch for after this option's procedure, printed with the option."""
+
+    signs: list[Slug] = Field(
+        default_factory=list,
+        description="Ids of signs under after: in handouts/warning-signs.yaml.",
+    )
+    emergency: SignTexts = Field(
+        default_factory=dict, description="This option's own signs that need 911 now."
+    )
+    soon: SignTexts = Field(
+        default_factory=dict, description="This option's own signs to call the clinic about."
+    )
+
+    @model_validator(mode="after")
+    def one_route_each(self) -> Self:
+        _check_routes({"emergency": self.emergency, "soon": self.soon})
+        return self
+
+
 OptionCategory = Literal["surgery", "procedure", "non-surgical"]
 
 
@@ -173,17 +271,11 @@ class Option(_Model):
         default_factory=list,
         description="This option's own safety warnings (blood thinners, blood sugar...).",
     )
+    watch_after: WatchAfter | None = Field(
+        default=None, description="Warning signs to watch for after the procedure."
+    )
     reviewed: dt.date
     disclaimer: Text | None = None
-
-
-class GetHelp(_Model):
-    """The "When to get help" block: warning signs, by how fast to act."""
-
-    emergency: list[Text] = Field(
-        min_length=1, description="Signs that need 911 or the emergency department now."
-    )
-    soon: list[Text] = Field(min_length=1, description="Signs to call the clinic about soon.")
 
 
 class SeeAlso(_Model):
@@ -311,8 +403,9 @@ class Document(_Model):
     next_steps: list[Text] = Field(default_factory=list)
     disclaimers: list[Text] = Field(default_factory=list)
     producer: Text | None = Field(default=None, description="Who wrote and funded it.")
-    get_help: GetHelp | None = Field(
-        default=None, description='The "When to get help" block (required by `check`).'
+    region: Region = Field(
+        description='The body region: the "When to get help" block prints its warning '
+        "signs from handouts/warning-signs.yaml."
     )
     phone: str | None = Field(
         default=None,
@@ -366,6 +459,11 @@ class Document(_Model):
 # line to remove instead of calling the key unknown.
 RETIRED_DOCUMENT_KEYS = {
     "option_pages": "options always print in the document's one flow now",
+    "get_help": "the warning signs come from handouts/warning-signs.yaml, by the document's region",
+}
+# What to do instead of removing the line, where there is more to it.
+RETIRED_INSTEAD = {
+    "get_help": "remove it with its lists, and set region: lower-back or region: neck",
 }
 
 

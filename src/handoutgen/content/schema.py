@@ -12,9 +12,15 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from handoutgen.content.models import Brand, Document, Option
+from handoutgen.content.models import Brand, Document, Option, WarningSigns
+from handoutgen.content.signs import SIGNS_FILE
 
-MODELS: dict[str, type[BaseModel]] = {"option": Option, "document": Document, "brand": Brand}
+MODELS: dict[str, type[BaseModel]] = {
+    "option": Option,
+    "document": Document,
+    "brand": Brand,
+    "signs": WarningSigns,
+}
 FOLDER = "schemas"
 
 
@@ -43,7 +49,7 @@ def kind_of(path: Path, handouts: Path) -> str | None:
         return None
     parts = rel.parts
     if len(parts) == 1:
-        return "document"
+        return "signs" if parts[0] == SIGNS_FILE else "document"
     if len(parts) == 2 and parts[0] == "options":
         return "option"
     if len(parts) == 2 and parts[0] == "brands":

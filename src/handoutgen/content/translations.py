@@ -46,7 +46,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from handoutgen.content.models import LANG_RE, Brand, Document, Option, Text
+from handoutgen.content.models import LANG_RE, Text
 from handoutgen.content.yamlfile import Loc, YamlFile, load_yaml
 from handoutgen.core.errors import HandoutgenError, Problem
 
@@ -88,7 +88,7 @@ class Record:
     """What is known about one translation file."""
 
     language: str
-    kind: str  # "option" | "document" | "brand"
+    kind: str  # "option" | "document" | "brand" | "signs" (warning-signs.yaml)
     id: str
     path: str  # the translation file, as displayed
     source: str  # the English file, as displayed
@@ -332,7 +332,7 @@ def load_translations(
                 )
                 continue
             model, en_yf = items[key]
-            rec, texts = _read(path, shown, lang, model, en_yf, out.problems)
+            rec, texts = _read(path, shown, lang, key, model, en_yf, out.problems)
             out.records[(lang, *key)] = rec
             if rec.usable and texts:
                 data = merged_data.setdefault(
@@ -357,16 +357,17 @@ def _read(
     path: Path,
     shown: str,
     lang: str,
+    key: tuple[str, str],
     model: BaseModel,
     en_yf: YamlFile,
     problems: list[Problem],
 ) -> tuple[Record, list[tuple[Loc, str]]]:
-    kind = {Option: "option", Document: "document", Brand: "brand"}.get(type(model), "content")
+    kind, item_id = key
     current, per_field = source_hashes(model)
     rec = Record(
         lang,
         kind,
-        getattr(model, "id", ""),
+        item_id,
         shown,
         en_yf.display,
         None,

@@ -19,6 +19,7 @@ from handoutgen.content.models import Document, ReadingLevel
 from handoutgen.core import clock
 from handoutgen.quality.contentrules import ContentRules
 from handoutgen.quality.finding import Finding
+from handoutgen.quality.signrules import translation_findings as sign_translation_findings
 from handoutgen.quality.translationrules import translation_findings
 
 # Finding lives in finding.py (the rule modules make them); importers use this one.
@@ -91,6 +92,7 @@ def check(
             )
         findings.update(checker.findings)
     findings.update(translation_findings(library, documents))
+    findings.update(sign_translation_findings(library, documents))
     return sorted(findings, key=Finding.sort_key)
 
 

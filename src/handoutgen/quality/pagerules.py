@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 from handoutgen.content.models import Document
 from handoutgen.content.yamlfile import Loc, YamlFile
 from handoutgen.quality.finding import Recorder
+from handoutgen.quality.signrules import region_findings
 
 CALL_US = re.compile(r"\bcall us\b", re.I)
 PHONE = re.compile(r"\(?\b\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}\b")
@@ -115,17 +116,7 @@ class PageRules(Recorder):
             )
 
     def safety(self, doc: Document, yf: YamlFile, page: _ImageFinder, ids: dict) -> None:
-        if doc.get_help is None:
-            self.add(
-                yf,
-                (),
-                "error",
-                "safety",
-                'no "When to get help" block: add get_help: with emergency: (911 or the '
-                "emergency department) and soon: (call the clinic) warning signs",
-                **ids,
-            )
-        elif not page.get_help:
+        if not page.get_help:
             self.add(
                 yf,
                 ("template",),
@@ -138,15 +129,15 @@ class PageRules(Recorder):
         elif not EMERGENCY.search(page.get_help):
             self.add(
                 yf,
-                ("get_help",),
+                ("template",),
                 "error",
                 "safety",
-                '"When to get help" has no emergency route: it must say to call 911 or go '
-                "to the emergency department",
-                key=True,
+                f'template {doc.template} prints "When to get help" without the emergency '
+                "route: it must say to call 911 or go to the emergency department",
                 **ids,
             )
         text = page.text()
+        region_findings(self, doc, yf, page.signs if page.get_help else None, text, ids)
         if CALL_US.search(text) and not PHONE.search(text):
             self.add(
                 yf,
@@ -227,6 +218,7 @@ class _ImageFinder(HTMLParser):
         self.missing_alt: list[str] = []
         self.parts: list[str] = []
         self.get_help = ""
+        self.signs: dict[str, list[str]] = {"emergency": [], "soon": []}  # data-sign ids
         self.glossary_span = (-1, -1)
         self.shown: dict[str, set[str]] = {"benefits": set(), "risks": set()}
         self._stack: list[tuple[str, set[str]]] = []
@@ -252,6 +244,10 @@ class _ImageFinder(HTMLParser):
         for kind in ("benefits", "risks"):
             if kind in classes and a.get("data-option"):
                 self.shown[kind].add(a["data-option"] or "")
+        if a.get("data-sign") and self._in("get-help"):
+            for route in self.signs:
+                if self._in(route):
+                    self.signs[route].append(a["data-sign"] or "")
         self._stack.append((tag, classes))
 
     def handle_endtag(self, tag: str) -> None:

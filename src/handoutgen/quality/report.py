@@ -162,8 +162,9 @@ def items(library: Library, doc_id: str, option_ids=None, *, today: dt.date) -> 
         rule_item(
             a,
             "Says when and how to get help (911 and the clinic's phone)",
-            ("safety",),
-            "When to get help block, emergency route, phone number printed",
+            ("safety", "warning-signs", "region"),
+            "When to get help block with its region's warning signs under their routes, "
+            "phone number printed",
         ),
     ]
 
@@ -174,6 +175,7 @@ def translation_items(library: Library, doc_id: str, option_ids=None) -> list[It
     of critical text needs such a review.) Unmet items print the mark."""
     doc = library.document(doc_id)
     keys = [("document", doc.id)] + [("option", o) for o in (option_ids or doc.options)]
+    keys.append(("signs", "warning-signs"))  # the warning signs print in every document
     out = []
     for lang in library.translations.languages():
         # Only the languages the document itself is translated into: an option

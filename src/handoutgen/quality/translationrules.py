@@ -43,6 +43,7 @@ def translation_findings(library: Library, documents: list[str] | None = None) -
             wanted.update(("option", o) for o in doc.options)
             if doc.brand:
                 wanted.add(("brand", doc.brand))
+            wanted.add(("signs", "warning-signs"))
     out: list[Finding] = []
     for p in tr.problems:
         out.append(Finding(p.path, p.line, p.column, "error", "translation", p.message))
@@ -53,7 +54,7 @@ def translation_findings(library: Library, documents: list[str] | None = None) -
     for (lang, kind, item_id), rec in sorted(tr.records.items()):
         if wanted is not None and (kind, item_id) not in wanted:
             continue
-        ids = {"document" if kind == "document" else "option": item_id} if kind != "brand" else {}
+        ids = {kind: item_id} if kind in ("document", "option") else {}
         if not rec.stamped:
             out.append(
                 Finding(
@@ -114,6 +115,7 @@ def translation_findings(library: Library, documents: list[str] | None = None) -
             "option": library.options,
             "document": library.documents,
             "brand": library.brands,
+            "signs": {"warning-signs": library.signs},
         }
         model = models[kind].get(item_id)
         if model is None or not rec.usable:

@@ -20,6 +20,7 @@ from handoutgen.content.approval import approval_state
 from handoutgen.content.fonts import FAMILY, font_face_css
 from handoutgen.content.library import Library, add_months, did_you_mean
 from handoutgen.content.models import Document, Option, RenderRequest
+from handoutgen.content.signs import after_signs, region_signs, sign_sources
 from handoutgen.core.errors import DataError, RenderError
 from handoutgen.core.version import __version__
 from handoutgen.render.marks import Marks
@@ -156,6 +157,8 @@ def language_gate(
     brand_id = brand or doc.brand
     if brand_id and brand_id in library.brands:
         items.append(("brand", brand_id, library.brands[brand_id]))
+    if library.signs is not None:
+        items.append(("signs", "warning-signs", library.signs))
     for kind, item_id, model in items:
         record = library.translations.record(
             language, kind, item_id
@@ -321,6 +324,13 @@ def context(
         "asset": asset,
         "doc": doc,
         "options": p.options,
+        # The "When to get help" signs of the document's region, and what to
+        # watch for after each option's procedure (signs.py).
+        "warning_signs": region_signs(library.signs, doc.region),
+        "after_signs": {o.id: after_signs(library.signs, o) for o in p.options},
+        "sign_sources": [
+            s for s in sign_sources(library.signs, doc.region, p.options) if s not in sources
+        ],
         "factors": doc.factors,
         "lang": p.language,
         "rtl": i18n.is_rtl(p.language),
