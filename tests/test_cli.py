@@ -57,13 +57,20 @@ def test_list_json(run):
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert set(data) == {"documents", "options"}
-    assert {
+    fusion = next(d for d in data["documents"] if d["id"] == "fusion-alternatives")
+    assert {k: v for k, v in fusion.items() if k != "offers"} == {
         "id": "fusion-alternatives",
         "title": "Spinal fusion and other choices for back pain",
         "kind": "handout",
         "languages": ["en", "es"],
-    } in data["documents"]
-    assert all(set(d) == {"id", "title", "kind", "languages"} for d in data["documents"])
+    }
+    assert fusion["offers"][:4] == [
+        "fusion",
+        "decompression",
+        "lumbar-disc-replacement",
+        "conservative-care",
+    ]
+    assert all(set(d) == {"id", "title", "kind", "languages", "offers"} for d in data["documents"])
     assert all(set(o) == {"id", "title"} for o in data["options"])
     assert len(data["options"]) == 14
 
