@@ -59,6 +59,7 @@ def test_list_json(run):
     assert set(data) == {"documents", "options"}
     fusion = dict(next(d for d in data["documents"] if d["id"] == "fusion-alternatives"))
     approval = fusion.pop("approval")
+    offers = fusion.pop("offers")
     assert fusion == {
         "id": "fusion-alternatives",
         "title": "Spinal fusion and other choices for back pain",
@@ -66,8 +67,15 @@ def test_list_json(run):
         "languages": ["en", "es"],
     }
     assert approval["state"] == "pending" and approval["by"] is None
+    assert offers[:4] == [
+        "fusion",
+        "decompression",
+        "lumbar-disc-replacement",
+        "conservative-care",
+    ]
     assert all(
-        set(d) == {"id", "title", "kind", "languages", "approval"} for d in data["documents"]
+        set(d) == {"id", "title", "kind", "languages", "offers", "approval"}
+        for d in data["documents"]
     )
     assert all(set(o) == {"id", "title"} for o in data["options"])
     assert len(data["options"]) == 14

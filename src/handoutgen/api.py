@@ -125,7 +125,7 @@ class HandoutWorkspace:
 
         ``fields`` are named like the ``render`` command's flags: ``patient``,
         ``visit_date`` (a date or ``YYYY-MM-DD``), ``clinician``, ``clinic``,
-        ``options`` (ids), ``note``, ``page_size``, ``format`` (pdf, html, png),
+        ``options`` (ids the document offers), ``note``, ``page_size``, ``format`` (pdf, html, png),
         ``language``, ``large_print``, ``brand``, ``allow_draft``, ``strict``...
         Bad values raise :class:`handoutgen.DataError` naming the field.
         """

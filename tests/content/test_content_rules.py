@@ -203,7 +203,8 @@ def test_smog_grade_is_checked_beside_flesch_kincaid(tmp_ws):
 
 
 def test_an_undefined_medical_term_is_an_error(tmp_ws):
-    path = _doc(tmp_ws, "fusion-alternatives")
+    # "bone spur" is decompression's own word (its terms:), not the document's.
+    path = _opt(tmp_ws, "decompression")
     _set(
         path,
         "  - term: bone spur\n    meaning: A small growth of extra bone, often from arthritis.\n",
@@ -211,9 +212,33 @@ def test_an_undefined_medical_term_is_an_error(tmp_ws):
     )
     errors = _errors(tmp_ws, "fusion-alternatives", "terms")
     assert [e.message.split(" is used")[0] for e in errors] == ["'bone spur'"]
+    # Reported where the fix goes: the option's file, at the word's first use.
+    line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if "how_it_works" in t)
+    assert (errors[0].path, errors[0].line, errors[0].option) == (
+        "handouts/options/decompression.yaml",
+        line,
+        "decompression",
+    )
+    assert "add it to the terms: of option 'decompression'" in errors[0].message
     # Explained in brackets where it first appears is fine too.
-    _set(_opt(tmp_ws, "decompression"), "or a bone spur.", "or a bone spur (extra bone).")
+    _set(path, "or a bone spur.", "or a bone spur (extra bone).")
     assert _errors(tmp_ws, "fusion-alternatives", "terms") == []
+
+
+def test_a_word_the_document_itself_uses_belongs_in_its_glossary(tmp_ws):
+    # nonsurgical-options' FAQ says "nerve block": the document's own word.
+    path = _doc(tmp_ws, "nonsurgical-options")
+    _set(
+        path,
+        "  - term: nerve block\n    meaning: A numbing shot that shows whether a joint or nerve "
+        "causes the pain.\n",
+        "",
+    )
+    errors = _errors(tmp_ws, "nonsurgical-options", "terms", options=["conservative-care"])
+    assert [(e.path, e.option) for e in errors] == [("handouts/nonsurgical-options.yaml", None)]
+    assert errors[0].message.startswith(
+        "'nerve block' is used before it is explained: add it to glossary:"
+    )
 
 
 def test_a_brochure_that_overflows_its_pages_is_an_error(tmp_ws):
@@ -250,12 +275,11 @@ def test_check_and_render_agree_on_requested_options(tmp_ws, run):
         "  - It has been done for decades,",
         "  - It is a cure. It has been done for decades,",
     )
-    result = run(
-        "render", "nonsurgical-options", "--option", "fusion", "-o", "x.pdf", workspace=tmp_ws
-    )
+    # newer-options offers fusion beside its own options.
+    result = run("render", "newer-options", "--option", "fusion", "-o", "x.pdf", workspace=tmp_ws)
     assert result.exit_code == 1
     assert "absolute promise 'cure'" in result.stderr
-    result = run("check", "nonsurgical-options", "--option", "fusion", workspace=tmp_ws)
+    result = run("check", "newer-options", "--option", "fusion", workspace=tmp_ws)
     assert result.exit_code == 1
     assert "handouts/options/fusion.yaml" in result.stdout
     assert "absolute promise 'cure'" in result.stdout

@@ -40,6 +40,7 @@ NOT_TEXT = frozenset(
         "template",
         "status",
         "options",
+        "offers",
         "phone",
         "page_size",
         "language",

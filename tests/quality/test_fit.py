@@ -2,11 +2,15 @@
 
 The limit N is read from a real layout (the failing render's own message), then
 proved both ways: N options render to the document's page count; N+1 fail
-from render, check, a batch dry run and the web form."""
+from render, check, a batch dry run and the web form. The shipped tri-fold
+offers only its own three options (they all fit), so these tests use a copy
+of the workspace whose tri-fold offers three more."""
 
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 import pypdf
 import pytest
@@ -35,15 +39,41 @@ def opts(ids: list[str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def limit(tmp_path_factory) -> int:
+def wide(tmp_path_factory) -> Path:
+    """The shipped English workspace, its tri-fold offering all of SIX."""
+    root = tmp_path_factory.mktemp("wide")
+    shutil.copytree(
+        ROOT / "handouts",
+        root / "handouts",
+        ignore=lambda folder, names: ["translations"] if Path(folder).name == "handouts" else [],
+    )
+    shutil.copytree(ROOT / "assets", root / "assets")
+    for name in ("templates", "styles"):
+        (root / name).mkdir()
+    doc = root / "handouts" / "spine-brochure.yaml"
+    text = doc.read_text()
+    assert "\nmain_message:" in text
+    offers = "".join(f"  - {o}\n" for o in SIX[3:])
+    doc.write_text(text.replace("\nmain_message:", f"\noffers:\n{offers}main_message:", 1))
+    return root
+
+
+@pytest.fixture
+def run(run, wide):
+    """The CLI, in the wide workspace."""
+    return lambda *args: run(*args, workspace=wide)
+
+
+@pytest.fixture(scope="module")
+def limit(wide) -> int:
     """N, from a render of six options, which must fail and write nothing."""
     from click.testing import CliRunner
 
     from handoutgen.cli import cli
 
-    out = tmp_path_factory.mktemp("fit") / "six.pdf"
+    out = wide / "six.pdf"
     result = CliRunner().invoke(
-        cli, ["--workspace", str(ROOT), "render", "spine-brochure", *opts(SIX), "-o", str(out)]
+        cli, ["--workspace", str(wide), "render", "spine-brochure", *opts(SIX), "-o", str(out)]
     )
     assert result.exit_code == 1
     m = TOO_MANY.search(result.output)
@@ -110,9 +140,9 @@ def test_batch_dry_run_names_the_row_that_does_not_fit(run, tmp_path, limit):
     assert not (tmp_path / "out").exists()
 
 
-def test_web_form_offers_at_most_what_fits(tmp_path, monkeypatch, limit):
+def test_web_form_offers_at_most_what_fits(tmp_path, monkeypatch, limit, wide):
     monkeypatch.setenv("HANDOUTGEN_PRIVATE_DIR", str(tmp_path / "private"))
-    client = TestClient(create_app(Workspace.at(ROOT), warm=False), base_url="http://127.0.0.1")
+    client = TestClient(create_app(Workspace.at(wide), warm=False), base_url="http://127.0.0.1")
     page = client.get("/documents/spine-brochure")
     assert page.status_code == 200
     assert f'data-max="{limit}"' in page.text

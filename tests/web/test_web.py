@@ -60,17 +60,18 @@ def test_index_lists_every_document(client, library):
         assert f'href="/documents/{doc.id}"' in page.text
 
 
-def test_form_offers_every_option_with_the_documents_own_ticked(client, library):
+def test_form_offers_what_the_document_offers_with_its_own_ticked(client, library):
     page = client.get("/documents/fusion-alternatives")
     assert page.status_code == 200
     doc = library.documents["fusion-alternatives"]
-    for option in library.options.values():
-        title = option.title if isinstance(option.title, str) else option.title["en"]
-        box = re.search(
-            rf'<input type="checkbox" name="option" value="{option.id}"( checked)?>', page.text
-        )
-        assert box, option.id
-        assert bool(box.group(1)) == (option.id in doc.options)
+    boxes = re.findall(
+        r'<input type="checkbox" name="option" value="([a-z-]+)"( checked)?>', page.text
+    )
+    # Its own options (ticked), then the others it offers, in its file's order.
+    assert [(o, bool(c)) for o, c in boxes] == [(o, o in doc.options) for o in doc.offered]
+    assert doc.offers and "cervical-fusion" not in doc.offered  # the neck has its own
+    for option_id in doc.offered:
+        title = library.options[option_id].title["en"]
         assert title.replace("'", "&#39;") in page.text
     for name in (
         "patient",
@@ -149,6 +150,38 @@ def test_bad_input_is_explained_on_the_page(client):
     response = client.post("/render", data=fields(token, page_size="tabloid"))
     assert response.status_code == 422
     assert "page_size" in response.text
+
+
+def test_an_option_the_document_does_not_offer_is_refused_by_name(client):
+    page = client.get("/documents/neck-surgery")
+    boxes = re.findall(r'<input type="checkbox" name="option" value="([a-z-]+)"', page.text)
+    assert boxes == ["cervical-disc-replacement", "cervical-fusion"]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    response = client.post(
+        "/render",
+        data=fields(token, document="neck-surgery", option=["cervical-fusion", "fusion", "fusoin"]),
+    )
+    assert response.status_code == 422
+    assert "unknown option &#39;fusoin&#39;" in response.text
+    assert (
+        "Not offered with this document: Spinal fusion. Tick only the options listed: "
+        "Disc replacement in the neck; Fusion in the neck." in response.text
+    )
+
+
+def test_any_offered_mix_renders_from_the_form(client):
+    """The mix that used to be refused with "'nerve block' is used before it is
+    explained: add it to glossary" (the glossary was the document's alone)."""
+    token = form_token(client)
+    response = client.post(
+        "/render",
+        data=fields(token, option=["spinal-injections", "conservative-care", "fibrin-injection"]),
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/pdf"
+    text = " ".join(pages_text(response.content))
+    assert "before it is explained" not in text
+    assert "A numbing shot that shows whether a joint or nerve causes the pain." in text
 
 
 def test_a_render_error_is_shown_on_the_page_not_as_a_500(tmp_ws):

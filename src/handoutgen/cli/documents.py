@@ -25,7 +25,8 @@ from handoutgen.core.errors import HandoutgenError
     "options",
     metavar="ID",
     multiple=True,
-    help="An option to include (repeat it); default: the document's options.",
+    help="An option to include (repeat it), one the document offers (`list` shows them); "
+    "default: the document's options.",
 )
 @click.option("--note", metavar="TEXT", help="A personal note; line breaks become paragraphs.")
 @click.option(
@@ -233,6 +234,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
             "title": d.title[DEFAULT_LANGUAGE],
             "kind": d.kind,
             "languages": document_languages(library, d.id),
+            "offers": d.offered,
             "approval": approval_state(library, d.id).as_dict(),
         }
         for d in library.documents.values()
@@ -247,6 +249,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
         click.echo(
             f"  {d['id']:<28} {d['kind']:<9} {state:<9} {d['title']}  [{' '.join(d['languages'])}]"
         )
+        click.echo(f"  {'':<28} offers: {', '.join(d['offers'])}")
     click.echo("Options:")
     for o in opts:
         click.echo(f"  {o['id']:<28} {o['title']}")

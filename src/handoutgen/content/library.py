@@ -70,6 +70,20 @@ def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
     return f"; did you mean '{match[0]}'?" if match else ""
 
 
+def not_offered(library: Library, doc: Document, ids: typing.Iterable[str]) -> str | None:
+    """Why ``doc`` cannot print these (known) option ids, or None: a document
+    prints its own options and the ones it ``offers:``, nothing else."""
+    refused = [i for i in dict.fromkeys(ids) if i in library.options and i not in doc.offered]
+    if not refused:
+        return None
+    where = library.document_files[doc.id].display if doc.id in library.document_files else doc.id
+    return (
+        f"{doc.id} does not offer {'option' if len(refused) == 1 else 'options'} "
+        f"{', '.join(repr(i) for i in refused)}; it offers {', '.join(doc.offered)} "
+        f"(a document offers more when {where} lists them under offers:)"
+    )
+
+
 def load_library(workspace: Workspace) -> Library:
     """Read and validate everything; raise :class:`ValidationFailed` with every problem."""
     problems: list[Problem] = []
@@ -408,6 +422,18 @@ def _check_document(
                     f"unknown option '{opt_id}'{did_you_mean(opt_id, set(options) | broken)}",
                 )
             )
+    offered: set[str] = set()  # one also in options: is harmless (it is offered)
+    for i, opt_id in enumerate(doc.offers):
+        if opt_id in offered:
+            problems.append(yf.problem(("offers", i), f"option '{opt_id}' is listed twice"))
+        offered.add(opt_id)
+        if opt_id not in options and opt_id not in broken:
+            problems.append(
+                yf.problem(
+                    ("offers", i),
+                    f"unknown option '{opt_id}'{did_you_mean(opt_id, set(options) | broken)}",
+                )
+            )
     if not doc.disclaimers:
         problems.append(
             yf.problem(
@@ -449,7 +475,7 @@ def _check_document(
                 yf.problem(("factors", i, "id"), f"factor '{factor.id}' is listed twice")
             )
         factor_ids.add(factor.id)
-        for opt_id in doc.options:
+        for opt_id in doc.offered:
             option = options.get(opt_id)
             if option is not None and factor.id not in option.facts:
                 problems.append(

@@ -247,6 +247,13 @@ class WatchAfter(_Model):
         return self
 
 
+class Term(_Model):
+    """A medical word defined for the reader ("Words to know")."""
+
+    term: Text = Field(description="The word, as the text uses it (translated like any text).")
+    meaning: Text
+
+
 OptionCategory = Literal["surgery", "procedure", "non-surgical"]
 
 
@@ -274,6 +281,10 @@ class Option(_Model):
     watch_after: WatchAfter | None = Field(
         default=None, description="Warning signs to watch for after the procedure."
     )
+    terms: list[Term] = Field(
+        default_factory=list,
+        description='Medical words this option uses: "Words to know" lists them when it is chosen.',
+    )
     reviewed: dt.date
     disclaimer: Text | None = None
 
@@ -283,13 +294,6 @@ class SeeAlso(_Model):
 
     document: Slug
     note: Text = Field(description="What the reader finds there.")
-
-
-class Term(_Model):
-    """A medical word defined for the reader ("Words to know")."""
-
-    term: Text = Field(description="The word, as the text uses it (translated like any text).")
-    meaning: Text
 
 
 class Factor(_Model):
@@ -396,6 +400,11 @@ class Document(_Model):
     kind: DocumentKind
     template: str = Field(pattern=r"^[A-Za-z0-9_./-]+\.html$")
     options: list[Slug] = Field(min_length=1, description="Default option ids, in order.")
+    offers: list[Slug] = Field(
+        default_factory=list,
+        description="Other option ids a clinician may choose for it (the form, --option, a "
+        "mailing's rows), in the order the form lists them; default: only its own options.",
+    )
     main_message: Text = Field(description="The one main message, shown first.")
     decision: Text = Field(description="The decision this document supports, and for whom.")
     factors: list[Factor] = Field(default_factory=list)
@@ -453,6 +462,11 @@ class Document(_Model):
     pages_multiple_of: int = Field(
         default=1, ge=1, le=16, description="Pad with notes pages to a multiple (4 for booklets)."
     )
+
+    @property
+    def offered(self) -> list[str]:
+        """Every option id this document may print: its own, then the ones it offers."""
+        return list(dict.fromkeys([*self.options, *self.offers]))
 
 
 # Document keys that handoutgen no longer reads, and why: validate names the

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from handoutgen.content.library import Library, did_you_mean
+from handoutgen.content.library import Library, did_you_mean, not_offered
 from handoutgen.content.models import LANG_RE, Document
 from handoutgen.core.errors import DataError, HandoutgenError
 
@@ -518,6 +518,10 @@ def load_recipients(
             if name:
                 fields[name] = _text(value)
         problems, warnings = _check_row(source, number, fields, library, letter, seen)
+        if not problems and (
+            refused := not_offered(library, document, fields.get("options") or ())
+        ):
+            problems.append(RowProblem(source, number, "options", refused))
         if not problems and fields.get("language"):
             problems += _check_language(source, number, fields, library, document, languages)
         if extra and any(str(v).strip() for v in extra):

@@ -12,13 +12,15 @@ render gate (:func:`check_render`, cached by content and date).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import itertools
 
-from handoutgen.content.library import Library, did_you_mean
+from handoutgen.content.library import Library, did_you_mean, not_offered
 from handoutgen.content.models import Document, ReadingLevel
 from handoutgen.core import clock
 from handoutgen.quality.contentrules import ContentRules
-from handoutgen.quality.finding import Finding
+from handoutgen.quality.finding import EN, Finding
 from handoutgen.quality.signrules import translation_findings as sign_translation_findings
 from handoutgen.quality.translationrules import translation_findings
 
@@ -48,6 +50,9 @@ def rules(
         raise DataError(
             "; ".join(f"unknown option '{i}'{did_you_mean(i, library.options)}" for i in unknown)
         )
+    refused = not_offered(library, doc, ids)
+    if refused:
+        raise DataError(refused)  # what render refuses, check refuses: they never disagree
     checker = ContentRules(library, today)
     checker.document(doc, ids)
     for opt_id in ids:
@@ -66,15 +71,29 @@ def check(
     layout: bool = True,
 ) -> list[Finding]:
     """Check the named documents (default: all), each with ``options`` (default: its
-    own). With no document named, every option is checked, and an option file no
-    document uses is a warning."""
+    own, and then each option it offers alone and in pairs). With no document
+    named, every option is checked, and an option file no document offers is a
+    warning."""
     today = today or clock.today()
     doc_ids = documents if documents else list(library.documents)
+    if options and not documents:
+        # --option with no document named: the documents that offer them all.
+        doc_ids = [d for d in doc_ids if not not_offered(library, library.documents[d], options)]
+        if not doc_ids and not any(o not in library.options for o in options):
+            from handoutgen.core.errors import DataError
+
+            raise DataError(
+                f"no document offers {', '.join(repr(o) for o in options)} together: name a "
+                "document, or list the options under a document's offers:"
+            )
     findings: set[Finding] = set()
     for doc_id in doc_ids:
-        findings.update(rules(library, doc_id, options, today=today, layout=layout))
+        own = rules(library, doc_id, options, today=today, layout=layout)
+        findings.update(own)
+        if not options:
+            findings.update(_offered_mixes(library, doc_id, own, today=today, layout=layout))
     if not documents:
-        used = {o for d in library.documents.values() for o in d.options}
+        used = {o for d in library.documents.values() for o in d.offered}
         checker = ContentRules(library, today)
         for opt_id in library.options:
             if opt_id in used:
@@ -86,14 +105,71 @@ def check(
                 ("id",),
                 "warning",
                 "unused",
-                f"option '{opt_id}' is used by no document: add it to a document's "
-                "options, or remove the file",
+                f"option '{opt_id}' is offered by no document: add it to a document's "
+                "options: or offers:, or remove the file",
                 option=opt_id,
             )
+        _differing_meanings(library, checker)
         findings.update(checker.findings)
     findings.update(translation_findings(library, documents))
     findings.update(sign_translation_findings(library, documents))
     return sorted(findings, key=Finding.sort_key)
+
+
+def _differing_meanings(library: Library, checker: ContentRules) -> None:
+    """A word defined twice with different meanings: "Words to know" keeps the
+    first of them (the document's, then the options' in print order), so which
+    one a reader sees would depend on the mix."""
+    first: dict[str, tuple[str, str]] = {}
+    places = [
+        (library.document_files[d.id], "glossary", d.glossary, {"document": d.id})
+        for d in library.documents.values()
+    ] + [
+        (library.option_files[o.id], "terms", o.terms, {"option": o.id})
+        for o in library.options.values()
+    ]
+    for yf, key, terms, ids in places:
+        for i, item in enumerate(terms):
+            word, meaning = item.term[EN].casefold(), item.meaning[EN]
+            if word not in first:
+                first[word] = (meaning, f"{yf.display}:{yf.where((key, i))[0]}")
+            elif first[word][0] != meaning:
+                checker.add(
+                    yf,
+                    (key, i, "meaning"),
+                    "warning",
+                    "terms",
+                    f"'{item.term[EN]}' has another meaning in {first[word][1]}: a mix that "
+                    "prints both shows only one; give it the same words in both",
+                    **ids,
+                )
+
+
+def _offered_mixes(
+    library: Library, doc_id: str, own: list[Finding], *, today: dt.date, layout: bool
+) -> list[Finding]:
+    """The errors a clinician would meet choosing from what a document offers
+    (each option alone, then every pair, in the form's order) that its own
+    options do not show: each once, naming a mix that has it."""
+    doc = library.documents[doc_id]
+    if not doc.offers:
+        return []
+    seen = {(f.path, f.line, f.rule, f.message) for f in own}
+    out: list[Finding] = []
+    mixes = [(o,) for o in doc.offered] + list(itertools.combinations(doc.offered, 2))
+    for mix in mixes:
+        for f in rules(library, doc_id, mix, today=today, layout=layout):
+            key = (f.path, f.line, f.rule, f.message)
+            if f.severity != "error" or key in seen:
+                continue
+            seen.add(key)
+            if f.document is None:  # an option's own finding: the same in every mix
+                out.append(f)
+                continue
+            with_ = ", ".join(f"'{o}'" for o in mix)
+            message = f"{f.message} (when {doc_id} prints {with_})"
+            out.append(dataclasses.replace(f, message=message))
+    return out
 
 
 def check_render(
@@ -140,7 +216,7 @@ def _check_render_cached(
 
 
 def _strictest(library: Library, opt_id: str, docs: list[Document]) -> tuple[ReadingLevel, int]:
-    using = [d for d in docs if opt_id in d.options] or list(library.documents.values())
+    using = [d for d in docs if opt_id in d.offered] or list(library.documents.values())
     if not using:
         return ReadingLevel(), 24
     warn = min(d.reading_level.warn for d in using)

@@ -108,15 +108,13 @@ def too_many(library: Library, doc: Document, option_ids: list[str], fit: Fit) -
 
 def form_limit(library: Library, doc_id: str) -> int | None:
     """How many options the web form offers to tick for a document: None for
-    documents without a fixed page count, else how many fit, taking the document's
-    own options first, then the others in the order the form lists them."""
+    documents without a fixed page count, else how many fit, taking the options
+    it offers in the order the form lists them (its own first)."""
     doc = library.documents[doc_id]
     if doc.pages is None:
         return None
-    rank = {o: i for i, o in enumerate(doc.options)}
-    order = sorted(library.options, key=lambda o: (o not in rank, rank.get(o, 0), o))
     try:
-        return max(1, capacity(library, doc, order, guess=len(doc.options)))
+        return max(1, capacity(library, doc, doc.offered, guess=len(doc.options)))
     except HandoutgenError as exc:  # the form still works; every render checks the fit
         log.warning("could not measure how many options %s holds: %s", doc_id, exc)
         return None

@@ -7,9 +7,12 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+from pydantic import BaseModel
+
 from handoutgen.content.models import Document
+from handoutgen.content.translations import text_fields
 from handoutgen.content.yamlfile import Loc, YamlFile
-from handoutgen.quality.finding import Recorder
+from handoutgen.quality.finding import EN, Recorder
 from handoutgen.quality.signrules import region_findings
 
 CALL_US = re.compile(r"\bcall us\b", re.I)
@@ -91,7 +94,7 @@ class PageRules(Recorder):
         finder.feed(html)
         ids = {"document": doc.id}
         self.safety(doc, yf, finder, ids)
-        self.terms(doc, yf, finder, ids)
+        self.terms(doc, yf, finder, ids, option_ids)
         if doc.kind == "brochure":
             for i, opt_id in enumerate(option_ids):
                 missing = [k for k in ("benefits", "risks") if opt_id not in finder.shown[k]]
@@ -149,7 +152,18 @@ class PageRules(Recorder):
                 **ids,
             )
 
-    def terms(self, doc: Document, yf: YamlFile, page: _ImageFinder, ids: dict) -> None:
+    def terms(
+        self, doc: Document, yf: YamlFile, page: _ImageFinder, ids: dict, option_ids: list[str]
+    ) -> None:
+        """Every listed word is explained before it is used: in "Words to know"
+        (the document's glossary with the chosen options' terms, as printed) or in
+        brackets where it first appears. A missing word is reported where it
+        belongs: the document's glossary if its own text uses it, else the terms
+        of the first chosen option that does, so every mix of options gets it."""
+        from handoutgen.render.context import words_to_know
+
+        options = [self.library.options[o] for o in option_ids]
+        defined = [t.term[EN] for t in words_to_know(doc, options)]
         text = page.text()
         glossary = page.glossary_span
         for pattern in TERMS.values():
@@ -163,13 +177,52 @@ class PageRules(Recorder):
             before = text[max(0, m.start() - 8) : m.start()]
             if in_glossary or "(" in after or before.rfind("(") > before.rfind(")"):
                 continue
+            word, how = m.group(), "or explain it in brackets where it first appears"
+            if any(pattern.fullmatch(term) for term in defined):
+                # Defined for this mix, yet not printed above its first use.
+                self.add(
+                    yf,
+                    ("template",),
+                    "error",
+                    "terms",
+                    f"'{word}' is in Words to know for these options, but the page uses it "
+                    f"before template {doc.template} prints them: print the glossary() macro "
+                    f"(with terms=words_to_know) above its first use, {how}",
+                    **ids,
+                )
+                continue
+            doc_use = _first_use(doc, pattern)
+            home = None
+            if doc_use is None:
+                home = next(
+                    (
+                        (o, loc)
+                        for o in option_ids
+                        if (loc := _first_use(self.library.options[o], pattern)) is not None
+                    ),
+                    None,
+                )
+            if home is None:
+                self.add(
+                    yf,
+                    doc_use or (),
+                    "error",
+                    "terms",
+                    f"'{word}' is used before it is explained: add it to glossary: (Words "
+                    f"to know), {how}",
+                    **ids,
+                )
+                continue
+            opt_id, loc = home
             self.add(
-                yf,
-                (),
+                self.library.option_files[opt_id],
+                loc,
                 "error",
                 "terms",
-                f"'{m.group()}' is used before it is explained: add it to glossary: (Words "
-                "to know), or explain it in brackets where it first appears",
+                f"'{word}' is used before it is explained: add it to the terms: of option "
+                f"'{opt_id}' (\"Words to know\" lists them wherever it is chosen) or, if "
+                f"it is a word of the whole document, to its glossary:, {how}",
+                option=opt_id,
                 **ids,
             )
 
@@ -205,6 +258,14 @@ class PageRules(Recorder):
                 "or use fewer options",
                 **ids,
             )
+
+
+def _first_use(model: BaseModel, pattern: re.Pattern[str]) -> Loc | None:
+    """Where a model's English text first uses a word (its own definitions aside)."""
+    for loc, value, _ in text_fields(model):
+        if loc[0] not in ("glossary", "terms") and pattern.search(value.get(EN, "")):
+            return loc
+    return None
 
 
 class _ImageFinder(HTMLParser):

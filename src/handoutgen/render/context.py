@@ -8,6 +8,7 @@ options; ``context`` is everything a template sees.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -18,8 +19,8 @@ from pydantic import ValidationError
 from handoutgen.content import i18n
 from handoutgen.content.approval import approval_state
 from handoutgen.content.fonts import FAMILY, font_face_css
-from handoutgen.content.library import Library, add_months, did_you_mean
-from handoutgen.content.models import Document, Option, RenderRequest
+from handoutgen.content.library import Library, add_months, did_you_mean, not_offered
+from handoutgen.content.models import DEFAULT_LANGUAGE, Document, Option, RenderRequest, Term
 from handoutgen.content.signs import after_signs, region_signs, sign_sources
 from handoutgen.core.errors import DataError, RenderError
 from handoutgen.core.version import __version__
@@ -81,6 +82,9 @@ def plan(library: Library, request: RenderRequest) -> Plan:
             "; ".join(f"unknown option '{i}'{did_you_mean(i, library.options)}" for i in unknown)
             + " (`handoutgen list` shows the options)"
         )
+    refused = not_offered(library, doc, ids)
+    if refused:
+        raise DataError(refused)
     options = [library.options[i] for i in ids]
     language = request.language or doc.language
     try:
@@ -99,6 +103,20 @@ def plan(library: Library, request: RenderRequest) -> Plan:
         language=language,
         translation_mark=mark,
     )
+
+
+def words_to_know(doc: Document, options: Sequence[Option]) -> list[Term]:
+    """ "Words to know" for this document with these options: its own glossary,
+    then each option's terms, in the order the options print. A word defined
+    twice keeps its first meaning (the document's own wins)."""
+    seen: set[str] = set()
+    out: list[Term] = []
+    for item in [*doc.glossary, *(term for option in options for term in option.terms)]:
+        key = item.term[DEFAULT_LANGUAGE].casefold()
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
 
 
 def _has_any_of(library: Library, doc: Document, language: str) -> bool:
@@ -332,6 +350,8 @@ def context(
             s for s in sign_sources(library.signs, doc.region, p.options) if s not in sources
         ],
         "factors": doc.factors,
+        # The document's glossary with the chosen options' own words.
+        "words_to_know": words_to_know(doc, p.options),
         "lang": p.language,
         "rtl": i18n.is_rtl(p.language),
         "translation_mark": bool(p.translation_mark),

@@ -14,7 +14,8 @@ from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from handoutgen.content.library import Library
+from handoutgen.content.library import Library, did_you_mean
+from handoutgen.content.models import pick_text
 from handoutgen.core import clock
 from handoutgen.core.errors import HandoutgenError
 from handoutgen.web import auth
@@ -56,13 +57,36 @@ class RenderForm(BaseModel):
 
 
 def ordered_options(library: Library, document: str, chosen: list[str]) -> list[str]:
-    """The options in the document's own order, then the others as listed on
-    the form: the same handout whatever order the boxes were ticked or sent,
-    so it matches the edition built at start-up."""
+    """The options in the order the form lists them (the document's own, then
+    the others it offers): the same handout whatever order the boxes were
+    ticked or sent, so it matches the edition built at start-up."""
     doc = library.documents[document]
     chosen = list(dict.fromkeys(chosen))
-    own = [o for o in doc.options if o in chosen]
-    return own + sorted(o for o in chosen if o not in doc.options)
+    return [o for o in doc.offered if o in chosen] + [o for o in chosen if o not in doc.offered]
+
+
+def refused_options(library: Library, document: str, chosen: list[str]) -> list[str]:
+    """The form's messages for ticked options the document does not list (a
+    stale page, or a forged post), naming the ones it offers."""
+    doc = library.documents[document]
+    chosen = list(dict.fromkeys(chosen))
+    out = [
+        f"unknown option '{o[:60]}'{did_you_mean(o, doc.offered)}"
+        for o in chosen
+        if o not in library.options
+    ][:3]
+    refused = [
+        pick_text(library.options[o].title)
+        for o in chosen
+        if o in library.options and o not in doc.offered
+    ]
+    if refused:
+        offered = "; ".join(pick_text(library.options[o].title) for o in doc.offered)
+        out.append(
+            f"Not offered with this document: {'; '.join(refused)}. "
+            f"Tick only the options listed: {offered}."
+        )
+    return out
 
 
 def _submit(state: _State, request: Request, fields: RenderForm, *, preview: bool) -> Response:
@@ -91,6 +115,7 @@ def _submit(state: _State, request: Request, fields: RenderForm, *, preview: boo
             errors.append("Visit date: use the form YYYY-MM-DD.")
     if not fields.option:
         errors.append("Tick at least one option.")
+    errors += refused_options(library, fields.document, fields.option)
     limit = _option_limit(library, fields.document)
     if limit is not None and len(set(fields.option)) > limit:
         errors.append(

@@ -91,10 +91,8 @@ def _form_page(
 ) -> Response:
     cookie, new = _csrf_cookie(request)
     doc = library.documents[document]
-    rank = {o: i for i, o in enumerate(doc.options)}
-    options = sorted(
-        library.options.values(), key=lambda o: (o.id not in rank, rank.get(o.id, 0), o.id)
-    )
+    # Only what the document offers: its own options, then the others it allows.
+    options = [library.options[o] for o in doc.offered]
     chrome = _chrome(state, request)
     if new and chrome["sign_in"]:
         chrome["signout_token"] = state.form_token(cookie)
