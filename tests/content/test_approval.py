@@ -74,11 +74,15 @@ def test_an_edit_to_what_the_patient_reads_makes_it_pending_again(run, tmp_ws):
     check = run("check", DOC, workspace=tmp_ws)
     assert f"{DOC}: changed since Dr. Sam Rivera, MD approved it on 2026-11-22" in check.stderr
     assert all(MARK in p for p in _render_text(tmp_ws))
-    # An option the document does not offer was never approved with it.
+    # An option the document offers beyond its own (offers:) is part of it too.
     ws.approve(DOC, by="Dr. Sam Rivera, MD", now=NOW)
-    library = ws.library
-    extra = pages_text(render(library, make_request(document=DOC, options=["fusion"])))
-    assert all(MARK in p for p in extra)
+    offered = tmp_ws / "handouts" / "options" / "fibrin-injection.yaml"
+    offered.write_text(offered.read_text() + "\n# edited\n", encoding="utf-8")
+    assert ws.approval(DOC).state == "pending"
+    unoffered = tmp_ws / "handouts" / "options" / "fusion.yaml"
+    ws.approve(DOC, by="Dr. Sam Rivera, MD", now=NOW)
+    unoffered.write_text(unoffered.read_text() + "\n# edited\n", encoding="utf-8")
+    assert ws.approval(DOC).state == "approved"
     # Approving again covers the new text.
     ws.approve(DOC, by="Dr. Sam Rivera, MD", now=NOW + dt.timedelta(days=1))
     assert ws.approval(DOC).state == "approved"

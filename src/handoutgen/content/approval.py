@@ -2,7 +2,8 @@
 
 ``handoutgen approve DOCUMENT --by "Name, credentials"`` records who approved
 the document, when, and a SHA-256 of everything a patient reads in it: the
-document's YAML, its options' YAML, every translation of those, the brands
+document's YAML, the options it offers (its own and ``offers:``), every
+translation of those, the brands
 (clinic names, phones, funding lines), the templates, catalogs, stylesheets,
 pictures and any other content file (warning signs, notices). Other documents
 and options the document does not offer are left out, so editing one document
@@ -87,7 +88,7 @@ def text_hash(library: Library, doc_id: str) -> str:
     """SHA-256 of every content file a patient reads in ``doc_id`` (see the module)."""
     ws = library.workspace
     doc = library.document(doc_id)
-    offered = set(doc.options)
+    offered = set(doc.offered)
     other_docs = set(library.documents) - {doc_id}
     approvals = ws.handouts_dir / FOLDER
     h = hashlib.sha256(b"handoutgen approval 1\0")
