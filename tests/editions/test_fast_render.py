@@ -75,11 +75,18 @@ def _source_markers(pdf: bytes) -> list[tuple[int, float, float]]:
         if not heads:
             continue
         top = heads[-1]["bottom"]
+        # The warning signs' own sources follow in one column: not this list.
+        ends = [
+            b["top"]
+            for a, b in zip(words, words[1:], strict=False)
+            if a["text"] == "come" and b["text"] == "from:" and b["top"] > top
+        ]
+        end = ends[0] if ends else float("inf")
         # A marker is a small number and a dot ("2016." in a citation is not).
         return [
             (int(w["text"][:-1]), w["x0"], w["bottom"])
             for w in words
-            if re.fullmatch(r"\d{1,2}\.", w["text"]) and w["top"] > top
+            if re.fullmatch(r"\d{1,2}\.", w["text"]) and top < w["top"] < end
         ]
     raise AssertionError("no Sources heading")
 
