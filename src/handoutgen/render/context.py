@@ -407,10 +407,9 @@ def context(
         "extra_styles": doc.styles,
         "draft": draft or doc.status == "draft",
         # Not approved by the clinic, or changed since (approval.py): every page says so.
-        # An option the document does not offer was never part of what was approved
-        # (plan() refuses one; this keeps the mark honest if that ever changes).
-        "pending": approval_state(library, doc.id).state == "pending"
-        or any(o.id not in doc.offered for o in p.options),
+        # The approved text covers every option the document offers, and plan()
+        # refuses any other.
+        "pending": approval_state(library, doc.id).state == "pending",
         "brand": (brand := _brand(library, p)),
         # The brand's QR target wins, so --brand changes it with the clinic's name.
         "qr_url": (qr_url := (brand.qr if brand and brand.qr else None) or doc.qr),
