@@ -161,3 +161,16 @@ def test_the_web_form_shows_the_state(tmp_ws):
     handoutgen.open_workspace(tmp_ws).approve(DOC, by="Dr. Sam Rivera, MD", now=NOW)
     page = client.get(f"/documents/{DOC}").text
     assert "not yet approved" not in page
+
+
+def test_a_damaged_record_file_is_a_located_error_not_a_silent_approval(run, tmp_ws):
+    folder = tmp_ws / "handouts" / "approvals"
+    folder.mkdir()
+    (folder / f"{DOC}.yaml").write_text("approvals: [unclosed\n", encoding="utf-8")
+    result = run("list", workspace=tmp_ws)
+    assert result.exit_code == 1
+    assert f"handouts/approvals/{DOC}.yaml: cannot read the approval records" in result.stderr
+    (folder / f"{DOC}.yaml").write_text("approvals:\n  - {by: X}\n", encoding="utf-8")
+    result = run("list", workspace=tmp_ws)
+    assert result.exit_code == 1
+    assert "approval 1 needs 'by', 'at' and 'sha256'" in result.stderr
