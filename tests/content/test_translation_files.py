@@ -41,6 +41,8 @@ NOT_TEXT = frozenset(
         "status",
         "options",
         "phone",
+        "after_hours",
+        "sample",
         "page_size",
         "language",
         "brand",

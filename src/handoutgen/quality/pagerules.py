@@ -80,10 +80,14 @@ class PageRules(Recorder):
         from handoutgen.render.context import make_request
 
         request = make_request(document=doc.id, options=tuple(option_ids))
-        from handoutgen.content.taglines import TaglinesError
+        from handoutgen.content.taglines import NeedsPhone, TaglinesError
 
         try:
             html = render_html(self.library, request)
+        except NeedsPhone as exc:
+            # It prints with --clinic only; the page rules wait for a profile.
+            self.add(yf, (), "warning", "taglines", exc.format_message(), document=doc.id)
+            return
         except TaglinesError:
             return  # reported once, as [taglines] findings, by translation_findings
         finder = _ImageFinder()
@@ -146,17 +150,21 @@ class PageRules(Recorder):
                 key=True,
                 **ids,
             )
-        text = page.text()
-        if CALL_US.search(text) and not PHONE.search(text):
-            self.add(
-                yf,
-                (),
-                "error",
-                "safety",
-                "the document says 'call us' but prints no phone number: set phone: in the "
-                "document or its brand",
-                **ids,
-            )
+        else:
+            # The block prints the number (or, with no clinic profile, a line
+            # to write it in): "call us" anywhere needs one or the other.
+            text = page.text()
+            if CALL_US.search(text) and not PHONE.search(text) and not page.write_in:
+                self.add(
+                    yf,
+                    (),
+                    "error",
+                    "safety",
+                    "the document says 'call us' but prints no phone number nor a line to "
+                    "write it in: the number comes from the clinic profile "
+                    "(handouts/brands/<id>.yaml, phone:), and the get_help() macro prints it",
+                    **ids,
+                )
 
     def terms(self, doc: Document, yf: YamlFile, page: _ImageFinder, ids: dict) -> None:
         text = page.text()
@@ -228,6 +236,7 @@ class _ImageFinder(HTMLParser):
         self.parts: list[str] = []
         self.get_help = ""
         self.glossary_span = (-1, -1)
+        self.write_in = False  # a line to write the clinic's phone in (no profile)
         self.shown: dict[str, set[str]] = {"benefits": set(), "risks": set()}
         self._stack: list[tuple[str, set[str]]] = []
         self._skip = 0
@@ -249,6 +258,7 @@ class _ImageFinder(HTMLParser):
             self._skip += 1
         if "glossary" in classes:
             self.glossary_span = (self._length, -1)
+        self.write_in = self.write_in or "write-in" in classes
         for kind in ("benefits", "risks"):
             if kind in classes and a.get("data-option"):
                 self.shown[kind].add(a["data-option"] or "")

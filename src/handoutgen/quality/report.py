@@ -163,7 +163,8 @@ def items(library: Library, doc_id: str, option_ids=None, *, today: dt.date) -> 
             a,
             "Says when and how to get help (911 and the clinic's phone)",
             ("safety",),
-            "When to get help block, emergency route, phone number printed",
+            "When to get help block, emergency route, the clinic profile's phone printed "
+            "(or a line to write it in)",
         ),
     ]
 
