@@ -32,7 +32,7 @@ class RenderFields(TypedDict, total=False):
     patient: str
     visit_date: dt.date | str  # a date or YYYY-MM-DD
     clinician: str
-    clinic: str
+    clinic: str  # a clinic profile: its id or exact name
     options: Sequence[str] | str
     note: str
     first_name: str
@@ -72,6 +72,7 @@ class BatchOptions(TypedDict, total=False):
     scheduler: str | None
     mapping: dict[str, str]
     letter_date: dt.date | None
+    clinic: str | None
     allow_draft: bool
     editions: bool
     chunk_size: int | None
@@ -124,7 +125,8 @@ class HandoutWorkspace:
         """Render ``document`` and return the file's bytes (PDF unless ``format=`` says otherwise).
 
         ``fields`` are named like the ``render`` command's flags: ``patient``,
-        ``visit_date`` (a date or ``YYYY-MM-DD``), ``clinician``, ``clinic``,
+        ``visit_date`` (a date or ``YYYY-MM-DD``), ``clinician``, ``clinic`` (a clinic
+        profile's id or name; one with no profile raises :class:`handoutgen.DataError`),
         ``options`` (ids the document offers), ``note``, ``page_size``, ``format`` (pdf, html, png),
         ``language``, ``large_print``, ``brand``, ``allow_draft``, ``strict``...
         Bad values raise :class:`handoutgen.DataError` naming the field.
@@ -189,7 +191,7 @@ class HandoutWorkspace:
 
         ``settings`` are named like the ``batch`` command's flags: ``merged``,
         ``workers``, ``resume``, ``overwrite``, ``dry_run``, ``sort``,
-        ``mapping`` ({column: field}), ``letter_date``, ``encoding``...
+        ``mapping`` ({column: field}), ``letter_date``, ``clinic``, ``encoding``...
         Returns the report; rows that failed are in it, not raised.
         """
         from handoutgen.mailing.batch import BatchSettings, run_batch

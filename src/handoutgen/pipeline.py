@@ -22,7 +22,7 @@ from handoutgen.core.errors import RenderError
 from handoutgen.editions.vdp import Outcome
 from handoutgen.editions.vdp import render_many as vdp_many
 from handoutgen.engine.raster import stacked_png
-from handoutgen.quality.checks import check_render
+from handoutgen.quality.checks import check_profile, check_render
 from handoutgen.render.compose import render_html as compose_html
 from handoutgen.render.context import Plan, isolate, make_request, plan
 from handoutgen.render.fullrender import render_pdf as full_pdf
@@ -61,6 +61,16 @@ def gate(library: Library, request: RenderRequest, *, today: dt.date | None = No
         # Too many options for a fixed-size layout: a draft would be just as cut.
         if error.rule == "fit":
             raise RenderError(f"{p.document.id}: {error.message}")
+    profile = p.request.brand or p.document.brand
+    wrong = check_profile(library, profile, today) if profile else []
+    if wrong and not request.allow_draft:
+        # A made-up number never reaches a patient looking real.
+        raise RenderError(
+            f"clinic profile '{profile}' cannot print: "
+            + "; ".join(str(e) for e in wrong)
+            + ". Fix it (see `handoutgen check`) or pass --allow-draft to print a DRAFT"
+        )
+    errors = [*errors, *wrong]
     if errors and not request.allow_draft:
         shown = "; ".join(str(e) for e in errors[:5])
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""

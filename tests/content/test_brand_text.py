@@ -71,7 +71,9 @@ def test_check_warns_about_a_clinic_name_typed_into_the_document(run, tmp_ws):
         f"handouts/spine-brochure.yaml:{line}:11: warning: [brand] 'Riverside Back and Neck "
         "Center' is typed into the text" in result.output
     )
-    assert "come from the brand (handouts/brands/riverside.yaml)" in result.output
+    assert (
+        "come from the brand, its clinic profile (handouts/brands/riverside.yaml)" in result.output
+    )
     # The shipped documents type no clinic's name.
     clean = run("check", "spine-brochure")
     assert "[brand]" not in clean.output

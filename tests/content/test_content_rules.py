@@ -77,21 +77,36 @@ def test_a_template_that_drops_the_block_or_the_emergency_route_is_an_error(tmp_
 
 
 def test_call_us_without_a_phone_number_is_an_error(tmp_ws):
-    _set(_doc(tmp_ws, "neck-surgery"), "phone: (555) 010-0100\n", "")
+    """A block of a template's own that drops both the clinic's number and the
+    line to write it in (the get_help() macro prints one or the other)."""
+    (tmp_ws / "templates" / "nophone.html").write_text(
+        '{% extends "handout.html" %}{% block get_help %}<section class="get-help">'
+        "<h2>When to get help</h2><p>Call 911 now if you cannot stand.</p>"
+        "<p>Call us soon if you feel worse.</p></section>{% endblock %}"
+    )
+    _set(_doc(tmp_ws, "neck-surgery"), "template: handout.html", "template: nophone.html")
     errors = _errors(tmp_ws, "neck-surgery", "safety")
     assert [e.message for e in errors] == [
-        "the document says 'call us' but prints no phone number: set phone: in the "
-        "document or its brand"
+        "the document says 'call us' but prints no phone number nor a line to write it in: "
+        "the number comes from the clinic profile (handouts/brands/<id>.yaml, phone:), and "
+        "the get_help() macro prints it"
     ]
 
 
 def test_every_shipped_document_prints_both_routes_and_the_phone(library):
-    for doc_id in library.documents:
+    """The clinic profile's number (a document's brand:), or with none a line
+    to write it in: never a number of the document's own."""
+    for doc_id, doc in library.documents.items():
         text = " ".join(pages_text(render(library, make_request(document=doc_id))))
         assert "When to get help" in text, doc_id
         assert "Call 911 or go to the emergency department now if:" in text, doc_id
         assert "You lose control of your bladder or bowels" in text, doc_id
-        assert "Call us soon at (555) 010-0100 if:" in text, doc_id
+        if doc.brand:
+            phone = library.brands[doc.brand].phone
+            assert f"Call us soon at {phone} if:" in text, doc_id
+        else:
+            assert "Call your clinic soon if:" in text, doc_id
+            assert "Your clinic's phone: ____" in text, doc_id
 
 
 def test_procedure_warnings_print_with_their_option(library):
@@ -262,8 +277,10 @@ def test_a_trifold_panel_that_overflows_is_an_error(tmp_ws):
     assert [e.message.split(":")[0] for e in errors] == [
         "the tri-fold holds at most 2 options; 3 were chosen"
     ]
-    assert _errors(tmp_ws, "spine-booklet", "fit", layout=True) == []
-    assert _errors(tmp_ws, "spine-booklet", "layout", layout=True) == []
+    # The booklet, with more pages, holds it (with one option fewer than its own five).
+    fewer = ("conservative-care", "spinal-injections", "decompression", "fusion")
+    assert _errors(tmp_ws, "spine-booklet", "fit", options=fewer, layout=True) == []
+    assert _errors(tmp_ws, "spine-booklet", "layout", options=fewer, layout=True) == []
 
 
 # -- one engine for check and render ------------------------------------------

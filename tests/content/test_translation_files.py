@@ -42,6 +42,8 @@ NOT_TEXT = frozenset(
         "options",
         "offers",
         "phone",
+        "after_hours",
+        "sample",
         "page_size",
         "language",
         "brand",

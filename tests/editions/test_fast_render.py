@@ -18,7 +18,7 @@ from handoutgen.pipeline import make_request, render_one, render_pdf
 from handoutgen.render.compose import render_html
 from handoutgen.render.fullrender import lay_out
 
-PERSON = dict(patient="Alex Example", visit_date="2026-11-20", clinic="Example Clinic")
+PERSON = dict(patient="Alex Example", visit_date="2026-11-20", clinic="example-clinic")
 LETTER = dict(
     document="followup-letter",
     options=["fusion", "decompression", "conservative-care", "spinal-injections"],

@@ -179,7 +179,7 @@ def test_merged_file_pads_every_recipient_to_a_new_sheet(local_run):
     pages = pages_text((tmp / "print.pdf").read_bytes())
     start = 0
     for c in counts:
-        assert "Example Spine Clinic" in pages[start]  # each letter starts a sheet
+        assert "Dear " in pages[start]  # each letter starts a sheet
         if c % 2:
             assert pages[start + c].strip() == ""  # the blank back page
         start += c + c % 2
@@ -541,3 +541,27 @@ def test_merged_file_bytes_do_not_depend_on_arrival_order_for_equal_objects_stor
         print_file.write([a, b], tmp_path / "print.pdf")
         written.append((tmp_path / "print.pdf").read_bytes())
     assert written[0] == written[1]
+
+
+def test_batch_clinic_prints_that_profiles_address_and_numbers(run, tmp_path):
+    src = write_csv(tmp_path / "r.csv", GOOD[1:2])
+    out = tmp_path / "out"
+    result = batch(run, str(src), "-o", str(out), "--clinic", "riverside", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    pages = pages_text((out / "A-2.pdf").read_bytes())
+    # The return address window, then the handout's numbers: one clinic throughout.
+    assert pages[0].startswith("Riverside Back and Neck Center 40 River Road Riverside, IL 60546")
+    text = " ".join(pages)
+    assert "Call us soon at (555) 010-0200 if:" in text
+    assert "Example Spine Clinic" not in text and "(555) 010-0100" not in text
+
+
+def test_batch_refuses_a_clinic_without_a_profile_before_any_row(run, tmp_path):
+    src = write_csv(tmp_path / "r.csv", GOOD)
+    out = tmp_path / "out"
+    result = batch(run, str(src), "-o", str(out), "--clinic", "Lakeside Spine Center")
+    assert result.exit_code == 1
+    assert "no clinic profile 'Lakeside Spine Center'; add handouts/brands/<id>.yaml" in (
+        result.output
+    )
+    assert not out.exists() or not list(out.iterdir())

@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import pages_text, write_csv
+from conftest import ROOT, pages_text, write_csv
 from handoutgen.content.library import load_library
 from handoutgen.content.translations import dotted, text_fields
 from handoutgen.content.workspace import Workspace
@@ -40,6 +41,8 @@ ENGLISH_TEMPLATE_STRINGS = [
     "About this handout",
     "Reviewed November",
     "Call 911",
+    "After hours",
+    "Sample clinic",
 ]
 
 
@@ -136,6 +139,12 @@ def es_ws(tmp_ws: Path) -> Path:
 
 
 def test_spanish_render_has_no_english_template_strings(run, es_ws):
+    # The clinic profile's text (its funding line) in Spanish too.
+    brands = es_ws / "handouts" / "translations" / "es" / "brands"
+    brands.mkdir(parents=True)
+    shutil.copy(
+        ROOT / "handouts" / "translations" / "es" / "brands" / "example-clinic.yaml", brands
+    )
     out = es_ws / "es.pdf"
     result = run(
         "render", DOC, "--language", "es", "--patient", "Alex Example",
@@ -149,6 +158,8 @@ def test_spanish_render_has_no_english_template_strings(run, es_ws):
     assert "20 de noviembre de 2026" in flat  # Babel's Spanish long date
     assert "Página 1 de" in flat
     assert "Texto en español de main_message." in flat
+    assert "Fuera del horario de atención: (555) 010-0199" in flat
+    assert "Clínica de muestra: no es un número de teléfono real." in flat
     # Machine translation, no reviewer: the mark on every page (pypdf reads the
     # rotated line whole; pdftotext splits it).
     pages = pages_text(out.read_bytes())
@@ -561,7 +572,15 @@ def test_letter_prints_the_clinics_taglines_on_their_own_page(run, tmp_ws):
     (tmp_ws / "handouts" / "notices").mkdir()
     (tmp_ws / "handouts" / "notices" / "taglines.yaml").write_text(TAGLINES, encoding="utf-8")
     html = tmp_ws / "l.html"
-    result = run("render", LETTER, *ADDRESS, "--format", "html", "-o", str(html), workspace=tmp_ws)
+    # The taglines print the clinic's phone: no letter goes out without a clinic profile.
+    refused = run("render", LETTER, *ADDRESS, "--format", "html", "-o", str(html), workspace=tmp_ws)
+    assert refused.exit_code == 1
+    assert "the 'es' tagline needs the clinic's phone number" in refused.output
+    assert not html.exists()
+    result = run(
+        "render", LETTER, *ADDRESS, "--clinic", "example-clinic", "--format", "html",
+        "-o", str(html), workspace=tmp_ws,
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     body = html.read_text(encoding="utf-8").split("</style>")[1]
     section = body[body.index('<section class="taglines"') :]

@@ -21,7 +21,7 @@ PERSON = dict(
     patient="Maria José Ñúñez-O'Brien",
     visit_date="2026-11-20",
     clinician="Dr. Ana Ruiz",
-    clinic="Riverside Spine Clinic",
+    clinic="riverside",
     note="Try the exercise plan for now.\nCall us if the leg weakness gets worse.",
 )
 
@@ -93,7 +93,7 @@ def test_pdf_metadata_traces_the_content(library, handout):
     with pikepdf.open(io.BytesIO(handout)) as pdf:
         info = pdf.docinfo
         assert str(info["/Title"]) == "Spinal fusion and other choices for back pain"
-        assert str(info["/Author"]) == "Riverside Spine Clinic"
+        assert str(info["/Author"]) == "Riverside Back and Neck Center"  # the clinic profile
         assert str(pdf.Root.Lang) == "en"
         assert str(info["/handoutgencontenthash"]) == library.content_hash
         assert str(info["/handoutgendocument"]) == "fusion-alternatives"

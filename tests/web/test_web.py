@@ -105,6 +105,37 @@ def test_render_returns_the_pdf_with_the_patients_text_as_data(client, library):
     assert response.headers["cache-control"] == "no-store"
 
 
+def test_the_clinic_field_is_a_choice_of_clinic_profiles(client):
+    page = client.get("/documents/fusion-alternatives").text
+    select = re.search(r'<select id="clinic" name="clinic".*?</select>', page, re.S)
+    assert select, "the clinic field is not a choice"
+    values = re.findall(r'<option value="([^"]*)"', select.group(0))
+    assert values == ["", "example-clinic", "riverside"]
+    assert "None: a blank line to write the clinic&#39;s phone in" in select.group(0)
+    assert "Riverside Back and Neck Center (sample)" in select.group(0)
+
+
+def test_the_form_prints_the_chosen_clinics_number(client):
+    response = client.post("/render", data=fields(form_token(client), clinic="riverside"))
+    assert response.status_code == 200, response.text
+    text = " ".join(pages_text(response.content))
+    assert "Call us soon at (555) 010-0200 if:" in text and "(555) 010-0100" not in text
+
+
+def test_the_form_refuses_a_clinic_without_a_profile(client):
+    response = client.post(
+        "/render", data=fields(form_token(client), clinic="Lakeside Spine Center")
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Nothing was rendered" in response.text
+    assert "no clinic profile &#39;Lakeside Spine Center&#39;" in response.text
+    assert "choose one of: example-clinic, riverside" in response.text
+    # The form comes back with the unknown clinic named, none chosen.
+    assert "“Lakeside Spine Center” has no clinic profile" in response.text
+    assert '<option value="" selected>' in response.text
+
+
 def test_preview_shows_the_pages_and_keeps_the_form(client):
     response = client.post("/preview", data=fields(form_token(client)))
     assert response.status_code == 200

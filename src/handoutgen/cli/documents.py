@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,7 +20,13 @@ from handoutgen.core.errors import HandoutgenError
 @click.option("--patient", metavar="NAME", help="Patient's name, printed on every page.")
 @click.option("--visit-date", type=_DATE, metavar="YYYY-MM-DD", help="Date of the visit.")
 @click.option("--clinician", metavar="NAME", help="Clinician who signs the note.")
-@click.option("--clinic", metavar="NAME", help="Clinic name (also the PDF author).")
+@click.option(
+    "--clinic",
+    metavar="ID|NAME",
+    help="The clinic profile (handouts/brands/ID.yaml, or its exact name): its name, phone "
+    "and address print. Default: the document's brand:, else none (a line to write the "
+    "phone in).",
+)
 @click.option(
     "--option",
     "options",
@@ -58,7 +65,7 @@ from handoutgen.core.errors import HandoutgenError
     help="Render even if `handoutgen check` finds errors; every page says DRAFT.",
 )
 @click.option("--large-print", is_flag=True, help="18 pt text, one column, no wide tables.")
-@click.option("--brand", metavar="ID", help="Brand from handouts/brands/; default: the document's.")
+@click.option("--brand", metavar="ID", help="The clinic profile's id, as --clinic.")
 @click.option("--print-ready", is_flag=True, help="0.125 in bleed and crop marks for a print shop.")
 @click.option(
     "--pdf-variant",
@@ -275,10 +282,21 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     show_default=True,
     help="Resolution of the PNG pages.",
 )
-@click.option("--brand", metavar="ID", help="Brand from handouts/brands/; default: the document's.")
+@click.option(
+    "--clinic",
+    metavar="ID|NAME",
+    help="The clinic profile to show (handouts/brands/); default: the document's brand:.",
+)
+@click.option("--brand", metavar="ID", help="The clinic profile's id, as --clinic.")
 @click.pass_context
 def preview(
-    ctx: click.Context, document: str, out_dir: Path, watch: bool, dpi: int, brand: str | None
+    ctx: click.Context,
+    document: str,
+    out_dir: Path,
+    watch: bool,
+    dpi: int,
+    clinic: str | None,
+    brand: str | None,
 ) -> None:
     """Write DOCUMENT as PNG pages for designers; --watch keeps them current."""
     from handoutgen.content.workspace import Workspace
@@ -286,7 +304,8 @@ def preview(
     from handoutgen.web.preview import watch as watch_loop
 
     workspace = Workspace.at(ctx.obj["workspace"])
-    options = {"dpi": dpi, "brand": brand} if brand else {"dpi": dpi}
+    options: dict[str, Any] = {"dpi": dpi}
+    options.update({k: v for k, v in (("clinic", clinic), ("brand", brand)) if v})
     if not watch:
         pages = render_preview(workspace, document, out_dir, **options)
         if not ctx.obj["quiet"]:
@@ -309,7 +328,8 @@ def preview(
     "clinics",
     metavar="NAME",
     multiple=True,
-    help="Also warm for this clinic's name (repeat it); it is printed on the shared pages.",
+    help="Also warm for this clinic profile (id or name; repeat it): its name and numbers "
+    "are printed on the shared pages.",
 )
 @click.pass_context
 def warm(ctx: click.Context, documents: tuple[str, ...], clinics: tuple[str, ...]) -> None:

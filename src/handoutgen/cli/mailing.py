@@ -88,6 +88,12 @@ from handoutgen.core.errors import HandoutgenError
     help="Date printed on the letters; default: today.",
 )
 @click.option(
+    "--clinic",
+    metavar="ID|NAME",
+    help="The clinic profile every letter prints with (handouts/brands/ID.yaml, or its "
+    "exact name): its name, return address and phone. Default: the document's brand:.",
+)
+@click.option(
     "--allow-draft", is_flag=True, help="Render even if content checks find errors (marked DRAFT)."
 )
 @click.option(
@@ -117,6 +123,7 @@ def batch(
     scheduler: str | None,
     maps: tuple[str, ...],
     letter_date: dt.datetime | None,
+    clinic: str | None,
     allow_draft: bool,
     chunk_size: int | None,
     full_render: bool,
@@ -147,6 +154,7 @@ def batch(
         scheduler=scheduler,
         mapping=parse_map(maps),
         letter_date=date,
+        clinic=clinic,
         allow_draft=allow_draft,
         editions=not full_render,
         chunk_size=chunk_size,

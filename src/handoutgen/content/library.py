@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from handoutgen.content.color import AA_TEXT, contrast
 from handoutgen.content.models import (
+    MOVED_TO_PROFILE,
     PATTERN_HINTS,
     RETIRED_DOCUMENT_KEYS,
     RETIRED_INSTEAD,
@@ -501,6 +502,9 @@ def _pydantic_problems(yf: YamlFile, model: type[BaseModel], exc: ValidationErro
                     yf.problem(loc, f"'{key}' was retired ({why}); {instead}", key=True)
                 )
                 continue
+            if model is Document and len(loc) == 1 and key in MOVED_TO_PROFILE:
+                problems.append(yf.problem(loc, _moved_to_profile(yf, str(key)), key=True))
+                continue
             known = _field_names(model, loc[:-1])
             problems.append(
                 yf.problem(loc, f"unknown key '{key}'{did_you_mean(str(key), known)}", key=True)
@@ -521,6 +525,21 @@ def _pydantic_problems(yf: YamlFile, model: type[BaseModel], exc: ValidationErro
             field = ".".join(str(p) for p in loc)
             problems.append(yf.problem(loc, f"{field}: {msg}" if field else msg))
     return problems
+
+
+def _moved_to_profile(yf: YamlFile, key: str) -> str:
+    """Where a document's clinic detail goes now: its clinic profile."""
+    data = yf.data if isinstance(yf.data, dict) else {}
+    brand = data.get("brand")
+    where = (
+        f"handouts/brands/{brand}.yaml"
+        if isinstance(brand, str) and brand
+        else "the clinic's profile in handouts/brands/<id>.yaml"
+    )
+    return (
+        f"'{key}' belongs to the clinic, not the document: move it to {where} "
+        f"({key}: there) and remove this line; each clinic's handouts then print its own number"
+    )
 
 
 def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:

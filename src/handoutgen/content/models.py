@@ -335,7 +335,9 @@ class Letter(_Model):
     """The cover letter of a mailing (documents of kind ``letter``)."""
 
     sender: list[str] = Field(
-        min_length=1, description="Return address lines, shown in the envelope's top window."
+        default_factory=list,
+        description="Return address lines for a letter printed with no clinic profile; "
+        "with one, the envelope's top window shows the profile's name and address.",
     )
     opening: Text = Field(description="The first paragraph, after the greeting.")
     closing: Text = Field(default={"en": "With best wishes,"})
@@ -355,11 +357,46 @@ class BrandColors(_Model):
     tint: HexColor = Field(default="#eef5f7", description="Light fills behind text.")
 
 
+def _phone_number(value: str | None) -> str | None:
+    from handoutgen.content.phones import FORMAT_HINT, parse
+
+    if value is not None and parse(value) is None:
+        raise ValueError(f"must be {FORMAT_HINT}; got {value!r}")
+    return value
+
+
+# What editors check as one types (JSON Schema has no named groups or flags);
+# content/phones.py reads the number.
+_PHONE_SCHEMA_PATTERN = (
+    r"^\s*(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}"
+    r"(?:\s*[,;]?\s*(?:[Ee][Xx][Tt]\.?|[Ee]xtension|[Xx])\s*\d{1,6})?\s*$"
+)
+PhoneNumber = Annotated[
+    str,
+    Field(max_length=40, json_schema_extra={"pattern": _PHONE_SCHEMA_PATTERN}),
+    AfterValidator(_phone_number),
+]
+
+
 class Brand(_Model):
-    """A clinic's look and contact details: ``handouts/brands/<id>.yaml``."""
+    """A clinic profile: the clinic's name, phone numbers, address and look,
+    ``handouts/brands/<id>.yaml``. ``--clinic`` (or a document's ``brand:``)
+    chooses one; every phone number a page prints comes from it."""
 
     id: Slug
     name: str = Field(min_length=1, max_length=120)
+    phone: PhoneNumber = Field(
+        description='The number patients call, printed in "When to get help" and the '
+        "contact lines: (AAA) BBB-CCCC."
+    )
+    after_hours: PhoneNumber | None = Field(
+        default=None, description="The number to call when the clinic is closed, if another."
+    )
+    sample: bool = Field(
+        default=False,
+        description="A made-up clinic for trying handoutgen: its numbers may be fictional "
+        "(555-01xx), and every page it prints says it is a sample. Never set it for a real clinic.",
+    )
     logo: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9_./-]+\.(svg|png)$",
@@ -372,7 +409,6 @@ class Brand(_Model):
         description="A font family to try before the packaged one.",
     )
     address: list[str] = Field(default_factory=list)
-    phone: str | None = Field(default=None, max_length=40)
     website: str | None = Field(default=None, pattern=r"^https?://[^\s/$.?#][^\s]*$")
     funding: Text | None = Field(
         default=None,
@@ -416,11 +452,6 @@ class Document(_Model):
         description='The body region: the "When to get help" block prints its warning '
         "signs from handouts/warning-signs.yaml."
     )
-    phone: str | None = Field(
-        default=None,
-        max_length=40,
-        description="The clinic's phone number, when the document has no brand that gives one.",
-    )
     glossary: list[Term] = Field(
         default_factory=list, description='Medical words defined near the top ("Words to know").'
     )
@@ -452,7 +483,11 @@ class Document(_Model):
     )
     values_exercise: bool = Field(default=True, description='Print "What matters most to you?".')
     letter: Letter | None = Field(default=None, description="Required for kind: letter.")
-    brand: Slug | None = Field(default=None, description="A brand id from handouts/brands/.")
+    brand: Slug | None = Field(
+        default=None,
+        description="The clinic profile (handouts/brands/<id>.yaml) it prints with when "
+        "--clinic names none. Without one, the clinic's phone is a line to write in.",
+    )
     qr: str | None = Field(
         default=None,
         pattern=r"^https?://[^\s/$.?#][^\s]*$",
@@ -479,6 +514,8 @@ RETIRED_DOCUMENT_KEYS = {
 RETIRED_INSTEAD = {
     "get_help": "remove it with its lists, and set region: lower-back or region: neck",
 }
+# Document keys that moved into the clinic profile: validate says where to.
+MOVED_TO_PROFILE = ("phone",)
 
 
 # What each pattern above means, in words, for the errors authors and designers
@@ -508,7 +545,8 @@ PdfVariant = Literal["pdf/ua-1", "pdf/a-3u"]
 
 
 # Every field of a request that describes the patient, the visit or who sent
-# it: never in a file name, a log line, a cache entry or an audit record.
+# it: never in a file name, a log line, a cache entry or an audit record. (The
+# clinic is not one: it names one of the workspace's clinic profiles.)
 PERSONAL_FIELDS = (
     "patient",
     "first_name",
@@ -520,7 +558,6 @@ PERSONAL_FIELDS = (
     "zip",
     "note",
     "clinician",
-    "clinic",
     "visit_date",
     "letter_date",
 )
@@ -542,7 +579,12 @@ class RenderRequest(BaseModel):
     patient: str | None = Field(default=None, max_length=500)
     visit_date: dt.date | None = None
     clinician: str | None = Field(default=None, max_length=300)
-    clinic: str | None = Field(default=None, max_length=300)
+    clinic: str | None = Field(
+        default=None,
+        max_length=300,
+        description="The clinic profile: its id or its exact name (any case). Default: the "
+        "document's brand:, else none (the phone is left blank to write in).",
+    )
     note: str | None = Field(default=None, max_length=20_000)
     # Mailing address (letters); printed in the envelope window.
     first_name: str | None = Field(default=None, max_length=300)
@@ -569,7 +611,9 @@ class RenderRequest(BaseModel):
     pdf_variant: PdfVariant = Field(
         default="pdf/ua-1", description="Tagged PDF/UA-1 (accessible) or PDF/A-3u (archival)."
     )
-    brand: str | None = Field(default=None, description="Brand id; default: the document's.")
+    brand: str | None = Field(
+        default=None, description="The clinic profile's id (as --clinic); default: the document's."
+    )
     print_ready: bool = Field(
         default=False, description="Add 0.125 in bleed and crop marks for a print shop."
     )

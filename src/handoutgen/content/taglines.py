@@ -14,9 +14,10 @@ made-up translation of a legal notice is worse than none::
         text: "ATENCIÓN: ... Llame al {phone}."
         source: HHS Office for Civil Rights, sample tagline (Spanish), <where you got it>
 
-``{phone}`` is replaced by the clinic's phone number (the brand's, else the
-document's). A language listed without a tagline, a tagline without a source,
-or one without ``{phone}`` while no phone is known, is a `check` error.
+``{phone}`` is replaced by the phone number of the clinic profile the letter
+prints with. A language listed without a tagline or a tagline without a source
+is a `check` error; a tagline with ``{phone}`` stops a letter printed with no
+clinic profile.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ FILE = "notices/taglines.yaml"
 
 class TaglinesError(DataError):
     """The taglines file has problems: letters wait for a fix (`check` lists them)."""
+
+
+class NeedsPhone(TaglinesError):
+    """A tagline prints the clinic's phone, and the letter has no clinic profile."""
 
 
 class Tagline(BaseModel):
@@ -114,9 +119,10 @@ def shown(workspace: Workspace, phone: str | None) -> list[Shown]:
     for lang in order:
         t = by_lang[lang]
         if "{phone}" in t.text and not phone:
-            raise TaglinesError(
-                f"{FILE}: the '{lang}' tagline needs a phone number ({{phone}}), and neither "
-                "the brand nor the document gives one"
+            raise NeedsPhone(
+                f"{FILE}: the '{lang}' tagline needs the clinic's phone number ({{phone}}), "
+                "and this letter has no clinic profile: choose one with --clinic, or give the "
+                "document a brand:"
             )
         out.append(Shown(lang, t.name, t.text.replace("{phone}", phone or ""), is_rtl(lang)))
     return out

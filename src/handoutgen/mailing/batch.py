@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import hashlib
 import logging
 import os
@@ -141,7 +142,7 @@ def estimate(
         rec = by_count[n]
         t0 = time.perf_counter()
         req = make_request(
-            **rec.request_fields(settings.document, settings.letter_date),
+            **rec.request_fields(settings.document, settings.letter_date, settings.clinic),
             allow_draft=settings.allow_draft,
         )
         pages[n] = page_count(render(library, req, editions=False))
@@ -177,6 +178,21 @@ def run_batch(
     # with their parents, as tests/test_batch_integrity.py requires.
     library = load_library(workspace)
     doc = library.document(settings.document)
+    if settings.clinic is not None:
+        # An unknown clinic stops the batch before any row: never another clinic's number.
+        from handoutgen.render.context import clinic_profile
+
+        settings = dataclasses.replace(settings, clinic=clinic_profile(library, settings.clinic).id)
+    profile = settings.clinic or doc.brand
+    if profile and not settings.allow_draft:
+        from handoutgen.quality.checks import check_profile
+
+        wrong = check_profile(library, profile)
+        if wrong:
+            raise DataError(
+                f"clinic profile '{profile}' cannot print: {'; '.join(map(str, wrong))}. "
+                "Fix it (see `handoutgen check`); nothing was rendered"
+            )
     recipients = load_recipients(
         settings.recipients,
         library,

@@ -34,7 +34,7 @@ def fingerprint(rec: Recipient, settings: BatchSettings, content_hash: str) -> s
     from handoutgen.engine.weasy import version
 
     payload = {
-        "fields": rec.request_fields(settings.document, settings.letter_date),
+        "fields": rec.request_fields(settings.document, settings.letter_date, settings.clinic),
         "content": content_hash,
         "allow_draft": settings.allow_draft,
         "editions": settings.editions,

@@ -152,10 +152,14 @@ class Recipient:
         f = self.fields
         return " ".join(x for x in (f.get("first_name"), f.get("last_name")) if x) or f.get("name")
 
-    def request_fields(self, document: str, letter_date: dt.date | None) -> dict[str, Any]:
+    def request_fields(
+        self, document: str, letter_date: dt.date | None, clinic: str | None = None
+    ) -> dict[str, Any]:
         f = self.fields
         return {
             "document": document,
+            # Only when given: rows of a run without --clinic keep their fingerprints.
+            **({"clinic": clinic} if clinic else {}),
             "patient": self.name,
             "first_name": f.get("first_name"),
             "last_name": f.get("last_name"),

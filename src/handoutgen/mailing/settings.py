@@ -38,6 +38,7 @@ class BatchSettings:
     scheduler: str | None = None
     mapping: dict[str, str] = field(default_factory=dict)
     letter_date: dt.date | None = None
+    clinic: str | None = None  # the clinic profile (id or name); None: the document's
     allow_draft: bool = False
     editions: bool = True  # share laid-out editions (editions/); False renders each in full
     chunk_size: int | None = None  # None: 24 with editions, 4 without

@@ -113,7 +113,10 @@ def _chunks(settings: BatchSettings, todo: list[Recipient], min_shared: int):
     """(chunk, use editions) pairs. With editions, recipients likely to share
     one are grouped; a group too small to repay building and checking its
     edition is rendered in full. Stable: the same input gives the same chunks."""
-    items = [(r.id, r.row, r.request_fields(settings.document, settings.letter_date)) for r in todo]
+    items = [
+        (r.id, r.row, r.request_fields(settings.document, settings.letter_date, settings.clinic))
+        for r in todo
+    ]
     size = settings.chunk
     if not settings.editions:
         for i in range(0, len(items), size):

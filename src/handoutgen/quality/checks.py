@@ -21,11 +21,12 @@ from handoutgen.content.models import Document, ReadingLevel
 from handoutgen.core import clock
 from handoutgen.quality.contentrules import ContentRules
 from handoutgen.quality.finding import EN, Finding
+from handoutgen.quality.phonerules import profile_findings
 from handoutgen.quality.signrules import translation_findings as sign_translation_findings
 from handoutgen.quality.translationrules import translation_findings
 
 # Finding lives in finding.py (the rule modules make them); importers use this one.
-__all__ = ["Finding", "check", "check_render", "clear_caches", "rules"]
+__all__ = ["Finding", "check", "check_profile", "check_render", "clear_caches", "rules"]
 
 
 def rules(
@@ -111,6 +112,12 @@ def check(
             )
         _differing_meanings(library, checker)
         findings.update(checker.findings)
+    # Clinic profiles: every one, or the ones the named documents print with.
+    brands = (
+        {library.documents[d].brand for d in doc_ids} - {None} if documents else set(library.brands)
+    )
+    for brand_id in sorted(b for b in brands if b is not None):
+        findings.update(profile_findings(library, brand_id, today))
     findings.update(translation_findings(library, documents))
     findings.update(sign_translation_findings(library, documents))
     return sorted(findings, key=Finding.sort_key)
@@ -170,6 +177,12 @@ def _offered_mixes(
             message = f"{f.message} (when {doc_id} prints {with_})"
             out.append(dataclasses.replace(f, message=message))
     return out
+
+
+def check_profile(library: Library, brand_id: str, today: dt.date | None = None) -> list[Finding]:
+    """The errors that stop a render with this clinic profile (its numbers)."""
+    found = profile_findings(library, brand_id, today or clock.today())
+    return [f for f in found if f.severity == "error"]
 
 
 def check_render(

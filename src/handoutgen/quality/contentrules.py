@@ -11,6 +11,7 @@ from handoutgen.content.models import Document, Option, ReadingLevel
 from handoutgen.content.yamlfile import Loc, YamlFile
 from handoutgen.quality.finding import EN, Severity
 from handoutgen.quality.pagerules import PageRules
+from handoutgen.quality.phonerules import PhoneRules
 from handoutgen.quality.readability import grade, joined, long_sentences, smog
 
 ABSOLUTES = [
@@ -52,6 +53,21 @@ def option_texts(option: Option) -> list[tuple[Loc, str]]:
     return out
 
 
+def printed_texts(doc: Document) -> list[tuple[Loc, str]]:
+    """Every English text of a document that prints, for rules that read them all."""
+    out = document_texts(doc) + [(("title",), doc.title[EN])]
+    if doc.subtitle:
+        out.append((("subtitle",), doc.subtitle[EN]))
+    if doc.producer:
+        out.append((("producer",), doc.producer[EN]))
+    out += [(("glossary", i, "meaning"), t.meaning[EN]) for i, t in enumerate(doc.glossary)]
+    if doc.letter:
+        out += [(("letter", "opening"), doc.letter.opening[EN])]
+        out += [(("letter", "closing"), doc.letter.closing[EN])]
+        out += [(("letter", "sender", i), line) for i, line in enumerate(doc.letter.sender)]
+    return out
+
+
 def document_texts(doc: Document) -> list[tuple[Loc, str]]:
     out: list[tuple[Loc, str]] = [(("main_message",), doc.main_message[EN])]
     out.append((("decision",), doc.decision[EN]))
@@ -65,7 +81,7 @@ def document_texts(doc: Document) -> list[tuple[Loc, str]]:
     return out
 
 
-class ContentRules(PageRules):
+class ContentRules(PageRules, PhoneRules):
     """Every rule of an option or document: document() ends with the rules read
     from its rendered page (PageRules)."""
 
@@ -185,6 +201,7 @@ class ContentRules(PageRules):
         claims = [(("evidence", i, "claim"), ev.claim[EN]) for i, ev in enumerate(option.evidence)]
         self.claims(yf, texts + claims, **ids)
         self.unsourced_numbers(yf, texts, **ids)
+        self.phone_numbers(yf, texts + claims, **ids)
         prose = [(loc, t) for loc, t in texts + claims if loc[0] != "facts"]
         self.reading_level(yf, prose, limits, ("summary",), **ids)
         # Each research bullet on its own: a reader meets them one at a time.
@@ -309,6 +326,7 @@ class ContentRules(PageRules):
         texts = document_texts(doc)
         self.claims(yf, texts, **ids)
         self.unsourced_numbers(yf, texts, **ids)
+        self.phone_numbers(yf, printed_texts(doc), **ids)
         self.reading_level(yf, texts, doc.reading_level, ("main_message",), **ids)
         # A document without a disclaimer does not load at all (content.py).
         if not doc.next_steps:
@@ -386,8 +404,8 @@ class ContentRules(PageRules):
     def clinic_names(
         self, doc: Document, yf: YamlFile, texts: list[tuple[Loc, str]], ids: dict
     ) -> None:
-        """A clinic's name typed into the document stays when --brand changes the
-        clinic: the name, funding line, website and QR code belong in the brand."""
+        """A clinic's name typed into the document stays when --clinic changes the
+        clinic: the name, numbers, funding line, website and QR code belong in its profile."""
         texts = [*texts, (("title",), doc.title[EN])]
         if doc.subtitle:
             texts.append((("subtitle",), doc.subtitle[EN]))
@@ -401,8 +419,9 @@ class ContentRules(PageRules):
                         loc,
                         "warning",
                         "brand",
-                        f"'{brand.name}' is typed into the text, so another --brand would "
-                        "still print it: remove it; the clinic's name, funding line, website "
-                        f"and QR code come from the brand (handouts/brands/{brand.id}.yaml)",
+                        f"'{brand.name}' is typed into the text, so another --clinic would "
+                        "still print it: remove it; the clinic's name, numbers, funding line, "
+                        "website and QR code come from the brand, its clinic profile "
+                        f"(handouts/brands/{brand.id}.yaml)",
                         **ids,
                     )

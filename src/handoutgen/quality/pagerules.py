@@ -84,10 +84,14 @@ class PageRules(Recorder):
         from handoutgen.render.context import make_request
 
         request = make_request(document=doc.id, options=tuple(option_ids))
-        from handoutgen.content.taglines import TaglinesError
+        from handoutgen.content.taglines import NeedsPhone, TaglinesError
 
         try:
             html = render_html(self.library, request)
+        except NeedsPhone as exc:
+            # It prints with --clinic only; the page rules wait for a profile.
+            self.add(yf, (), "warning", "taglines", exc.format_message(), document=doc.id)
+            return
         except TaglinesError:
             return  # reported once, as [taglines] findings, by translation_findings
         finder = _ImageFinder()
@@ -141,14 +145,17 @@ class PageRules(Recorder):
             )
         text = page.text()
         region_findings(self, doc, yf, page.signs if page.get_help else None, text, ids)
-        if CALL_US.search(text) and not PHONE.search(text):
+        # The block prints the number (or, with no clinic profile, a line
+        # to write it in): "call us" anywhere needs one or the other.
+        if CALL_US.search(text) and not PHONE.search(text) and not page.write_in:
             self.add(
                 yf,
                 (),
                 "error",
                 "safety",
-                "the document says 'call us' but prints no phone number: set phone: in the "
-                "document or its brand",
+                "the document says 'call us' but prints no phone number nor a line to "
+                "write it in: the number comes from the clinic profile "
+                "(handouts/brands/<id>.yaml, phone:), and the get_help() macro prints it",
                 **ids,
             )
 
@@ -281,6 +288,7 @@ class _ImageFinder(HTMLParser):
         self.get_help = ""
         self.signs: dict[str, list[str]] = {"emergency": [], "soon": []}  # data-sign ids
         self.glossary_span = (-1, -1)
+        self.write_in = False  # a line to write the clinic's phone in (no profile)
         self.shown: dict[str, set[str]] = {"benefits": set(), "risks": set()}
         self._stack: list[tuple[str, set[str]]] = []
         self._skip = 0
@@ -302,6 +310,7 @@ class _ImageFinder(HTMLParser):
             self._skip += 1
         if "glossary" in classes:
             self.glossary_span = (self._length, -1)
+        self.write_in = self.write_in or "write-in" in classes
         for kind in ("benefits", "risks"):
             if kind in classes and a.get("data-option"):
                 self.shown[kind].add(a["data-option"] or "")

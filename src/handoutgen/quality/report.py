@@ -162,9 +162,9 @@ def items(library: Library, doc_id: str, option_ids=None, *, today: dt.date) -> 
         rule_item(
             a,
             "Says when and how to get help (911 and the clinic's phone)",
-            ("safety", "warning-signs", "region"),
+            ("safety", "warning-signs", "region", "phone"),
             "When to get help block with its region's warning signs under their routes, "
-            "phone number printed",
+            "the clinic profile's phone printed (or a line to write it in)",
         ),
     ]
 

@@ -20,7 +20,14 @@ from handoutgen.content import i18n
 from handoutgen.content.approval import approval_state
 from handoutgen.content.fonts import FAMILY, font_face_css
 from handoutgen.content.library import Library, add_months, did_you_mean, not_offered
-from handoutgen.content.models import DEFAULT_LANGUAGE, Document, Option, RenderRequest, Term
+from handoutgen.content.models import (
+    DEFAULT_LANGUAGE,
+    Brand,
+    Document,
+    Option,
+    RenderRequest,
+    Term,
+)
 from handoutgen.content.signs import after_signs, region_signs, sign_sources
 from handoutgen.core.errors import DataError, RenderError
 from handoutgen.core.version import __version__
@@ -73,7 +80,45 @@ class Plan:
     translation_mark: tuple[str, ...] = ()
 
 
+def clinic_profile(library: Library, clinic: str) -> Brand:
+    """The clinic profile ``clinic`` names: its id, or its name in any case.
+    A clinic with no profile is refused, never printed with another's number."""
+    wanted = " ".join(clinic.split())
+    if wanted in library.brands:
+        return library.brands[wanted]
+    for brand in library.brands.values():
+        if brand.name.casefold() == wanted.casefold():
+            return brand
+    choose = (
+        f" or choose one of: {', '.join(sorted(library.brands))}"
+        if library.brands
+        else " (this workspace has none yet)"
+    )
+    raise DataError(
+        f"no clinic profile '{wanted}'{did_you_mean(wanted, library.brands)}; add "
+        "handouts/brands/<id>.yaml with its name and phone (see `handoutgen init` and the "
+        f'README\'s "Clinic profiles"){choose}'
+    )
+
+
+def resolve_clinic(library: Library, request: RenderRequest) -> RenderRequest:
+    """The request with ``clinic`` turned into the profile's id (``brand``).
+    --clinic and --brand both name a profile; two different ones are refused."""
+    if request.clinic is None:
+        if request.brand is not None and request.brand not in library.brands:
+            return request.model_copy(update={"brand": clinic_profile(library, request.brand).id})
+        return request
+    profile = clinic_profile(library, request.clinic)
+    if request.brand is not None and request.brand != profile.id:
+        raise DataError(
+            f"--clinic '{request.clinic}' and --brand '{request.brand}' name different clinic "
+            "profiles; give one of them"
+        )
+    return request.model_copy(update={"clinic": None, "brand": profile.id})
+
+
 def plan(library: Library, request: RenderRequest) -> Plan:
+    request = resolve_clinic(library, request)
     doc = library.document(request.document)
     ids = list(dict.fromkeys(request.options)) if request.options else list(doc.options)
     unknown = [i for i in ids if i not in library.options]
@@ -220,16 +265,14 @@ def library_catalog_dirs(library: Library) -> tuple:
     return tuple(Path(d).parent / "locale" for d in library.workspace.template_dirs)
 
 
-def _brand(library: Library, p: Plan):  # noqa: ANN202
+def profile_of(library: Library, p: Plan) -> Brand | None:
+    """The clinic profile a plan prints with: the request's, else the document's."""
     brand_id = p.request.brand or p.document.brand
     if brand_id is None:
         return None
-    try:
-        return library.brands[brand_id]
-    except KeyError:
-        raise DataError(
-            f"unknown brand '{brand_id}'{did_you_mean(brand_id, library.brands)}"
-        ) from None
+    if brand_id not in library.brands:
+        return clinic_profile(library, brand_id)  # raises: how to add one
+    return library.brands[brand_id]
 
 
 def localized_asset(ws: Any, src: str, language: str) -> str:
@@ -247,11 +290,10 @@ def localized_asset(ws: Any, src: str, language: str) -> str:
     return src
 
 
-def _taglines(library: Library, doc: Document, brand: Any) -> list:
+def _taglines(library: Library, brand: Brand | None) -> list:
     from handoutgen.content import taglines
 
-    phone = brand.phone if brand and brand.phone else doc.phone
-    return taglines.shown(library.workspace, phone)
+    return taglines.shown(library.workspace, brand.phone if brand else None)
 
 
 def _qr_svg(url: str, dark: str, lang: str = "en") -> Markup:
@@ -338,6 +380,9 @@ def context(
         mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
+    # The clinic profile: its name, numbers, address and look (None: no
+    # clinic, and the phone is a line to write in).
+    brand = profile_of(library, p)
     return {
         "asset": asset,
         "doc": doc,
@@ -360,7 +405,9 @@ def context(
             "patient": isolate(req.patient),
             "visit_date": req.visit_date,
             "clinician": isolate(req.clinician),
-            "clinic": req.clinic,
+            # The clinic profile's name (as brand.name), for templates written
+            # when --clinic was free text: no longer personal data.
+            "clinic": brand.name if brand else None,
             "note": req.note,
             "first_name": isolate(req.first_name),
             "last_name": isolate(req.last_name),
@@ -410,8 +457,8 @@ def context(
         # The approved text covers every option the document offers, and plan()
         # refuses any other.
         "pending": approval_state(library, doc.id).state == "pending",
-        "brand": (brand := _brand(library, p)),
-        # The brand's QR target wins, so --brand changes it with the clinic's name.
+        "brand": brand,
+        # The profile's QR target wins, so --clinic changes it with the clinic's name.
         "qr_url": (qr_url := (brand.qr if brand and brand.qr else None) or doc.qr),
         "qr_svg": _qr_svg(qr_url, brand.colors.text if brand else "#1b1b1b", p.language)
         if qr_url
@@ -420,7 +467,7 @@ def context(
         "pad_pages": pad_pages,
         "vdp": marks if marks is not None else Marks(),
         # Notices of free language help (Section 1557), from the clinic's cited file.
-        "taglines": _taglines(library, doc, brand) if doc.kind == "letter" else [],
+        "taglines": _taglines(library, brand) if doc.kind == "letter" else [],
         "large_print": req.large_print,
         "meta": {
             "version": __version__,

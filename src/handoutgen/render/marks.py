@@ -38,7 +38,8 @@ def _margin_rule(selector: str, content: dict[str, str]) -> str:
 
 _BLANK = dict.fromkeys(PERSONAL_MARGIN_BOXES, "none")
 _STRINGS = {"top-left": "string(vdp-head)", "bottom-right": "string(vdp-page)"}
-_OTHER_BOXES = ("top-right", "bottom-left")  # shared text: drawn by the edition only
+# Shared text: drawn by the edition only (left-middle: a sample profile's mark).
+_OTHER_BOXES = ("top-right", "bottom-left", "left-middle")
 
 # Injected into the edition's stylesheet: no personal margin text.
 EDITION_CSS = "\n" + _margin_rule("", _BLANK) + "\n" + _margin_rule(" :first", _BLANK) + "\n"

@@ -109,6 +109,7 @@ def _form_page(
         images=images or [],
         page_sizes=list(get_args(PageSize)),
         languages=_languages(library, document),
+        **_clinics(library, document, values),
         token=state.form_token(cookie),
         **chrome,
     )
@@ -126,6 +127,36 @@ def _languages(library: Library, document: str) -> list[tuple[str, str]]:
         native, english = language_name(code), language_name(code, "en")
         out.append((code, native if native == english else f"{native} ({english})"))
     return out
+
+
+def _clinics(library: Library, document: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The clinic field's choices (profile id, shown name), the one to select,
+    what choosing none prints, and a remembered clinic that has no profile."""
+    from handoutgen.core.errors import DataError
+    from handoutgen.render.context import clinic_profile
+
+    brands = sorted(library.brands.values(), key=lambda b: (b.name.casefold(), b.id))
+    choices = [(b.id, f"{b.name} (sample)" if b.sample else b.name) for b in brands]
+    doc = library.documents[document]
+    own = library.brands.get(doc.brand) if doc.brand else None
+    none_label = (
+        f"This handout's own ({own.name})"
+        if own
+        else "None: a blank line to write the clinic's phone in"
+    )
+    typed = str(values.get("clinic") or "")
+    chosen, unknown = "", ""
+    if typed:
+        try:
+            chosen = clinic_profile(library, typed).id
+        except DataError:
+            unknown = typed
+    return {
+        "clinics": choices,
+        "clinic_chosen": chosen,
+        "clinic_none": none_label,
+        "clinic_unknown": unknown,
+    }
 
 
 def _expired() -> Response:
