@@ -146,8 +146,15 @@ class PageRules(Recorder):
         text = page.text()
         region_findings(self, doc, yf, page.signs if page.get_help else None, text, ids)
         # The block prints the number (or, with no clinic profile, a line
-        # to write it in): "call us" anywhere needs one or the other.
-        if CALL_US.search(text) and not PHONE.search(text) and not page.write_in:
+        # to write it in): "call us" anywhere needs one or the other. With no
+        # block or no emergency route, the error above already says what to do.
+        if (
+            page.get_help
+            and EMERGENCY.search(page.get_help)
+            and CALL_US.search(text)
+            and not PHONE.search(text)
+            and not page.write_in
+        ):
             self.add(
                 yf,
                 (),
