@@ -162,8 +162,8 @@ def test_maker_figures_must_be_labelled(tmp_ws):
     assert [f.message for f in errors] == [
         "a figure without who reported it: set reported_by (study, manufacturer, competitor, "
         "clinic, rival-clinic or group)",
-        "this figure comes from a device maker or clinic: set reported_by: manufacturer or "
-        "clinic so the handout labels it",
+        "this statement comes from a device maker or clinic, not a study: set reported_by: "
+        "manufacturer, clinic or rival-clinic so the handout labels it",
     ]
     assert errors[1].line == _line(path, "source: Outcome figures")
 

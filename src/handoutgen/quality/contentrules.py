@@ -21,6 +21,9 @@ ABSOLUTES = [
     (re.compile(r"\brisk[- ]free\b", re.I), "risk-free"),
     (re.compile(r"\b100\s*(?:%|percent)", re.I), "100%"),
     (re.compile(r"\bpainless\b", re.I), "painless"),
+    (re.compile(r"\b(?:completely|totally|perfectly|entirely|always|100%)\s+safe\b", re.I), "safe"),
+    (re.compile(r"\b(?:always|never fails to)\s+works?\b", re.I), "always works"),
+    (re.compile(r"\bpermanent(?:ly)?\s+(?:relief|fix|cure)\b", re.I), "permanent relief"),
 ]
 DIGIT = re.compile(r"\d+(?:[.,]\d+)?\s*%?")
 PROBABILITY = re.compile(r"\d+(?:\.\d+)?\s*%|\b\d+\s+(?:out\s+of|in)\s+\d+", re.I)
@@ -47,6 +50,7 @@ def option_texts(option: Option) -> list[tuple[Loc, str]]:
     out: list[tuple[Loc, str]] = [((f,), getattr(option, f)[EN]) for f in OPTION_FIELDS]
     out += [(("benefits", i), t[EN]) for i, t in enumerate(option.benefits)]
     out += [(("risks", i), t[EN]) for i, t in enumerate(option.risks)]
+    out += [(("warnings", i), t[EN]) for i, t in enumerate(option.warnings)]
     out += [(("facts", k), v[EN]) for k, v in option.facts.items()]
     if option.disclaimer:
         out.append((("disclaimer",), option.disclaimer[EN]))
@@ -180,7 +184,19 @@ class ContentRules(PageRules, PhoneRules):
                     **ids,
                 )
         summary = dict(texts).get(summary_loc)
-        if summary is not None and level <= limits.warn:
+        # The summary is what every reader reads: far above the document's
+        # error level it fails however plain the rest is.
+        if summary is not None and (s_level := grade(joined([summary]))) > limits.error:
+            self.add(
+                yf,
+                summary_loc,
+                "error",
+                "reading-level",
+                f"{summary_loc[0]} is grade {s_level:.1f}, above {limits.error:g}: the "
+                "summary every reader reads must be the plainest part",
+                **ids,
+            )
+        elif summary is not None and level <= limits.warn:
             s_level = grade(joined([summary]))
             if s_level > limits.warn - 2:
                 self.add(
@@ -277,18 +293,14 @@ class ContentRules(PageRules, PhoneRules):
                     "competitor, clinic, rival-clinic or group)",
                     **ids,
                 )
-            if (
-                DIGIT.search(claim)
-                and ev.reported_by == "study"
-                and SELF_REPORTED_SOURCE.search(ev.source)
-            ):
+            if ev.reported_by == "study" and SELF_REPORTED_SOURCE.search(ev.source):
                 self.add(
                     yf,
                     ("evidence", i, "source"),
                     "error",
                     "evidence",
-                    "this figure comes from a device maker or clinic: set reported_by: "
-                    "manufacturer or clinic so the handout labels it",
+                    "this statement comes from a device maker or clinic, not a study: set "
+                    "reported_by: manufacturer, clinic or rival-clinic so the handout labels it",
                     **ids,
                 )
 

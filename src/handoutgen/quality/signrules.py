@@ -18,7 +18,7 @@ from handoutgen.content.models import ROUTES, Document, Region, Route
 from handoutgen.content.signs import SIGNS_FILE
 from handoutgen.content.translations import TRANSLATIONS
 from handoutgen.content.yamlfile import YamlFile, load_yaml
-from handoutgen.quality.finding import Finding, Recorder
+from handoutgen.quality.finding import EN, Finding, Recorder
 
 RULE = "warning-signs"
 
@@ -41,6 +41,7 @@ ROUTE_WORDS: dict[Route, str] = {
     "soon": "call the clinic soon",
 }
 # Words of the lower back that never belong in a neck document.
+NECK_WORDS = re.compile(r"\bneck\b|\bcervical\b", re.I)
 LOW_BACK_WORDS = re.compile(
     r"\bback pain\b|\blow(?:er)? back\b|\bgroin\b|\bbuttocks?\b|\binner thighs?\b", re.I
 )
@@ -119,6 +120,18 @@ def region_findings(
             "currency",
             f"the warning signs were reviewed {signs.reviewed.isoformat()}, more than "
             f"{doc.review_interval_months} months ago (review was due {due.isoformat()})",
+        )
+    about = " ".join(t[EN] for t in (doc.title, doc.subtitle, doc.main_message) if t)
+    if region == "lower-back" and (m := NECK_WORDS.search(about)):
+        rec.add(
+            yf,
+            ("region",),
+            "error",
+            "region",
+            f"the document is about the neck ('{m.group()}' in its title or main message) "
+            "but prints the lower back's warning signs: set region: neck",
+            key=True,
+            **ids,
         )
     if region == "neck" and (m := LOW_BACK_WORDS.search(text)):
         rec.add(
