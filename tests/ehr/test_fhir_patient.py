@@ -93,3 +93,14 @@ def test_the_cli_offers_the_same_teach_back_answers_as_the_write_back():
     from handoutgen.ehr.writeback import TEACH_BACK
 
     assert CLI == TEACH_BACK
+
+
+def test_a_merged_or_inactive_record_is_refused():
+    from handoutgen.ehr.patient import check_not_merged
+
+    merged = {"link": [{"type": "replaced-by", "other": {"reference": "Patient/9"}}]}
+    with pytest.raises(EhrError, match="Patient/1 was replaced by Patient/9"):
+        check_not_merged(merged, "Patient/1")
+    with pytest.raises(EhrError, match="not active"):
+        check_not_merged({"active": False}, "Patient/1")
+    check_not_merged({"active": True, "link": [{"type": "seealso"}]}, "Patient/1")

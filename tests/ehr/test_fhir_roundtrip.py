@@ -286,6 +286,20 @@ def test_a_patient_with_no_name_is_an_error(ehr, run, tmp_path):
     assert ehr.search("DocumentReference", patient=pid) == []
 
 
+def test_a_merged_record_is_not_written_to(ehr, run, tmp_path):
+    current = ehr.create(patient(ANA))
+    old = ehr.create(
+        {
+            **patient(ANA),
+            "link": [{"other": {"reference": f"Patient/{current}"}, "type": "replaced-by"}],
+        }
+    )
+    result = render(run, ehr, old, tmp_path / "x.pdf", "--write-back")
+    assert result.exit_code == 1
+    assert f"Patient/{old} was replaced by Patient/{current}" in result.stderr
+    assert ehr.search("DocumentReference", patient=old) == []
+
+
 def test_a_bad_token_is_a_clear_error_and_never_shown(ehr, run, tmp_path, monkeypatch):
     pid = ehr.create(patient(ANA))
     monkeypatch.setenv("HANDOUTGEN_FHIR_TOKEN", "not-a-token-7f3a9c")
@@ -391,6 +405,8 @@ def test_the_server_can_come_from_the_workspace_settings(ehr, run, tmp_path):
         (["--fhir-patient", "p", "--write-back", "--format", "html"], "--write-back stores a PDF"),
         (["--fhir-patient", "p", "--write-back", "-o", "-"], "give -o PATH, not -"),
         (["--fhir-patient", "p", "--fhir-server", "http://ehr.example/fhir"], "use https"),
+        (["--fhir-patient", "p&_id=x"], "not a FHIR id"),
+        (["--fhir-patient", "p", "--fhir-encounter", "../e"], "not a FHIR id"),
     ],
 )
 def test_flags_that_do_not_go_together(run, args, message, monkeypatch, tmp_path):

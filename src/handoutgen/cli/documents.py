@@ -155,7 +155,9 @@ def render(
         print_ready=print_ready,
         language=language,
     )
-    data = do_render(library, request)
+    # A write-back renders in full: its bytes then depend on the inputs alone
+    # (not on whether an edition was cached), so a retry finds the same PDF.
+    data = do_render(library, request, editions=not (run and run.write_back))
     if output == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()

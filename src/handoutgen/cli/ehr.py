@@ -4,6 +4,7 @@ a render (read the Patient before, write the handout back after)."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from handoutgen.cli.base import _library
 
 log = logging.getLogger("handoutgen")
 F = TypeVar("F", bound=Callable[..., Any])
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 # Kept here (not imported from ehr.writeback) so `--help` imports no HTTP client.
 TEACH_BACK = (
@@ -85,11 +87,17 @@ class EhrRun:
 
     def fill(self, ctx: click.Context, document: str, language: str | None) -> tuple[str, str]:
         """The name to print and the language to print in, from the record."""
-        from handoutgen.ehr.patient import match_language, patient_name, wanted_language
+        from handoutgen.ehr.patient import (
+            check_not_merged,
+            match_language,
+            patient_name,
+            wanted_language,
+        )
         from handoutgen.render.context import document_languages
 
         library = _library(ctx)
         record = self.client.read("Patient", self.patient_id)
+        check_not_merged(record, self.ref)
         name = patient_name(record, self.ref)
         if language:
             log.info("language %s: from --language (the record is not asked)", language)
@@ -156,6 +164,12 @@ def start(
         return None
     if patient:
         raise click.UsageError("give --patient or --fhir-patient, not both")
+    for flag, value in (("--fhir-patient", patient_id), ("--fhir-encounter", encounter)):
+        if value is not None and not FHIR_ID.fullmatch(value):
+            # It goes into URLs and search strings: only what FHIR allows in an id.
+            raise click.UsageError(
+                f"{flag} {value!r}: not a FHIR id (letters, digits, '-' and '.', up to 64)"
+            )
     if teach_back and not write_back:
         raise click.UsageError("--teach-back is recorded with --write-back; add it")
     if write_back and (fmt or "pdf").lower() != "pdf":

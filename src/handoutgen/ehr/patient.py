@@ -29,6 +29,26 @@ class Wanted:
     rule: str
 
 
+def check_not_merged(patient: dict[str, Any], ref: str) -> None:
+    """A record merged into another is not written to: the handout would sit
+    in a chart no one reads."""
+    for link in _list(patient.get("link")):
+        if isinstance(link, dict) and link.get("type") == "replaced-by":
+            other = (
+                (link.get("other") or {}).get("reference")
+                if isinstance(link.get("other"), dict)
+                else None
+            )
+            raise EhrError(
+                f"{ref} was replaced by {other or 'another record'} (Patient.link replaced-by); "
+                "use the current record's id"
+            )
+    if patient.get("active") is False:
+        raise EhrError(
+            f"{ref} is not active (Patient.active is false); use the current record's id"
+        )
+
+
 def patient_name(patient: dict[str, Any], ref: str) -> str:
     """Given names and family name of the official name, else the usual one,
     else the first current one; its ``text`` when it has no parts."""
