@@ -23,6 +23,7 @@ RANKS = {
     "pipeline": 5,
     "mailing": 6,
     "web": 6,
+    "ehr": 6,
     "api": 7,
     "cli": 8,
 }

@@ -12,6 +12,8 @@ from typing import Any
 import click
 
 from handoutgen.cli.base import _DATE, _day, _language, _library, cli
+from handoutgen.cli.ehr import fhir_options
+from handoutgen.cli.ehr import start as ehr_start
 from handoutgen.core.errors import HandoutgenError
 
 
@@ -76,9 +78,10 @@ from handoutgen.core.errors import HandoutgenError
     "--language",
     metavar="CODE",
     callback=_language,
-    help="Language code (es, zh, ar...; any case); default: the document's (en). "
-    "`list` shows them.",
+    help="Language code (es, zh, ar...; any case); default: the document's (en), or the "
+    "patient's with --fhir-patient. `list` shows them.",
 )
+@fhir_options
 @click.pass_context
 def render(
     ctx: click.Context,
@@ -100,8 +103,17 @@ def render(
     brand: str | None,
     print_ready: bool,
     language: str | None,
+    fhir_server: str | None,
+    fhir_client_id: str | None,
+    fhir_patient: str | None,
+    fhir_encounter: str | None,
+    write_back: bool,
+    teach_back: str | None,
 ) -> None:
-    """Render DOCUMENT for one patient as PDF, HTML or PNG."""
+    """Render DOCUMENT for one patient as PDF, HTML or PNG.
+
+    With --fhir-patient the name and language come from the EHR's record, and
+    --write-back stores the PDF there (README: FHIR write-back)."""
     from handoutgen.content.workspace import display_path
     from handoutgen.core.output import require_parent, write_atomic
     from handoutgen.pipeline import make_request
@@ -109,7 +121,21 @@ def render(
 
     if output not in (None, "-"):
         require_parent(Path(output))  # before any work; the default output/ is made
+    run = ehr_start(
+        ctx,
+        server=fhir_server,
+        client_id=fhir_client_id,
+        patient_id=fhir_patient,
+        encounter=fhir_encounter,
+        write_back=write_back,
+        teach_back=teach_back,
+        patient=patient,
+        fmt=fmt,
+        output=output,
+    )
     library = _library(ctx)
+    if run is not None:  # before the render: a record we cannot use costs nothing
+        patient, language = run.fill(ctx, document, language)
     request = make_request(
         document=document,
         options=options or None,
@@ -129,7 +155,9 @@ def render(
         print_ready=print_ready,
         language=language,
     )
-    data = do_render(library, request)
+    # A write-back renders in full: its bytes then depend on the inputs alone
+    # (not on whether an edition was cached), so a retry finds the same PDF.
+    data = do_render(library, request, editions=not (run and run.write_back))
     if output == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
@@ -140,6 +168,8 @@ def render(
     write_atomic(path, data)
     if not ctx.obj["quiet"]:
         click.echo(f"Wrote {display_path(path.resolve())} ({len(data) / 1024:.0f} KB)", err=True)
+    if run is not None and run.write_back:
+        run.store(ctx, request, data, path, clinician)
 
 
 @cli.command()

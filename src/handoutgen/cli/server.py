@@ -241,6 +241,7 @@ def audit(ctx: click.Context, since: dt.datetime | None, as_json: bool) -> None:
                 f"{e.at}  {e.user:<12} {e.action:<7} {e.document}  options={e.options}  "
                 f"lang={e.language} {e.page_size}{' large-print' if e.large_print else ''}  "
                 f"content={e.content_hash[:12]}  pages={e.pages}"
+                + (f"  outcome={e.outcome}" if e.outcome else "")
             )
     if not as_json and not ctx.obj["quiet"]:
         click.echo(f"{len(entries)} render{'s' * (len(entries) != 1)}.", err=True)

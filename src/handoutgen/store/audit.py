@@ -1,8 +1,9 @@
-"""An append-only audit trail of what the web app handed out, without patient data.
+"""An append-only audit trail of what the web app handed out (and what the CLI
+wrote back to an EHR), without patient data.
 
-One row per PDF or preview: when (UTC), who (the signed-in user), which
+One row per PDF, preview or EHR write-back: when (UTC), who (the signed-in user), which
 document, options, language, page size, the content hash of the reviewed YAML
-it came from, and the page count. Never the patient's name, the note, or any
+it came from, the page count, and a write-back's teach-back outcome. Never the patient's name, the note, or any
 other field a clinician typed. It answers "which version of the content did we
 hand out last March?": ``handoutgen audit --since 2026-03-01``.
 
@@ -36,6 +37,7 @@ COLUMNS = (
     "large_print",
     "content_hash",
     "pages",
+    "outcome",
 )
 
 _SCHEMA = """
@@ -50,7 +52,8 @@ CREATE TABLE IF NOT EXISTS renders (
     page_size TEXT NOT NULL,
     large_print INTEGER NOT NULL,
     content_hash TEXT NOT NULL,
-    pages INTEGER NOT NULL
+    pages INTEGER NOT NULL,
+    outcome TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS renders_at ON renders(at);
 CREATE TRIGGER IF NOT EXISTS renders_no_update BEFORE UPDATE ON renders
@@ -72,6 +75,8 @@ class Entry:
     large_print: bool
     content_hash: str
     pages: int
+    # An EHR write-back's teach-back result ("verbalized understanding"...); "" otherwise.
+    outcome: str = ""
 
 
 def path_for(workspace: Workspace) -> Path:
@@ -92,6 +97,9 @@ class AuditLog:
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         con = sqlite3.connect(self.path, timeout=10)
         con.executescript(_SCHEMA)
+        if "outcome" not in {row[1] for row in con.execute("PRAGMA table_info(renders)")}:
+            # A log from before the column: added in place, the old rows keep "".
+            con.execute("ALTER TABLE renders ADD COLUMN outcome TEXT NOT NULL DEFAULT ''")
         return con
 
     def add(
@@ -106,6 +114,7 @@ class AuditLog:
         large_print: bool,
         content_hash: str,
         pages: int,
+        outcome: str = "",
         at: dt.datetime | None = None,
     ) -> None:
         when = (at or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -120,6 +129,7 @@ class AuditLog:
             int(large_print),
             content_hash,
             pages,
+            outcome,
         )
         with self._lock:
             con = self._connect()
@@ -142,8 +152,11 @@ def read(workspace: Workspace, since: dt.date | None = None) -> list[Entry]:
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
         try:
+            have = {row[1] for row in con.execute("PRAGMA table_info(renders)")}
+            # A log written before a column existed reads it as "" (read-only: not migrated here).
+            columns = ", ".join(c if c in have else f"'' AS {c}" for c in COLUMNS)
             rows = con.execute(
-                f"SELECT {', '.join(COLUMNS)} FROM renders WHERE at >= ? ORDER BY id",
+                f"SELECT {columns} FROM renders WHERE at >= ? ORDER BY id",
                 ((since or dt.date.min).isoformat(),),
             ).fetchall()
         finally:
@@ -151,5 +164,6 @@ def read(workspace: Workspace, since: dt.date | None = None) -> list[Entry]:
     except sqlite3.Error as exc:
         raise HandoutgenError(f"cannot read the audit log {display_path(path)}: {exc}") from None
     return [
-        Entry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], int(r[9])) for r in rows
+        Entry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], int(r[9]), r[10])
+        for r in rows
     ]
