@@ -182,7 +182,7 @@ def test_a_phone_left_in_a_document_is_a_located_validate_error(run, tmp_ws):
     path = tmp_ws / "handouts" / "neck-surgery.yaml"
     path.write_text(
         path.read_text().replace(
-            "status: approved\n", "status: approved\nphone: (312) 867-4213\n", 1
+            "region: neck\n", "region: neck\nphone: (312) 867-4213\n", 1
         )
     )
     result = run("validate", workspace=tmp_ws)

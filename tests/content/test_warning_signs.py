@@ -16,7 +16,8 @@ from handoutgen.pipeline import make_request, render
 from handoutgen.render.compose import render_html
 
 EMERGENCY = "Call 911 or go to the emergency department now if:"
-SOON = "Call us soon at (555) 010-0100 if:"
+# Documents with no clinic profile print a line to write the phone in.
+SOON = "Call your clinic soon if:"
 
 NECK_EMERGENCY = [
     "Weakness or clumsiness in your arms or hands gets worse quickly.",
