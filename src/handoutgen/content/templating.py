@@ -27,7 +27,13 @@ from pydantic import BaseModel
 
 from handoutgen.content import i18n
 from handoutgen.content.models import DEFAULT_LANGUAGE
-from handoutgen.content.workspace import PACKAGE_DIR, PACKAGE_ROOTS, display_path, inside
+from handoutgen.content.workspace import (
+    PACKAGE_DIR,
+    PACKAGE_ROOTS,
+    Workspace,
+    display_path,
+    inside,
+)
 from handoutgen.core.errors import HandoutgenError, RenderError
 
 _BLANK_LINES = re.compile(r"\r?\n\s*\r?\n|\r?\n")
@@ -135,6 +141,11 @@ class ConfinedLoader(jinja2.BaseLoader):
                 raise SecurityError(
                     f"template '{template}' leads outside the workspace (through a symlink)"
                 )
+            # A template file is content too: never the private settings, output/
+            # or a recipient list reached through a symlink (Workspace.reach_refused).
+            why = Workspace(folder.parent).reach_refused(path)
+            if why:
+                raise SecurityError(f"template '{template}' refused: {why}")
             if not path.is_file():
                 continue
             real = path.resolve()

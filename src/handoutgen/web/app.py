@@ -19,7 +19,9 @@ holds who made which document from which content, never for whom.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import logging
+import secrets
 import socket
 import threading
 from typing import Annotated, Any
@@ -316,7 +318,8 @@ def _login(state: _State, request: Request, fields: LoginForm) -> Response:
         return response
     if not auth.verify(state.workspace, fields.username, fields.password):
         state.throttle.failed(*keys)
-        log.warning("failed sign-in for %r from %s", fields.username[:64], peer)
+        # Never the name typed: it is sometimes the password, typed one field early.
+        log.warning("failed sign-in from %s (name %s)", peer, _name_tag(fields.username))
         return _login_page(
             state, request, next_url, "Wrong user name or password.", 401, fields.username
         )
@@ -327,6 +330,15 @@ def _login(state: _State, request: Request, fields: LoginForm) -> Response:
         "set-cookie", _session_cookie(state, state.sessions.issue(fields.username))
     )
     return response
+
+
+_TAG_KEY = secrets.token_bytes(16)  # per process: tags cannot be reversed or compared across runs
+
+
+def _name_tag(name: str) -> str:
+    """A short keyed hash of a submitted user name: repeated attempts on one
+    name show as one tag in this run's log, and the log never holds the name."""
+    return "#" + hmac.new(_TAG_KEY, name.encode("utf-8", "replace"), "sha256").hexdigest()[:8]
 
 
 def _safe_next(value: str) -> str:
