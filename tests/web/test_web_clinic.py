@@ -777,6 +777,7 @@ def test_serve_beyond_loopback_needs_users_first(run):
 def test_serve_checks_its_tls_and_proxy_options(run, tmp_path):
     key = tmp_path / "key.pem"
     key.write_text("not a key")
+    key.chmod(0o600)  # a key others may read is refused before it is read
     result = run("serve", "--keyfile", str(key))
     assert result.exit_code == 1 and "--keyfile needs --certfile" in result.stderr
     result = run("serve", "--certfile", str(key), "--keyfile", str(key), "--port", "1")
