@@ -136,3 +136,31 @@ def test_a_template_symlinked_to_the_private_settings_is_refused(tmp_ws, run):
     assert result.exit_code == 1
     assert "template 'settings.html' refused: it is in a private folder" in result.stderr
     assert not _leaked(tmp_ws, result)
+
+
+LIMITS = [
+    (
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+        "the template ran too long at templates/evil.html:3",
+    ),
+    (
+        "{% set s = range(100000)|join %}{% for a in s %}{% for b in s %}{% endfor %}{% endfor %}",
+        "the template ran too long at templates/evil.html:3",
+    ),
+    ("{% set s = range(100000)|join %}{{ s|replace('1', s) }}", "used too much memory at"),
+    ("{{ 'x'.center(10**9) }}", "used too much memory at templates/evil.html:3"),
+    ("{{ 'x' * 10**9 }}", "may not build a sequence this long"),
+]
+
+
+@pytest.mark.parametrize("body,message", LIMITS, ids=range(len(LIMITS)))
+def test_a_hostile_template_stops_within_its_budget(tmp_ws, run, monkeypatch, body, message):
+    import time
+
+    monkeypatch.setenv("HANDOUTGEN_TEMPLATE_SECONDS", "2")
+    _use_template(tmp_ws, body)
+    start = time.monotonic()
+    result = run("render", "nonsurgical-options", "-o", "out.pdf", workspace=tmp_ws)
+    assert time.monotonic() - start < 30
+    assert result.exit_code == 1 and message in result.stderr, result.stderr
+    assert not (tmp_ws / "out.pdf").exists()
