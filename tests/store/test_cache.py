@@ -68,11 +68,14 @@ def test_a_folder_of_another_user_is_refused(library, fresh_cache, caplog):
     assert list(fresh_cache.iterdir()) == []
 
 
-def test_an_older_readable_folder_is_made_private(fresh_cache):
+@pytest.mark.logs_expected
+def test_a_readable_folder_is_refused_and_never_chmodded(fresh_cache):
+    """It may be a shared folder someone pointed the variable at (issue 25)."""
     fresh_cache.mkdir()
     fresh_cache.chmod(0o755)
-    assert cache.open_cache() is not None
-    assert _mode(fresh_cache) == 0o700
+    assert cache.open_cache() is None
+    assert _mode(fresh_cache) == 0o755
+    assert "may read it; run `chmod 700`" in cache.info()["status"]
 
 
 def _poison(pdf: bytes) -> bytes:

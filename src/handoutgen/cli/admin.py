@@ -109,9 +109,26 @@ def cache_info(as_json: bool) -> None:
 
 
 @cache_group.command(name="clear")
-def cache_clear() -> None:
-    """Delete every cached entry and the cache's key."""
-    from handoutgen.store import cache
+@click.pass_context
+def cache_clear(ctx: click.Context) -> None:
+    """Delete the cached entries and the cache's key; files the cache did not
+    make are left alone."""
+    import os
 
-    removed = cache.clear()
+    from handoutgen.content.workspace import Workspace
+    from handoutgen.core.errors import ContentError
+    from handoutgen.store import cache, private
+
+    try:
+        private_folder: Path | None = private.folder(Workspace.at(ctx.obj["workspace"]))
+    except ContentError:  # not in a workspace: only the variable can name one
+        env = os.environ.get("HANDOUTGEN_PRIVATE_DIR")
+        private_folder = Path(env) if env else None
+    removed, left = cache.clear(private_folder)
     click.echo(f"Removed {removed} cache entr{'y' if removed == 1 else 'ies'}.")
+    if left:
+        click.echo(
+            f"Left {left} file{'s' * (left != 1)} in {cache.cache_dir()} that the cache did "
+            "not make.",
+            err=True,
+        )

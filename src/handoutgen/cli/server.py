@@ -115,6 +115,9 @@ def serve(
         idle_minutes=idle_minutes,
         proxy_header=trusted_proxy_header,
         trusted_proxies=trusted_proxies or ("127.0.0.1", "::1"),
+        header_timeout=_env_number("HANDOUTGEN_HEADER_TIMEOUT", 10.0),
+        idle_timeout=_env_number("HANDOUTGEN_IDLE_TIMEOUT", 30.0),
+        max_per_address=int(_env_number("HANDOUTGEN_MAX_CONNECTIONS", 32)),
     )
     if config.sign_in and not trusted_proxy_header and not users(workspace):
         reach = f"--allowed-host {allowed_hosts[0]}" if host in LOOPBACK else f"listening on {host}"
@@ -144,6 +147,22 @@ def serve(
                 click.echo(f"Clinicians open {scheme}://{name}:{port}/", err=True)
 
     run_server(workspace, config, certfile=certfile, keyfile=keyfile, on_ready=ready)
+
+
+def _env_number(name: str, default: float) -> float:
+    """A positive number from the environment, or a clear error."""
+    import os
+
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise HandoutgenError(f"{name}={value!r}: give a number above 0 (default {default:g})")
+    return number
 
 
 @cli.group()

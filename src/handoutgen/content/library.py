@@ -54,6 +54,19 @@ class Library:
     signs: WarningSigns | None = None
     signs_file: YamlFile | None = None
 
+    def declared_assets(self) -> frozenset[Path]:
+        """The images the documents list and the clinic logos (resolved), with
+        their per-language versions: files a template may read wherever they are
+        in the workspace (Workspace.reach_refused)."""
+        names = [i.src for d in self.documents.values() for i in d.images]
+        names += [b.logo for b in self.brands.values() if b.logo]
+        out: set[Path] = set()
+        for name in names:
+            path = self.workspace.root / name
+            out.add(path.resolve())
+            out.update(p.resolve() for p in path.parent.glob(f"{path.stem}.*{path.suffix}"))
+        return frozenset(out)
+
     def document(self, doc_id: str) -> Document:
         from handoutgen.core.errors import DataError
 

@@ -67,6 +67,7 @@ def init_workspace(target: Path) -> list[Path]:
             "written. Pick an empty or new folder (handoutgen init NEW-FOLDER)"
         )
     files = add_modelines(starter_files(), root)
+    _refuse_symlinks(root, [*files, ".gitignore"])
     clashes = [rel for rel in files if (root / rel).exists() or (root / rel).is_symlink()]
     if clashes:
         shown = ", ".join(clashes[:5]) + (
@@ -83,7 +84,57 @@ def init_workspace(target: Path) -> list[Path]:
         with open(path, "x", encoding="utf-8") as fh:  # "x": never replace a file
             fh.write(text)
         written.append(path)
+    written.append(_ignore_private(root))
     return written
+
+
+def _ignore_private(root: Path) -> Path:
+    """Private settings and rendered handouts (patient names) stay out of git:
+    a .gitignore that says so, or those lines added to the one already there."""
+    path = root / ".gitignore"
+    try:
+        old = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        old = None
+    if old is None:
+        with open(path, "x", encoding="utf-8") as fh:
+            fh.write(GITIGNORE)
+    else:
+        have = {line.strip() for line in old.splitlines()}
+        missing = [e for e in (".handoutgen/", "output/") if e not in have]
+        if missing:
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(
+                    ("" if old.endswith("\n") or not old else "\n")
+                    + GITIGNORE.split("\n.handoutgen/")[0]
+                    + "\n"
+                    + "\n".join(missing)
+                    + "\n"
+                )
+    return path
+
+
+GITIGNORE = """\
+# handoutgen: the private settings (users, sign-in key, audit log) and
+# rendered handouts (patients' names) never go into version control.
+.handoutgen/
+output/
+"""
+
+
+def _refuse_symlinks(root: Path, files: dict[str, str] | list[str]) -> None:
+    """Refuse to write through a symlink: a folder (or file) in the workspace
+    that links elsewhere would put the files there (/etc, another workspace)."""
+    for rel in files:
+        current = root
+        for part in Path(rel).parts:
+            current = current / part
+            if current.is_symlink():
+                raise ContentError(
+                    f"{display_path(current)} is a symbolic link; nothing was written. "
+                    "handoutgen writes only into real folders: replace the link with a "
+                    "folder, or pick another folder"
+                )
 
 
 def write_schemas(root: Path) -> list[Path]:
@@ -93,6 +144,7 @@ def write_schemas(root: Path) -> list[Path]:
     import tempfile
 
     out = []
+    _refuse_symlinks(root, [f"{FOLDER}/{file_name(kind)}" for kind in MODELS])
     for kind in MODELS:
         path = root / FOLDER / file_name(kind)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -73,6 +73,11 @@ def write_schema(kind: str, path: Path) -> None:
 
     if not path.parent.is_dir():
         raise HandoutgenError(f"cannot write {path}: folder {path.parent} does not exist")
+    if path.is_symlink():
+        raise HandoutgenError(
+            f"cannot write {path}: it is a symbolic link; nothing was written (give the "
+            "real file's path, or remove the link)"
+        )
     if path.is_dir():
         raise HandoutgenError(f"cannot write {path}: it is a folder")
     if path.exists():

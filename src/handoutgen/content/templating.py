@@ -12,22 +12,37 @@ workspace's confined resolver (a symlink out of the workspace is refused).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import re
+import threading
+import time
 import traceback
+from collections.abc import Generator, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 import jinja2
 from jinja2.exceptions import SecurityError
+from jinja2.filters import do_replace
 from jinja2.loaders import split_template_path
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
 from markupsafe import Markup
 from pydantic import BaseModel
 
 from handoutgen.content import i18n
 from handoutgen.content.models import DEFAULT_LANGUAGE
-from handoutgen.content.workspace import PACKAGE_DIR, PACKAGE_ROOTS, display_path, inside
+from handoutgen.content.workspace import (
+    PACKAGE_DIR,
+    PACKAGE_ROOTS,
+    Workspace,
+    display_path,
+    inside,
+)
 from handoutgen.core.errors import HandoutgenError, RenderError
 
 _BLANK_LINES = re.compile(r"\r?\n\s*\r?\n|\r?\n")
@@ -90,6 +105,80 @@ def css_string(value: str) -> Markup:
 MAX_SEQUENCE = 1_000_000  # longest string or list a template may make with * (characters/items)
 MAX_EXPONENT = 64
 
+# A hostile (or broken) template must not hang a render or eat the machine:
+# every render has a time and an output budget, far above what any shipped
+# document needs (a few hundred milliseconds, a few hundred kilobytes).
+DEFAULT_SECONDS = 30.0
+DEFAULT_MAX_MB = 64.0
+
+
+class TemplateLimit(Exception):
+    """A render went over its budget: ``kind`` is "time" or "memory"."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+def _limit(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+@dataclass
+class _Budget:
+    deadline: float
+    max_chars: int
+    thread: int = field(default_factory=threading.get_ident)
+
+
+_budget: ContextVar[_Budget | None] = ContextVar("template_budget", default=None)
+
+
+def _tick() -> None:
+    budget = _budget.get()
+    if budget is not None and time.monotonic() > budget.deadline:
+        raise TemplateLimit("time")
+
+
+def _check_size(value: object) -> object:
+    budget = _budget.get()
+    if budget is not None and isinstance(value, str) and len(value) > budget.max_chars:
+        raise TemplateLimit("memory")
+    return value
+
+
+class _TimedRange:
+    """``range()`` in a template: the sandbox's (at most 100,000 items), and a
+    loop over it checks the clock, so nested loops cannot run for hours."""
+
+    def __init__(self, *args: int) -> None:
+        self._range = safe_range(*args)
+
+    def __iter__(self) -> Iterator[int]:
+        for i, value in enumerate(self._range):
+            if not i & 1023:
+                _tick()
+            yield value
+
+    def __len__(self) -> int:
+        return len(self._range)
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204
+        return self._range[index]
+
+    def __reversed__(self) -> Iterator[int]:
+        return iter(_TimedRange(self._range.stop - 1, self._range.start - 1, -self._range.step))
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._range
+
+
+_WIDTH_METHODS = frozenset(("center", "ljust", "rjust", "zfill", "expandtabs"))
+
 
 class Sandbox(ImmutableSandboxedEnvironment):
     """The immutable sandbox, narrowed to what handoutgen's templates use."""
@@ -106,7 +195,25 @@ class Sandbox(ImmutableSandboxedEnvironment):
             return False
         return super().is_safe_attribute(obj, attr, value)
 
+    def call(__self, __context, __obj, *args, **kwargs):  # noqa: ANN001, ANN201, N805
+        _tick()
+        if getattr(__obj, "__name__", "") in _WIDTH_METHODS and isinstance(
+            getattr(__obj, "__self__", None), str
+        ):
+            if any(isinstance(a, int) and a > MAX_SEQUENCE for a in args):
+                raise TemplateLimit("memory")
+        if getattr(__obj, "__name__", "") == "replace" and isinstance(
+            getattr(__obj, "__self__", None), str
+        ):
+            _replace_size(__obj.__self__, *args)
+        return _check_size(super().call(__context, __obj, *args, **kwargs))
+
+    def getattr(self, obj, attribute):  # noqa: ANN001, ANN201
+        _tick()
+        return super().getattr(obj, attribute)
+
     def call_binop(self, context, operator: str, left, right):  # noqa: ANN001, ANN201
+        _tick()
         if operator == "**" and isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
             raise SecurityError(f"exponent {right} is too large for a template")
         if operator == "*":
@@ -114,7 +221,27 @@ class Sandbox(ImmutableSandboxedEnvironment):
                 if isinstance(seq, (str, list, tuple)) and isinstance(times, int):
                     if len(seq) * times > MAX_SEQUENCE:
                         raise SecurityError("a template may not build a sequence this long")
-        return super().call_binop(context, operator, left, right)
+        return _check_size(super().call_binop(context, operator, left, right))
+
+
+def _replace_size(text: str, old: object = "", new: object = "", count: object = -1) -> None:
+    """Refuse a replace that would make a string over the budget (before making it)."""
+    if isinstance(old, str) and isinstance(new, str) and len(new) > len(old):
+        times = text.count(old) if old else len(text) + 1
+        if isinstance(count, int) and count >= 0:
+            times = min(times, count)
+        budget = _budget.get()
+        limit = budget.max_chars if budget is not None else MAX_SEQUENCE * 64
+        if len(text) + times * (len(new) - len(old)) > limit:
+            raise TemplateLimit("memory")
+
+
+def _replace_filter(eval_ctx, s, old, new, count=None):  # noqa: ANN001, ANN202
+    _replace_size(str(s), str(old), str(new), -1 if count is None else count)
+    return do_replace(eval_ctx, s, old, new, count)
+
+
+_replace_filter.jinja_pass_arg = do_replace.jinja_pass_arg  # type: ignore[attr-defined]
 
 
 class ConfinedLoader(jinja2.BaseLoader):
@@ -135,6 +262,11 @@ class ConfinedLoader(jinja2.BaseLoader):
                 raise SecurityError(
                     f"template '{template}' leads outside the workspace (through a symlink)"
                 )
+            # A template file is content too: never the private settings, output/
+            # or a recipient list reached through a symlink (Workspace.reach_refused).
+            why = Workspace(folder.parent).reach_refused(path)
+            if why:
+                raise SecurityError(f"template '{template}' refused: {why}")
             if not path.is_file():
                 continue
             real = path.resolve()
@@ -177,6 +309,7 @@ def environment(template_dirs: tuple[Path, ...]) -> jinja2.Environment:
         gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True
     )
     env.globals["N_"] = i18n.noop
+    env.globals["range"] = _TimedRange
     env.filters.update(
         t=localize,
         paragraphs=paragraphs,
@@ -184,6 +317,7 @@ def environment(template_dirs: tuple[Path, ...]) -> jinja2.Environment:
         month_year=month_year,
         css_string=css_string,
         number=i18n.number,
+        replace=_replace_filter,
     )
     return env
 
@@ -196,8 +330,25 @@ def render_template(template_dirs: list[Path], name: str, context: dict) -> str:
     catalog_dirs = tuple(Path(d).parent / "locale" for d in template_dirs)
     lang_token = i18n.current_language.set(lang)
     dirs_token = i18n.current_catalog_dirs.set(catalog_dirs)
+    seconds = _limit("HANDOUTGEN_TEMPLATE_SECONDS", DEFAULT_SECONDS)
+    max_mb = _limit("HANDOUTGEN_TEMPLATE_MAX_MB", DEFAULT_MAX_MB)
+    budget = _Budget(time.monotonic() + seconds, int(max_mb * 1024 * 1024))
+    budget_token = _budget.set(budget)
     try:
-        return env.get_template(name).render(context)
+        with _watchdog(budget, seconds):
+            return _generate(env.get_template(name), context, budget)
+    except TemplateLimit as exc:
+        where = _template_location(exc, name)
+        if exc.kind == "time":
+            raise RenderError(
+                f"the template ran too long at {where} (over {seconds:g} seconds; a loop "
+                "that never ends, or one far too big? HANDOUTGEN_TEMPLATE_SECONDS sets the "
+                "limit)"
+            ) from None
+        raise RenderError(
+            f"the template used too much memory at {where} (over {max_mb:g} MB of text; "
+            "HANDOUTGEN_TEMPLATE_MAX_MB sets the limit)"
+        ) from None
     except jinja2.TemplateNotFound as exc:
         looked = ", ".join(display_path(d) for d in template_dirs)
         raise RenderError(f"template '{exc.name}' not found; looked in {looked}") from None
@@ -220,8 +371,60 @@ def render_template(template_dirs: list[Path], name: str, context: dict) -> str:
             f"{_template_location(exc, name)}: template error: {type(exc).__name__}: {exc}"
         ) from None
     finally:
+        _budget.reset(budget_token)
         i18n.current_language.reset(lang_token)
         i18n.current_catalog_dirs.reset(dirs_token)
+
+
+def _generate(template: jinja2.Template, context: dict, budget: _Budget) -> str:
+    """The template's output, piece by piece: over budget (time or size), the
+    limit is thrown into the template where it stands, so the error has its line."""
+    parts: list[str] = []
+    size = 0
+    stream = cast("Generator[str, None, None]", template.generate(context))
+    for piece in stream:
+        size += len(piece)
+        parts.append(piece)
+        if size > budget.max_chars or time.monotonic() > budget.deadline:
+            kind = "memory" if size > budget.max_chars else "time"
+            stream.throw(TemplateLimit(kind))  # raises, from the template's frame
+    return "".join(parts)
+
+
+@contextlib.contextmanager
+def _watchdog(budget: _Budget, seconds: float) -> Iterator[None]:
+    """The last resort for a loop that calls nothing the sandbox sees (over a
+    long string, say): past the deadline and a grace second, TemplateLimit is
+    raised in the rendering thread (CPython delivers it between bytecodes)."""
+    import ctypes
+
+    lock = threading.Lock()
+    state = {"running": True, "fired": False}
+
+    def fire() -> None:
+        with lock:
+            if state["running"]:
+                state["fired"] = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(budget.thread), ctypes.py_object(_AsyncTimeout)
+                )
+
+    timer = threading.Timer(seconds + 1, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        with lock:
+            state["running"] = False
+            timer.cancel()
+            if state["fired"]:  # not delivered yet (or already): never let it out late
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(budget.thread), None)
+
+
+class _AsyncTimeout(TemplateLimit):
+    def __init__(self) -> None:
+        super().__init__("time")
 
 
 def _template_location(exc: BaseException, fallback: str) -> str:

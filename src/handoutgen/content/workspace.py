@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from handoutgen.content.fonts import font_dir
 from handoutgen.core.errors import ContentError
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -26,6 +27,13 @@ PACKAGE_ROOTS = tuple(
         [PACKAGE_DIR, (PACKAGE_DIR / "templates").resolve(), (PACKAGE_DIR / "styles").resolve()]
     )
 )
+
+
+# What a template may read from a workspace (besides the files its documents
+# and clinic profiles name): see Workspace.reach_refused.
+ASSET_FOLDERS = ("assets", "images", "fonts", "templates", "styles")
+RECIPIENT_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls", ".ods", ".json", ".sqlite")
+PRIVATE_FOLDER = ".handoutgen"  # store/private.py keeps settings there
 
 
 @dataclass(frozen=True)
@@ -154,6 +162,48 @@ class Workspace:
     def find_asset(self, name: str) -> Path | None:
         """An image or logo, named relative to the workspace."""
         return self.find([self.root], name, "file path")
+
+    def reach_refused(self, path: Path, declared: frozenset[Path] = frozenset()) -> str:
+        """Why a template (its asset(), an image, a stylesheet's url()) may not
+        read ``path`` ("" if it may). Templates see content only: the declared
+        asset folders (``ASSET_FOLDERS``), the ``declared`` files (the images the
+        documents list, the clinic logos) and the package; never the private
+        settings, the cache, output, recipient lists, dotfiles or anything
+        outside. Symlinks are followed before judging."""
+        try:
+            real = Path(os.path.realpath(path))
+        except (OSError, ValueError):
+            return "it cannot be read"
+        for private in self.private_dirs():
+            if real == private or real.is_relative_to(private):
+                return "it is in a private folder (settings, sign-in key, audit log or cache)"
+        if real.suffix.lower() in RECIPIENT_SUFFIXES:
+            return "it is a recipient list or spreadsheet (patient data)"
+        if any(real.is_relative_to(r) for r in (*PACKAGE_ROOTS, font_dir().resolve())):
+            return ""
+        root = self.root.resolve()
+        if not real.is_relative_to(root):
+            return "it lies outside the workspace; only files under it may be used"
+        parts = real.relative_to(root).parts
+        if any(part.startswith(".") for part in parts):
+            return "it is a hidden file or folder"
+        if parts and parts[0] == "output":
+            return "it is in output/, where rendered handouts go"
+        if (parts and parts[0] in ASSET_FOLDERS and len(parts) > 1) or real in declared:
+            return ""
+        return (
+            f"it is not in an asset folder ({', '.join(f + '/' for f in ASSET_FOLDERS)}) "
+            "nor an image a document or clinic profile names; move it to assets/"
+        )
+
+    def private_dirs(self) -> list[Path]:
+        """Folders no template may read: the private settings and the cache."""
+        out = [self.root / PRIVATE_FOLDER]
+        for name in ("HANDOUTGEN_PRIVATE_DIR", "HANDOUTGEN_CACHE_DIR"):
+            value = os.environ.get(name, "").strip()
+            if value and value.lower() not in ("off", "0", "none"):
+                out.append(Path(value))
+        return [Path(os.path.realpath(p)) for p in out]
 
     def looked_in(self, dirs: list[Path]) -> str:
         return ", ".join(display_path(d) for d in dirs)

@@ -1,12 +1,15 @@
-"""A WeasyPrint URL fetcher that reads only the workspace's and the package's files.
+"""A WeasyPrint URL fetcher that reads only content: the workspace's asset
+folders and declared images, and the package's files.
 
 Templates and content are reviewed, but a workspace may come from anywhere: a
-template that links ``/etc/passwd`` as an image or stylesheet must fail with a
+template that links ``/etc/passwd``, the private settings (whose key signs
+anyone in) or a recipient list as an image or stylesheet must fail with a
 clear error instead of quietly putting that file into a patient's PDF.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -26,12 +29,20 @@ class RefusedURL(FatalURLFetchingError):
 
 
 class SafeURLFetcher(URLFetcher):
-    """Allow ``data:`` URLs and files under ``roots``; ``http(s)`` only if enabled."""
+    """Allow ``data:`` URLs, files under ``roots`` that ``refused`` (a path ->
+    reason, "" to allow) does not refuse; ``http(s)`` only if enabled."""
 
-    def __init__(self, roots: list[Path], *, allow_http: bool = False):
+    def __init__(
+        self,
+        roots: list[Path],
+        *,
+        allow_http: bool = False,
+        refused: Callable[[Path], str] | None = None,
+    ):
         super().__init__(timeout=10, allow_redirects=False)
         self.roots = [r.resolve() for r in roots]
         self.allow_http = allow_http
+        self.refused = refused
         self.fetched: list[str] = []
 
     def fetch(self, url: str, headers=None):  # noqa: ANN001, ANN201 - WeasyPrint's signature
@@ -43,6 +54,10 @@ class SafeURLFetcher(URLFetcher):
                 raise RefusedURL(
                     "a local file", "it lies outside the workspace; only files under it may be used"
                 )
+            why = self.refused(path) if self.refused else ""
+            if why:
+                # Named as the template wrote it (relative), never as an absolute path.
+                raise RefusedURL(_shown(path, self.roots), why)
             if not path.is_file():
                 # A missing file is the author's mistake, not an attack: WeasyPrint
                 # logs a warning and goes on (``--strict`` makes it fatal).
@@ -60,3 +75,11 @@ class SafeURLFetcher(URLFetcher):
             self.fetched.append(url)
             return super().fetch(url, headers)
         raise RefusedURL(url, f"the '{scheme or 'empty'}' scheme is not allowed")
+
+
+def _shown(path: Path, roots: list[Path]) -> str:
+    """``path`` relative to the first root it lies under (the workspace)."""
+    for root in roots:
+        if path.is_relative_to(root):
+            return f"'{path.relative_to(root).as_posix()}'"
+    return "a local file"

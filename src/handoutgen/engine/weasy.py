@@ -186,8 +186,11 @@ def watch(strict: bool = False) -> Iterator[Warnings]:
 def _fetcher(library: Library, allow_http: bool = False):  # noqa: ANN202
     from handoutgen.engine.fetcher import SafeURLFetcher
 
+    ws, declared = library.workspace, library.declared_assets()
     return SafeURLFetcher(
-        [library.workspace.root, *PACKAGE_ROOTS, font_dir()], allow_http=allow_http
+        [ws.root, *PACKAGE_ROOTS, font_dir()],
+        allow_http=allow_http,
+        refused=lambda path: ws.reach_refused(path, declared),
     )
 
 

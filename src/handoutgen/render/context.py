@@ -364,10 +364,25 @@ def context(
         # the strings they print are put in the page's language.
         return Markup(i18n.translate_css(_stylesheet_text(ws, path), p.language))
 
+    @lru_cache(maxsize=1)
+    def declared() -> frozenset:
+        return library.declared_assets()
+
     def asset(src: str) -> str:
         """An image's URL: relative for layout; a data URI in a standalone HTML file.
         A picture with words in it may have a version per language beside it
         (``spine.es.svg`` for ``spine.svg``), used for that language."""
+        from handoutgen.content.workspace import refused_name
+
+        # Templates see content only (Workspace.reach_refused): never the
+        # private settings, output/, a recipient list or a dotfile, in a PDF
+        # or an HTML file alike. The name is not repeated if it is hostile.
+        bad = refused_name(src)
+        if bad:
+            raise RenderError(f"asset(): the image path {bad}")
+        why = ws.reach_refused(ws.root / src, declared())
+        if why:
+            raise RenderError(f"asset('{src}') refused: {why}")
         src = localized_asset(ws, src, p.language)
         if not inline_fonts:
             return src
@@ -375,7 +390,7 @@ def context(
         import mimetypes
 
         path = (ws.root / src).resolve()
-        if not path.is_relative_to(ws.root.resolve()) or not path.is_file():
+        if ws.reach_refused(path, declared()) or not path.is_file():
             raise RenderError(f"image '{src}' is not a file in the workspace")
         mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"

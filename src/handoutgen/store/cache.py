@@ -8,8 +8,9 @@ so a change to any YAML, template, style or Python file misses the cache.
 The cache may sit on a shared machine, and what it holds is stamped into every
 recipient's PDF, so it trusts nothing it reads:
 
-- the folder is created 0700; one that belongs to another user or that the
-  group or others may write is refused (a warning, and no cache);
+- the folder is created 0700; one that belongs to another user, that the
+  group or others may read or write, or that is the private settings folder
+  is refused (a warning, and no cache), never chmodded;
 - entries are written 0600 under a temporary name and renamed, and opened with
   ``O_NOFOLLOW`` (a symlink planted in the cache is never followed);
 - every entry carries an HMAC-SHA256 under a per-cache secret key
@@ -30,8 +31,8 @@ import hmac
 import json
 import logging
 import os
+import re
 import secrets
-import shutil
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -77,8 +78,10 @@ def _warn_once(folder: Path, reason: str) -> None:
         log.warning("not using the cache folder %s: %s", folder, reason)
 
 
-def _check_private_dir(folder: Path, *, tighten: bool) -> None:
-    """The folder must be a directory of ours that nobody else may write."""
+def _check_private_dir(folder: Path) -> None:
+    """The folder must be a directory of ours that nobody else may read or
+    write. An existing folder's mode is never changed: a folder shared with
+    others is refused, and the message says how to fix it."""
     st = os.stat(folder)  # a symlinked cache folder is judged by its target
     if not stat.S_ISDIR(st.st_mode):
         raise CacheRefused("it is not a folder")
@@ -88,8 +91,26 @@ def _check_private_dir(folder: Path, *, tighten: bool) -> None:
         raise CacheRefused(
             "the group or others may write to it; run `chmod 700` on it or choose another folder"
         )
-    if tighten and st.st_mode & 0o077:
-        os.chmod(folder, 0o700)  # left readable by an older version: only its owner needs it
+    if st.st_mode & 0o044:
+        raise CacheRefused(
+            "the group or others may read it; run `chmod 700` on it if it is the cache's "
+            "own, or choose another folder (HANDOUTGEN_CACHE_DIR)"
+        )
+    private = os.environ.get("HANDOUTGEN_PRIVATE_DIR", "").strip()
+    if private and overlapping(folder, Path(private)):
+        raise CacheRefused(_SAME)
+
+
+_SAME = (
+    "it is the private settings folder (HANDOUTGEN_PRIVATE_DIR), or one holds the other; "
+    "give the cache a folder of its own"
+)
+
+
+def overlapping(a: Path, b: Path) -> bool:
+    """Whether two folders are the same or one lies inside the other."""
+    ra, rb = Path(os.path.realpath(a)), Path(os.path.realpath(b))
+    return ra == rb or ra.is_relative_to(rb) or rb.is_relative_to(ra)
 
 
 def _open_private(path: Path, flags: int) -> int:
@@ -313,7 +334,7 @@ def open_cache() -> Cache | None:
         folder.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileExistsError):
             os.mkdir(folder, 0o700)
-        _check_private_dir(folder, tighten=True)
+        _check_private_dir(folder)
         return Cache(folder, _read_key(folder))
     except CacheRefused as exc:
         _warn_once(folder, str(exc))
@@ -335,7 +356,7 @@ def info() -> dict[str, Any]:
             "max_bytes": max_bytes(),
         }
     try:
-        _check_private_dir(folder, tighten=False)
+        _check_private_dir(folder)
     except CacheRefused as exc:
         return {"folder": str(folder), "status": f"refused: {exc}"}
     cache = open_cache()
@@ -344,26 +365,77 @@ def info() -> dict[str, Any]:
     return cache.info()
 
 
-def clear() -> int:
-    """Delete every entry, lock and the key (a new key is made on next use).
-    Returns the number of entries deleted. Refuses a folder that is not ours."""
+_ENTRY = re.compile(r"[0-9a-f]{64}\.entry")
+_PART = re.compile(r"\.[0-9a-f]{64}\.entry\.[0-9a-f]{12}\.part")
+_LOCK = re.compile(r"[0-9a-f]{64}\.lock")
+_KEY_TMP = re.compile(r"\.secret\.key\.[0-9a-f]{16}")
+_KIND = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+_SHARD = re.compile(r"[0-9a-f]{2}")
+
+
+def clear(private_folder: Path | None = None) -> tuple[int, int]:
+    """Delete the cache's own files: entries, build locks and the key (a new
+    key is made on next use), each recognised by its name's format, and the
+    folders they leave empty. Anything else is left where it is: the folder
+    may have been pointed at one that holds other files.
+
+    Returns (entries deleted, other files left). Refuses a folder that is not
+    ours, that others may read, or that is (or holds, or lies in) the private
+    settings folder."""
     from handoutgen.core.errors import HandoutgenError
 
     folder = cache_dir()
-    if folder is None or not folder.exists():
-        return 0
+    if folder is None:
+        return 0, 0
+    env = os.environ.get("HANDOUTGEN_PRIVATE_DIR", "").strip()
+    for other in (private_folder, Path(env) if env else None):
+        if other is not None and overlapping(folder, other):
+            raise HandoutgenError(f"not clearing {folder}: {_SAME}")
+    if not folder.exists():
+        return 0, 0
     try:
-        _check_private_dir(folder, tighten=False)
+        _check_private_dir(folder)
     except CacheRefused as exc:
         raise HandoutgenError(f"not clearing {folder}: {exc}") from None
     count = 0
-    for child in folder.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            count += sum(1 for _ in child.rglob("*" + SUFFIX))
-            shutil.rmtree(child)
-        else:
-            child.unlink()
-    return count
+
+    def remove(path: Path, pattern: re.Pattern[str]) -> bool:
+        with contextlib.suppress(OSError):
+            if pattern.fullmatch(path.name) and stat.S_ISREG(path.lstat().st_mode):
+                path.unlink()
+                return True
+        return False
+
+    def is_dir(path: Path) -> bool:
+        with contextlib.suppress(OSError):
+            return stat.S_ISDIR(path.lstat().st_mode)  # never through a symlink
+        return False
+
+    for child in list(folder.iterdir()):
+        if child.name == KEY_NAME:
+            remove(child, re.compile(re.escape(KEY_NAME)))
+        elif _KEY_TMP.fullmatch(child.name):
+            remove(child, _KEY_TMP)
+        elif child.name == "locks" and is_dir(child):
+            for lock in list(child.iterdir()):
+                remove(lock, _LOCK)
+        elif _KIND.fullmatch(child.name) and is_dir(child):
+            shards = [s for s in child.iterdir() if _SHARD.fullmatch(s.name) and is_dir(s)]
+            if not shards:
+                continue  # a folder of someone else's, even an empty one, is left alone
+            for shard in shards:
+                for entry in list(shard.iterdir()):
+                    if remove(entry, _ENTRY):
+                        count += 1
+                    else:
+                        remove(entry, _PART)
+                with contextlib.suppress(OSError):
+                    shard.rmdir()  # only if emptied
+        if is_dir(child):
+            with contextlib.suppress(OSError):
+                child.rmdir()
+    left = sum(1 for p in folder.rglob("*") if not is_dir(p))
+    return count, left
 
 
 # -- JSON values (content check results) ---------------------------------------------

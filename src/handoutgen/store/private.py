@@ -37,10 +37,53 @@ def settings_path(workspace: Workspace) -> Path:
 
 
 def _ensure_folder(workspace: Workspace) -> Path:
+    """The private folder: made 0700 if new; an existing one is checked, never
+    chmodded (it may be a shared folder someone pointed the variable at)."""
     path = folder(workspace)
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(path, 0o700)  # mkdir's mode is masked by the umask
+    _apart_from_cache(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        check_folder(path)
+    else:
+        os.chmod(path, 0o700)  # ours, just made: mkdir's mode is masked by the umask
     return path
+
+
+def check_folder(path: Path) -> None:
+    """Refuse a private folder that is not ours, that others may read or write,
+    or that is (or holds, or lies in) the cache folder."""
+    import stat
+
+    st = os.stat(path)
+    shown = display_path(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise HandoutgenError(f"the private folder {shown} is not a folder")
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        raise HandoutgenError(
+            f"the private folder {shown} belongs to another user; use a folder of your own "
+            "(HANDOUTGEN_PRIVATE_DIR)"
+        )
+    if st.st_mode & 0o077:
+        raise HandoutgenError(
+            f"the private folder {shown} may be read by others, and it holds the users' "
+            f"password hashes and the sign-in key: run `chmod 700 {shown}` if it is only "
+            "handoutgen's, or choose another folder (HANDOUTGEN_PRIVATE_DIR)"
+        )
+    _apart_from_cache(path)
+
+
+def _apart_from_cache(path: Path) -> None:
+    from handoutgen.store.cache import cache_dir, overlapping
+
+    shown = display_path(path)
+    cache = cache_dir()
+    if cache is not None and overlapping(path, cache):
+        raise HandoutgenError(
+            f"the private folder {shown} is the cache folder (HANDOUTGEN_CACHE_DIR), or one "
+            "holds the other: `cache clear` would delete the users; give each its own folder"
+        )
 
 
 @contextlib.contextmanager

@@ -19,12 +19,15 @@ holds who made which document from which content, never for whom.
 from __future__ import annotations
 
 import contextlib
+import hmac
 import logging
+import secrets
 import socket
 import threading
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -49,6 +52,7 @@ from handoutgen.web.pages import (
     _preview_error,
     _set_csrf,
     _too_many,
+    set_workspace_root,
 )
 from handoutgen.web.pool import Busy, RenderPool, render_job
 from handoutgen.web.security import (
@@ -92,6 +96,7 @@ def create_app(
 ) -> FastAPI:
     """The ASGI app. Only Host headers naming this server are served."""
     config = config or ServeConfig(host=host, port=port, warm=warm)
+    set_workspace_root(workspace.root)
     state = _State(
         workspace,
         config,
@@ -131,6 +136,12 @@ def create_app(
         )
         _add_headers(response)
         return response
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_form(request: Request, exc: RequestValidationError) -> Response:
+        # Never FastAPI's JSON, which echoes what was typed (a patient's name):
+        # the form again, with what is wrong in words.
+        return _invalid_form(state, request, exc)
 
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: str) -> Response:
@@ -262,6 +273,57 @@ def create_app(
     return app
 
 
+# -- a form that does not fit its fields --------------------------------------------------
+
+_LABELS = {
+    "patient": "Patient's name",
+    "clinician": "Clinician",
+    "clinic": "Clinic",
+    "note": "Note",
+    "visit_date": "Visit date",
+    "option": "Options",
+    "username": "User name",
+    "password": "Password",
+}
+
+
+def _invalid_form(state: _State, request: Request, exc: RequestValidationError) -> Response:
+    problems = []
+    for err in exc.errors():
+        name = str(err["loc"][-1]) if err.get("loc") else "form"
+        label = _LABELS.get(name, name.replace("_", " ").capitalize())
+        limit = (err.get("ctx") or {}).get("max_length")
+        if limit is not None:
+            unit = "choices" if name == "option" else "characters"
+            problems.append(f"{label} is too long: use at most {limit} {unit}.")
+        elif err.get("type") == "missing":
+            problems.append(f"{label} is missing.")
+        else:
+            problems.append(f"{label} is not valid.")
+    problems = list(dict.fromkeys(problems))
+    body = exc.body if hasattr(exc.body, "getlist") else None
+    path = request.url.path
+    if path == "/login":
+        return _login_page(state, request, "/", " ".join(problems), 422)
+    if path in ("/render", "/preview") and body is not None:
+        library = _library_or_error(state, request)
+        if isinstance(library, Response):
+            return library
+        document = str(body.get("document") or "")
+        if document in library.documents:
+            values: dict[str, Any] = {}
+            for name, info in RenderForm.model_fields.items():
+                limit = next(
+                    (m.max_length for m in info.metadata if hasattr(m, "max_length")), None
+                )
+                if name == "option":
+                    values[name] = [str(v)[:100] for v in body.getlist(name)][: limit or 50]
+                else:
+                    values[name] = str(body.get(name) or "")[: limit or 500]
+            return _form_page(state, request, library, document, values, problems, status=422)
+    return _page("error.html", 422, title="The form could not be read", message=" ".join(problems))
+
+
 # -- sign-in ------------------------------------------------------------------------------
 
 
@@ -316,7 +378,8 @@ def _login(state: _State, request: Request, fields: LoginForm) -> Response:
         return response
     if not auth.verify(state.workspace, fields.username, fields.password):
         state.throttle.failed(*keys)
-        log.warning("failed sign-in for %r from %s", fields.username[:64], peer)
+        # Never the name typed: it is sometimes the password, typed one field early.
+        log.warning("failed sign-in from %s (name %s)", peer, _name_tag(fields.username))
         return _login_page(
             state, request, next_url, "Wrong user name or password.", 401, fields.username
         )
@@ -327,6 +390,15 @@ def _login(state: _State, request: Request, fields: LoginForm) -> Response:
         "set-cookie", _session_cookie(state, state.sessions.issue(fields.username))
     )
     return response
+
+
+_TAG_KEY = secrets.token_bytes(16)  # per process: tags cannot be reversed or compared across runs
+
+
+def _name_tag(name: str) -> str:
+    """A short keyed hash of a submitted user name: repeated attempts on one
+    name show as one tag in this run's log, and the log never holds the name."""
+    return "#" + hmac.new(_TAG_KEY, name.encode("utf-8", "replace"), "sha256").hexdigest()[:8]
 
 
 def _safe_next(value: str) -> str:
@@ -368,7 +440,19 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def check_tls(certfile: str, keyfile: str | None) -> None:
+    import os
     import ssl
+
+    key = keyfile or certfile
+    try:
+        mode = os.stat(key).st_mode
+    except OSError as exc:
+        raise HandoutgenError(f"cannot read the key {key}: {exc.strerror}") from None
+    if mode & 0o004:
+        raise HandoutgenError(
+            f"the TLS private key {key} may be read by every user of this machine: "
+            f"run `chmod 600 {key}` (or 640 for a group such as ssl-cert)"
+        )
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
@@ -396,13 +480,16 @@ def serve(
     sock = bind(config.host, config.port)
     app = create_app(workspace, config=config)
     # No access log: URLs carry no patient data, but nothing personal belongs in logs.
+    from handoutgen.web.conn import guarded_protocol
+
     uv = uvicorn.Config(
         app,
+        http=guarded_protocol(config.header_timeout, config.max_per_address),
         access_log=False,
         log_level="warning",
         ssl_certfile=certfile,
         ssl_keyfile=keyfile,
-        timeout_keep_alive=5,
+        timeout_keep_alive=min(5, max(1, int(config.idle_timeout))),
         timeout_graceful_shutdown=10,
         h11_max_incomplete_event_size=64 * 1024,
     )

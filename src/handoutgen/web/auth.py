@@ -25,7 +25,7 @@ from handoutgen.store import private
 
 SESSION_COOKIE = "handoutgen_session"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-MIN_PASSWORD = 10
+MIN_PASSWORD = 12
 
 
 def _hasher():  # noqa: ANN202 - argon2 is imported only when needed
@@ -34,18 +34,55 @@ def _hasher():  # noqa: ANN202 - argon2 is imported only when needed
     return PasswordHasher()  # argon2id with the library's current defaults
 
 
+# The audit log's name for the loopback user (state.LOCAL_USER): a user of that
+# name would make their renders look like someone's at the server itself.
+RESERVED_NAMES = frozenset({"local"})
+# Passwords every guesser tries first (and their like); compared without case,
+# spaces and digits at the end.
+TRIVIAL = frozenset(
+    {
+        "password", "passwords", "passw0rd", "qwerty", "qwertyuiop", "letmein", "welcome",
+        "admin", "administrator", "changeme", "iloveyou", "abc123", "abcdef", "abcdefgh",
+        "handoutgen", "handouts", "clinic", "hospital", "doctor", "nurse", "patient",
+        "summer", "winter", "spring", "autumn", "monkey", "dragon", "football", "baseball",
+        "trustno1", "sunshine", "princess", "master", "secret", "login",
+    }
+)  # fmt: skip
+
+
 def check_name(name: str) -> str:
     if not NAME_RE.match(name or ""):
         raise HandoutgenError(
             f"user name {name!r}: use 1-64 letters, digits, dots, dashes, underscores or @, "
             "starting with a letter or digit"
         )
+    if name.lower() in RESERVED_NAMES:
+        raise HandoutgenError(
+            f"user name {name!r} is reserved: the audit log names renders made at the "
+            "server itself so; choose another name"
+        )
     return name
 
 
-def check_password(password: str) -> None:
+def check_password(password: str, name: str = "") -> None:
+    """The password policy: long enough, not blank, not a password every
+    guesser tries first, not the user name."""
+    if not password.strip():
+        raise HandoutgenError("the password is blank: type one of at least 12 characters")
     if len(password) < MIN_PASSWORD:
         raise HandoutgenError(f"the password is too short: use at least {MIN_PASSWORD} characters")
+    core = "".join(password.split()).lower().rstrip("0123456789!.")
+    if (
+        core in TRIVIAL
+        or len(set(password)) < 4
+        or core in "0123456789" * 2
+        or core in "abcdefghijklmnopqrstuvwxyz"
+        or (name and name.lower() in password.lower())
+    ):
+        raise HandoutgenError(
+            "the password is too easy to guess: use a few unrelated words, or let a "
+            "password manager make one"
+        )
 
 
 def users(workspace: Workspace) -> dict[str, dict[str, Any]]:
@@ -55,7 +92,7 @@ def users(workspace: Workspace) -> dict[str, dict[str, Any]]:
 
 def add_user(workspace: Workspace, name: str, password: str) -> None:
     check_name(name)
-    check_password(password)
+    check_password(password, name)
     hashed = _hasher().hash(password)
 
     def change(data: dict[str, Any]) -> None:
@@ -74,7 +111,7 @@ def add_user(workspace: Workspace, name: str, password: str) -> None:
 
 
 def set_password(workspace: Workspace, name: str, password: str) -> None:
-    check_password(password)
+    check_password(password, name)
     hashed = _hasher().hash(password)
 
     def change(data: dict[str, Any]) -> None:

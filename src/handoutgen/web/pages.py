@@ -3,7 +3,9 @@ pages every module answers with."""
 
 from __future__ import annotations
 
+import re
 import secrets
+from pathlib import Path
 from typing import Any, get_args
 
 import jinja2
@@ -205,7 +207,38 @@ def _library_or_error(state: _State, request: Request | None = None) -> Library 
     return _page("error.html", 503, title="The content has errors", message=message, **chrome)
 
 
+# An absolute path: a slash not after a letter, digit, ':' or another slash (so
+# not a URL, a date or "and/or"), then path characters.
+_ABSOLUTE = re.compile(r"(?<![\w:/.~-])/(?:[\w.@+~-]+/)*[\w.@+~-]*")
+_roots: list[Path] = []  # the served workspace (create_app sets it)
+
+
+def set_workspace_root(root: Path) -> None:
+    _roots[:] = [root.resolve()]
+
+
+def scrub_paths(text: str) -> str:
+    """A message with no absolute server path: a file in the workspace or the
+    package is named relative to it, anything else by its last part."""
+
+    def short(match: re.Match[str]) -> str:
+        path = Path(match.group(0))
+        for root, shown in [*((r, "") for r in _roots), (PACKAGE_DIR, "(handoutgen)/")]:
+            if path == root:
+                return shown or "the workspace"
+            if path.is_relative_to(root):
+                return shown + path.relative_to(root).as_posix()
+        return path.name or "/"
+
+    return _ABSOLUTE.sub(short, text)
+
+
 def _page(name: str, status: int, **context: Any) -> HTMLResponse:
+    # Error pages never show where the server keeps its files.
+    if isinstance(context.get("message"), str):
+        context["message"] = scrub_paths(context["message"])
+    if isinstance(context.get("errors"), list):
+        context["errors"] = [scrub_paths(e) if isinstance(e, str) else e for e in context["errors"]]
     context.setdefault("user", None)
     context.setdefault("sign_in", False)
     context.setdefault("signout_token", "")

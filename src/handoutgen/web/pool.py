@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("handoutgen")
@@ -104,10 +105,19 @@ def _page_count(pdf: bytes) -> int:
     return page_count(pdf)
 
 
-def _worker_init() -> None:
-    """In each worker: end with the server, even if the server is killed outright
+TMP_PREFIX = "handoutgen-workers-"
+
+
+def _worker_init(tmp: str | None = None) -> None:
+    """In each worker: temporary files (WeasyPrint's ``weasyprint-*`` folders)
+    go to a folder of the pool's, removed when its workers are stopped, even
+    killed; and end with the server, even if the server is killed outright
     (a watchdog, since the kernel's parent-death signal follows the thread that
     started the worker, not the server process)."""
+    if tmp:
+        import tempfile
+
+        os.environ["TMPDIR"] = tempfile.tempdir = tempfile.mkdtemp(dir=tmp)
     parent = os.getppid()
 
     def watch() -> None:
@@ -129,14 +139,46 @@ def _ready() -> int:
     return os.getpid()
 
 
+DEFAULT_TIMEOUT = 120.0
+
+
+def render_timeout() -> float:
+    """Seconds a web render may take before its worker is stopped
+    (``HANDOUTGEN_RENDER_TIMEOUT``; the template step has its own, shorter budget)."""
+    try:
+        value = float(os.environ.get("HANDOUTGEN_RENDER_TIMEOUT", DEFAULT_TIMEOUT))
+    except ValueError:
+        return DEFAULT_TIMEOUT
+    return value if value > 0 else DEFAULT_TIMEOUT
+
+
+def clean_stale_tmp() -> None:
+    """Remove the worker folders of servers that are gone (killed outright)."""
+    import shutil
+    import tempfile
+
+    for folder in Path(tempfile.gettempdir()).glob(TMP_PREFIX + "*"):
+        pid = folder.name[len(TMP_PREFIX) :].split("-", 1)[0]
+        try:
+            if folder.lstat().st_uid != os.geteuid() or not pid.isdigit():
+                continue
+            os.kill(int(pid), 0)  # still running: not ours to remove
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue
+
+
 class RenderPool:
     """``workers`` processes (0: one thread in this process, for tests), and at
     most ``queue`` requests waiting beyond those being rendered."""
 
-    def __init__(self, workers: int, queue: int, *, timeout: float = 120, recycle: int = 200):
+    def __init__(
+        self, workers: int, queue: int, *, timeout: float | None = None, recycle: int = 200
+    ):
         self.workers = workers
         self.capacity = max(1, workers) + max(0, queue)
-        self.timeout = timeout
+        self.timeout = timeout if timeout is not None else render_timeout()
         self._recycle = recycle
         self._lock = threading.Lock()
         self._in_flight = 0
@@ -171,18 +213,23 @@ class RenderPool:
                     self._executor = ThreadPoolExecutor(1, thread_name_prefix="handoutgen-render")
                 else:
                     import multiprocessing
+                    import tempfile
                     from concurrent.futures import ProcessPoolExecutor
 
+                    tmp = tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-")
                     self._executor = ProcessPoolExecutor(
                         self.workers,
                         mp_context=multiprocessing.get_context("spawn"),
                         max_tasks_per_child=self._recycle,
                         initializer=_worker_init,
+                        initargs=(tmp,),
                     )
+                    self._executor._handoutgen_tmp = tmp  # type: ignore[attr-defined]
             return self._executor
 
     def start(self) -> None:
         """Start the workers now rather than on the first request."""
+        clean_stale_tmp()
         if self.workers > 0:
             ex = self._get_executor()
             for _ in range(self.workers):
@@ -212,6 +259,9 @@ class RenderPool:
         try:
             return future.result(timeout=self.timeout)
         except FutureTimeout:
+            # A stuck worker would hold its slot (and a core) for ever: end it.
+            log.warning("a render ran over %g seconds; stopping its worker", self.timeout)
+            self._stop_workers()
             raise Busy(30, "This render is taking too long.") from None
         except BrokenProcessPool:
             if self._closed:  # the server is stopping: its workers were ended on purpose
@@ -219,6 +269,31 @@ class RenderPool:
             log.warning("a render worker stopped unexpectedly; starting new workers")
             self._reset()
             raise Busy(2, "A render worker stopped unexpectedly.") from None
+
+    @staticmethod
+    def _remove_tmp(ex: Executor) -> None:
+        import shutil
+
+        tmp = getattr(ex, "_handoutgen_tmp", None)
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _stop_workers(self) -> None:
+        """End every worker of the current executor (a fresh one starts on the
+        next job; renders in flight on the others get "try again")."""
+        if self.workers <= 0:
+            return  # a thread cannot be stopped; its template budget ends it
+        with self._lock:
+            ex, self._executor = self._executor, None
+        if ex is None:
+            return
+        processes = list((getattr(ex, "_processes", None) or {}).values())
+        for proc in processes:
+            proc.terminate()
+        for proc in processes:
+            proc.join(timeout=5)
+        ex.shutdown(wait=False, cancel_futures=True)
+        self._remove_tmp(ex)
 
     def _reset(self) -> None:
         """Replace a broken executor (only a broken one: requests failing at the
@@ -229,6 +304,7 @@ class RenderPool:
                 return
             self._executor = None
         old.shutdown(wait=False, cancel_futures=True)
+        self._remove_tmp(old)
 
     def background(self, key: str, fn: Callable, *args: Any) -> bool:
         """Run a job nobody waits for (an edition build) in an idle worker: now
@@ -275,6 +351,7 @@ class RenderPool:
         """Accept work again after ``close`` (an app started a second time)."""
         with self._lock:
             self._closed = False
+        clean_stale_tmp()
 
     def close(self) -> None:
         """Stop now: queued jobs are cancelled and running renders ended (their
@@ -295,3 +372,4 @@ class RenderPool:
         # With its workers gone the executor's manager thread notices at once;
         # waiting for it frees the queues' semaphores (no leak warning at exit).
         ex.shutdown(wait=True)
+        self._remove_tmp(ex)

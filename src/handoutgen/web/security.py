@@ -7,6 +7,7 @@ Then the endpoints check the CSRF token and the origin (``_same_origin``)."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import socket
@@ -63,6 +64,8 @@ class _Front:
                     (k, v) for k, v in message.get("headers", []) if k.lower() not in _HEADER_NAMES
                 ]
                 headers += SECURITY_HEADERS
+                if state.config.https:  # browsers then never try plain HTTP here again
+                    headers.append((b"strict-transport-security", b"max-age=31536000"))
                 headers += [(b"set-cookie", c.encode("latin-1")) for c in refresh]
                 message = {**message, "headers": headers}
             await send(message)
@@ -92,7 +95,16 @@ class _Front:
         if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
             more = True
             while more:
-                message = await receive()
+                try:  # a client that stops sending its body is not waited for
+                    message = await asyncio.wait_for(receive(), state.config.idle_timeout)
+                except TimeoutError:
+                    await _page(
+                        "error.html",
+                        408,
+                        title="Too slow",
+                        message="The form took too long to arrive. Send it again.",
+                    )(scope, receive, send_secure)
+                    return
                 if message["type"] == "http.disconnect":
                     return
                 chunks.append(message.get("body", b""))

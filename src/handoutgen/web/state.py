@@ -42,6 +42,11 @@ class ServeConfig:
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     require_sign_in: bool | None = None  # default: when not loopback-only or behind a proxy
     warm: bool = True
+    # Slow clients (conn.py): seconds for a request's headers, seconds a
+    # connection or a request body may sit idle, connections per address.
+    header_timeout: float = 10.0
+    idle_timeout: float = 30.0
+    max_per_address: int = 32
 
     @property
     def sign_in(self) -> bool:
