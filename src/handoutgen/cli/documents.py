@@ -130,6 +130,7 @@ def render(
         language=language,
     )
     data = do_render(library, request)
+    _audit_render(library, request, data)  # no handout without its audit row
     if output == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
@@ -140,6 +141,30 @@ def render(
     write_atomic(path, data)
     if not ctx.obj["quiet"]:
         click.echo(f"Wrote {display_path(path.resolve())} ({len(data) / 1024:.0f} KB)", err=True)
+
+
+def _audit_render(library, request, data: bytes) -> None:  # noqa: ANN001 - lazy imports
+    """One audit row for a CLI render: what and from which content, never for whom."""
+    from handoutgen.pipeline import plan
+    from handoutgen.store.audit import record
+
+    p = plan(library, request)
+    pages = 0
+    if request.format == "pdf":
+        from handoutgen.engine.raster import page_count
+
+        pages = page_count(data)
+    record(
+        library.workspace,
+        action=f"cli-{request.format}",
+        document=p.document.id,
+        options=[o.id for o in p.options],
+        language=p.language,
+        page_size=p.page_size,
+        large_print=request.large_print,
+        content_hash=library.content_hash,
+        pages=pages,
+    )
 
 
 @cli.command()
