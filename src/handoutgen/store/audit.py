@@ -373,7 +373,20 @@ def read(workspace: Workspace, since: dt.date | None = None) -> list[Entry]:
     except sqlite3.Error as exc:
         raise HandoutgenError(f"cannot read the audit log {display_path(path)}: {exc}") from None
     return [
-        Entry(*r[:7], bool(r[7]), r[8], int(r[9]), 1 if r[10] is None else int(r[10]), r[11] or "")
+        Entry(
+            at=r[0],
+            user=r[1],
+            action=r[2],
+            document=r[3],
+            options=r[4],
+            language=r[5],
+            page_size=r[6],
+            large_print=bool(r[7]),
+            content_hash=r[8],
+            pages=int(r[9]),
+            copies=1 if r[10] is None else int(r[10]),
+            counts=r[11] or "",
+        )
         for r in rows
     ]
 
