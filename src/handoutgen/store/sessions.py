@@ -21,6 +21,7 @@ from handoutgen.content.workspace import Workspace
 from handoutgen.store import private
 
 FILE = "sessions.sqlite3"
+_SEEN_EVERY = 5  # seconds: how stale a session's last-seen time may get before it is written
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -97,21 +98,32 @@ class SignInStore:
         return sid
 
     def touch(self, sid: str, user: str, now: float, idle: float, lifetime: float) -> bool:
-        """Whether session ``sid`` of ``user`` is live; if so its idle time starts again."""
-        with self._transaction() as con:
+        """Whether session ``sid`` of ``user`` is live; if so its idle time starts
+        again (written at most every few seconds: most requests only read)."""
+        if not self.path.exists():
+            return False
+        con = sqlite3.connect(self.path, timeout=30)
+        try:
             row = con.execute(
                 "SELECT user, created, seen, ended FROM sessions WHERE sid = ?", (sid,)
             ).fetchone()
-            if row is None or row[0] != user or row[3] is not None:
-                return False
-            why = (
-                "lifetime" if now - row[1] >= lifetime else "idle" if now - row[2] >= idle else None
-            )
-            if why:
-                con.execute("UPDATE sessions SET ended = ?, why = ? WHERE sid = ?", (now, why, sid))
-                return False
-            con.execute("UPDATE sessions SET seen = ? WHERE sid = ?", (max(now, row[2]), sid))
-            return True
+        except sqlite3.OperationalError:  # no table yet: no sessions
+            return False
+        finally:
+            con.close()
+        if row is None or row[0] != user or row[3] is not None:
+            return False
+        why = "lifetime" if now - row[1] >= lifetime else "idle" if now - row[2] >= idle else None
+        if why:
+            self.end(sid, now, why)
+            return False
+        if now - row[2] >= _SEEN_EVERY:
+            with self._transaction() as con:
+                con.execute(
+                    "UPDATE sessions SET seen = max(seen, ?) WHERE sid = ? AND ended IS NULL",
+                    (now, sid),
+                )
+        return True
 
     def end(self, sid: str, now: float, why: str) -> None:
         with self._transaction() as con:
