@@ -212,3 +212,32 @@ def test_a_batch_adds_a_row_with_its_counts(ws, tmp_path, run):
     for secret in (b"Zebulon", b"Quixote", b"Oak St", b"62704"):
         assert secret not in raw
     assert run("audit", "--verify").exit_code == 0
+
+
+def test_the_server_hands_nothing_out_once_its_trail_is_deleted(ws):
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from handoutgen.web.app import ServeConfig, create_app
+
+    client = TestClient(
+        create_app(ws, config=ServeConfig(warm=False)), base_url="http://127.0.0.1:8765"
+    )
+    page = client.get("/documents/fusion-alternatives")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    fields = {
+        "document": "fusion-alternatives",
+        "option": ["fusion", "conservative-care"],
+        "patient": PATIENT,
+        "visit_date": "2026-11-20",
+        "clinic": "example-clinic",
+        "page_size": "letter",
+        "csrf_token": token,
+    }
+    assert client.post("/render", data=fields).status_code == 200
+    audit.path_for(ws).unlink()
+    refused = client.post("/render", data=fields)
+    assert refused.status_code == 500
+    assert "The audit log cannot be written" in refused.text
+    assert not audit.path_for(ws).exists()
