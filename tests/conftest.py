@@ -31,6 +31,8 @@ def pytest_configure(config):
     config._handoutgen_tmp = tempfile.mkdtemp(prefix="handoutgen-tests-")
     os.environ["HANDOUTGEN_CACHE_DIR"] = str(Path(config._handoutgen_tmp) / "cache")
     os.environ["HANDOUTGEN_TODAY"] = TODAY
+    # CLI renders write audit rows: never into the checkout's .handoutgen/.
+    os.environ["HANDOUTGEN_PRIVATE_DIR"] = str(Path(config._handoutgen_tmp) / "private")
 
 
 def pytest_unconfigure(config):

@@ -266,15 +266,15 @@ def test_a_loopback_server_given_another_name_asks_for_sign_in():
     page = proxied.get("/login")
     other = proxied.post(
         "/login",
-        data={"username": "bob", "password": "wrong password!", "next": "/",
+        data={"username": "alice", "password": "wrong password!", "next": "/",
               "csrf_token": token_from(page.text)},
         headers={"x-forwarded-for": "10.1.1.2"},
     )  # fmt: skip
-    assert other.status_code == 401  # another clinician is not locked out
+    assert other.status_code == 401  # checked: another address is not locked out
     page = proxied.get("/login")
     same = proxied.post(
         "/login",
-        data={"username": "bob", "password": "wrong password!", "next": "/",
+        data={"username": "alice", "password": "wrong password!", "next": "/",
               "csrf_token": token_from(page.text)},
         headers={"x-forwarded-for": "10.1.1.1"},
     )  # fmt: skip

@@ -158,6 +158,7 @@ def render(
     # A write-back renders in full: its bytes then depend on the inputs alone
     # (not on whether an edition was cached), so a retry finds the same PDF.
     data = do_render(library, request, editions=not (run and run.write_back))
+    _audit_render(library, request, data)  # no handout without its audit row
     if output == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
@@ -170,6 +171,30 @@ def render(
         click.echo(f"Wrote {display_path(path.resolve())} ({len(data) / 1024:.0f} KB)", err=True)
     if run is not None and run.write_back:
         run.store(ctx, request, data, path, clinician)
+
+
+def _audit_render(library, request, data: bytes) -> None:  # noqa: ANN001 - lazy imports
+    """One audit row for a CLI render: what and from which content, never for whom."""
+    from handoutgen.pipeline import plan
+    from handoutgen.store.audit import record
+
+    p = plan(library, request)
+    pages = 0
+    if request.format == "pdf":
+        from handoutgen.engine.raster import page_count
+
+        pages = page_count(data)
+    record(
+        library.workspace,
+        action=f"cli-{request.format}",
+        document=p.document.id,
+        options=[o.id for o in p.options],
+        language=p.language,
+        page_size=p.page_size,
+        large_print=request.large_print,
+        content_hash=library.content_hash,
+        pages=pages,
+    )
 
 
 @cli.command()

@@ -52,6 +52,13 @@ from handoutgen.core.errors import HandoutgenError
     help="Sign clinicians out after this long unused.",
 )
 @click.option(
+    "--session-hours",
+    type=click.FloatRange(0.05, 7 * 24),
+    default=12,
+    show_default=True,
+    help="End every session this long after sign-in, however much it is used.",
+)
+@click.option(
     "--trusted-proxy-header",
     metavar="HEADER",
     help="Take the signed-in user from this header (e.g. X-Forwarded-User), set by an SSO proxy.",
@@ -74,6 +81,7 @@ def serve(
     workers: int | None,
     queue: int,
     idle_minutes: int,
+    session_hours: float,
     trusted_proxy_header: str | None,
     trusted_proxies: tuple[str, ...],
 ) -> None:
@@ -113,6 +121,7 @@ def serve(
         queue=queue,
         https=bool(certfile),
         idle_minutes=idle_minutes,
+        session_hours=session_hours,
         proxy_header=trusted_proxy_header,
         trusted_proxies=trusted_proxies or ("127.0.0.1", "::1"),
         header_timeout=_env_number("HANDOUTGEN_HEADER_TIMEOUT", 10.0),
@@ -222,6 +231,18 @@ def users_remove(ctx: click.Context, name: str) -> None:
     click.echo(f"Removed {name}.", err=True)
 
 
+@users.command(name="rotate-key")
+@click.pass_context
+def users_rotate_key(ctx: click.Context) -> None:
+    """Make a new key for signing session cookies: everyone is signed out, at
+    once and for good (e.g. when a copy of the settings may have leaked)."""
+    from handoutgen.content.workspace import Workspace
+    from handoutgen.web.auth import rotate_key
+
+    ended = rotate_key(Workspace.at(ctx.obj["workspace"]))
+    click.echo(f"Made a new signing key; ended {ended} session{'s' * (ended != 1)}.", err=True)
+
+
 @users.command(name="list")
 @click.pass_context
 def users_list(ctx: click.Context) -> None:
@@ -242,24 +263,43 @@ def users_list(ctx: click.Context) -> None:
     help="Only renders on or after this date (UTC).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines for scripts.")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Check the hash chain and its anchor instead: exit 1 naming the first bad row.",
+)
 @click.pass_context
-def audit(ctx: click.Context, since: dt.datetime | None, as_json: bool) -> None:
-    """What the web app handed out: who, which document, options and content
-    version, when. Never for whom: no patient data is in the log."""
+def audit(ctx: click.Context, since: dt.datetime | None, as_json: bool, verify: bool) -> None:
+    """What was handed out (web app, CLI renders, mailing batches): who, which
+    document, options and content version, when. Never for whom: no patient
+    data is in the log."""
     import dataclasses
 
     from handoutgen.content.workspace import Workspace
-    from handoutgen.store.audit import read
+    from handoutgen.store import audit as trail
 
-    entries = read(Workspace.at(ctx.obj["workspace"]), _day(since))
+    workspace = Workspace.at(ctx.obj["workspace"])
+    if verify:
+        verdict = trail.verify(workspace)
+        if as_json:
+            click.echo(json.dumps(dataclasses.asdict(verdict), sort_keys=True))
+        if not verdict.ok:
+            raise HandoutgenError(f"the audit log does not verify: {verdict.message}")
+        if not as_json:
+            click.echo(
+                f"ok: {verdict.message}" + (f"; head {verdict.head}" if verdict.head else "")
+            )
+        return
+    entries = trail.read(workspace, _day(since))
     for e in entries:
         if as_json:
             click.echo(json.dumps(dataclasses.asdict(e), sort_keys=True))
         else:
+            counts = f"  {e.counts}" if e.counts else ""
             click.echo(
                 f"{e.at}  {e.user:<12} {e.action:<7} {e.document}  options={e.options}  "
                 f"lang={e.language} {e.page_size}{' large-print' if e.large_print else ''}  "
-                f"content={e.content_hash[:12]}  pages={e.pages}"
+                f"content={e.content_hash[:12]}  pages={e.pages}{counts}"
                 + (f"  outcome={e.outcome}" if e.outcome else "")
             )
     if not as_json and not ctx.obj["quiet"]:

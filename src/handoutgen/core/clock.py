@@ -23,3 +23,11 @@ def today() -> dt.date:
         raise HandoutgenError(
             f"HANDOUTGEN_TODAY: not a date: {value[:20]!r}; use YYYY-MM-DD or unset it"
         ) from None
+
+
+def now() -> float:
+    """Seconds since the epoch: what sessions and the sign-in throttle measure
+    time with (tests inject their own clock where these take one)."""
+    import time
+
+    return time.time()

@@ -236,9 +236,40 @@ def run_batch(
                 "took over the lock of an earlier batch (pid %s) that ended without releasing it",
                 lock.stale_pid,
             )
-        _run_locked(library, settings, good, fps, report, progress)
+        try:
+            _run_locked(library, settings, good, fps, report, progress)
+        finally:
+            if report.rendered:  # even an interrupted batch handed some out
+                _audit(library, settings, good, report)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _audit(
+    library: Library, settings: BatchSettings, good: list[Recipient], report: BatchReport
+) -> None:
+    """One audit row for the batch: document, content, languages and counts;
+    no recipient's name, address or row."""
+    from handoutgen.store.audit import record
+
+    languages = sorted({str(r.fields.get("language") or "en") for r in good})
+    sets = {tuple(r.fields.get("options") or ()) for r in good}
+    record(
+        library.workspace,
+        action="batch",
+        document=settings.document,
+        options=[],
+        language=",".join(languages),
+        page_size="",
+        large_print=False,
+        content_hash=library.content_hash,
+        pages=sum(r.pages for r in report.results if r.status == "ok" and not r.resumed),
+        copies=report.rendered,
+        counts=(
+            f"rendered={report.rendered} resumed={report.resumed} "
+            f"invalid={len({p.row for p in report.problems})} option_sets={len(sets)}"
+        ),
+    )
 
 
 def _run_locked(

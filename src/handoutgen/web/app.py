@@ -36,6 +36,7 @@ from handoutgen.content.workspace import Workspace
 from handoutgen.core import clock
 from handoutgen.core.errors import HandoutgenError
 from handoutgen.core.version import __version__
+from handoutgen.store import audit
 from handoutgen.store.audit import AuditLog
 from handoutgen.web import auth
 from handoutgen.web.forms import RenderForm, _submit, _warm
@@ -97,6 +98,8 @@ def create_app(
     """The ASGI app. Only Host headers naming this server are served."""
     config = config or ServeConfig(host=host, port=port, warm=warm)
     set_workspace_root(workspace.root)
+    # A trail with a broken chain is evidence: stop, rather than write after it.
+    audit.check_intact(workspace)
     state = _State(
         workspace,
         config,
@@ -105,7 +108,12 @@ def create_app(
         AuditLog(workspace),
     )
     if config.sign_in:
-        state.sessions = auth.Sessions(workspace, idle=config.idle_minutes * 60)
+        state.sessions = auth.Sessions(
+            workspace,
+            idle=config.idle_minutes * 60,
+            lifetime=int(config.session_hours * 3600),
+        )
+        state.throttle = auth.Throttle(workspace)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):  # noqa: ANN202
@@ -362,8 +370,10 @@ def _login(state: _State, request: Request, fields: LoginForm) -> Response:
             state, request, next_url, "This page had expired; please sign in again.", 403
         )
     peer = _peer(state, request)
-    keys = ("user:" + fields.username.lower(), "ip:" + peer)
-    wait = state.throttle.wait(*keys)
+    assert state.throttle is not None
+    # Counted before the check, in one step with the limits: a burst of
+    # requests cannot all slip past a count none of them has added to yet.
+    wait, attempt = state.throttle.begin(fields.username, peer)
     if wait:
         minutes = max(1, round(wait / 60))
         response = _login_page(
@@ -376,14 +386,17 @@ def _login(state: _State, request: Request, fields: LoginForm) -> Response:
         )
         response.headers["Retry-After"] = str(wait)
         return response
-    if not auth.verify(state.workspace, fields.username, fields.password):
-        state.throttle.failed(*keys)
+    ok = False
+    try:
+        ok = auth.verify(state.workspace, fields.username, fields.password)
+    finally:
+        state.throttle.finish(attempt, ok)
+    if not ok:
         # Never the name typed: it is sometimes the password, typed one field early.
         log.warning("failed sign-in from %s (name %s)", peer, _name_tag(fields.username))
         return _login_page(
             state, request, next_url, "Wrong user name or password.", 401, fields.username
         )
-    state.throttle.succeeded(keys[0])
     assert state.sessions is not None
     response = RedirectResponse(next_url, status_code=303)
     response.headers.append(

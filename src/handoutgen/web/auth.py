@@ -1,27 +1,32 @@
-"""Sign-in for the web app: users, argon2 password hashes, signed session
-cookies with an idle timeout, and throttling of failed attempts.
+"""Sign-in for the web app: users, argon2 password hashes (a bounded pool),
+signed session cookies over server-side session records, and an atomic
+throttle of password checks.
 
 Users live in the workspace's private settings (``private.py``); passwords are
 only ever stored as argon2id hashes. A session cookie carries the user's name,
-a fingerprint of their current hash (so a new password or a removed user ends
-every session at once) and is signed with itsdangerous; its timestamp is
-refreshed on every request, so it expires after ``idle`` seconds unused.
+a fingerprint of their current hash and the id of a session record
+(``store/sessions.py``), signed with itsdangerous. The record ends after
+``idle`` seconds unused or ``lifetime`` seconds in all, and on sign-out, a new
+password, removal or a new signing key, durably (a restart brings none back).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
+import secrets
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from handoutgen.content.workspace import Workspace
+from handoutgen.core import clock
 from handoutgen.core.errors import HandoutgenError
 from handoutgen.store import private
+from handoutgen.store.sessions import Limits, SignInStore
 
 SESSION_COOKIE = "handoutgen_session"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -93,7 +98,8 @@ def users(workspace: Workspace) -> dict[str, dict[str, Any]]:
 def add_user(workspace: Workspace, name: str, password: str) -> None:
     check_name(name)
     check_password(password, name)
-    hashed = _hasher().hash(password)
+    with HASHING.slot():
+        hashed = _hasher().hash(password)
 
     def change(data: dict[str, Any]) -> None:
         table = data.setdefault("users", {})
@@ -112,7 +118,8 @@ def add_user(workspace: Workspace, name: str, password: str) -> None:
 
 def set_password(workspace: Workspace, name: str, password: str) -> None:
     check_password(password, name)
-    hashed = _hasher().hash(password)
+    with HASHING.slot():
+        hashed = _hasher().hash(password)
 
     def change(data: dict[str, Any]) -> None:
         table = data.get("users", {})
@@ -121,6 +128,7 @@ def set_password(workspace: Workspace, name: str, password: str) -> None:
         table[name]["hash"] = hashed
 
     private.update(workspace, change)
+    SignInStore(workspace).end_user(name, clock.now(), "new password")
 
 
 def remove_user(workspace: Workspace, name: str) -> None:
@@ -131,6 +139,7 @@ def remove_user(workspace: Workspace, name: str) -> None:
         del table[name]
 
     private.update(workspace, change)
+    SignInStore(workspace).end_user(name, clock.now(), "user removed")
 
 
 def verify(workspace: Workspace, name: str, password: str) -> bool:
@@ -141,13 +150,14 @@ def verify(workspace: Workspace, name: str, password: str) -> bool:
     entry = users(workspace).get(name)
     hashed = entry.get("hash") if isinstance(entry, dict) else None
     hasher = _hasher()
-    try:
-        if not hashed:
-            hasher.hash(password)  # same cost as a real check
+    with HASHING.slot():
+        try:
+            if not hashed:
+                hasher.hash(password)  # same cost as a real check
+                return False
+            return hasher.verify(hashed, password)
+        except (VerificationError, InvalidHashError):
             return False
-        return hasher.verify(hashed, password)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 def fingerprint(workspace: Workspace, name: str) -> str | None:
@@ -204,52 +214,82 @@ def remember(workspace: Workspace, user: str, clinician: str, clinic: str) -> No
     private.update(workspace, change)
 
 
-def _new_sid() -> str:
-    import secrets
+class HashPool:
+    """Argon2 runs at most ``size`` at a time (each takes its memory cost, 64 MiB
+    by default): more sign-ins at once queue here instead of multiplying memory.
+    ``peak`` and ``checks`` say what it did (tests assert on them)."""
 
-    return secrets.token_urlsafe(12)
+    def __init__(self, size: int = 2) -> None:
+        self.size = size
+        self._slots = threading.BoundedSemaphore(size)
+        self._lock = threading.Lock()
+        self.active = self.peak = self.checks = 0
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        with self._slots:
+            with self._lock:
+                self.active += 1
+                self.checks += 1
+                self.peak = max(self.peak, self.active)
+            try:
+                yield
+            finally:
+                with self._lock:
+                    self.active -= 1
+
+
+HASHING = HashPool(2)
 
 
 @dataclass
 class Sessions:
-    """Sign and read session cookies."""
+    """Sign and read session cookies; each names a server-side record
+    (``store/sessions.py``) that ends on sign-out, idle time, the absolute
+    lifetime, a new password, removal or a new signing key, for good."""
 
     workspace: Workspace
     idle: int = 30 * 60
+    lifetime: int = 12 * 60 * 60
     # Seconds since the epoch; tests inject a clock instead of sleeping.
-    clock: Callable[[], float] = time.time
-    _serializer: Any = None
-    _revoked: dict[str, float] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    clock: Callable[[], float] = clock.now
+    _serializers: dict[bytes, Any] = field(default_factory=dict)
+    store: SignInStore = field(init=False)
 
     def __post_init__(self) -> None:
+        self.store = SignInStore(self.workspace)
+
+    def _serializer(self) -> Any:
+        """The signer for the current key (re-read: 'users rotate-key' changes it
+        under a running server)."""
         from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-        sessions = self
+        key = private.signing_key(self.workspace)
+        if key not in self._serializers:
+            sessions = self
 
-        class _Signer(TimestampSigner):
-            def get_timestamp(self) -> int:
-                return int(sessions.clock())
+            class _Signer(TimestampSigner):
+                def get_timestamp(self) -> int:
+                    return int(sessions.clock())
 
-        self._serializer = URLSafeTimedSerializer(
-            private.signing_key(self.workspace), salt="handoutgen-session", signer=_Signer
-        )
+            self._serializers = {
+                key: URLSafeTimedSerializer(key, salt="handoutgen-session", signer=_Signer)
+            }
+        return self._serializers[key]
 
     def issue(self, user: str, sid: str | None = None) -> str:
-        """A cookie for a new session (or a fresh timestamp for session ``sid``)."""
-        payload = {"u": user, "f": fingerprint(self.workspace, user), "s": sid or _new_sid()}
-        return self._serializer.dumps(payload)
+        """A cookie for a new session (or a fresh cookie for session ``sid``)."""
+        if sid is None:
+            sid = self.store.start(user, self.clock(), self.lifetime)
+        payload = {"u": user, "f": fingerprint(self.workspace, user), "s": sid}
+        return self._serializer().dumps(payload)
 
     def revoke(self, cookie: str | None) -> None:
-        """Sign-out: this session's cookie stops working at once, even if copied."""
+        """Sign-out: this session's cookie stops working at once, even if copied,
+        and after a restart too."""
         data = self._load(cookie)
         if data is not None:
-            now = self.clock()
-            with self._lock:
-                self._revoked[str(data.get("s"))] = now
-                for sid, when in list(self._revoked.items()):
-                    if when < now - self.idle:  # expired by now anyway
-                        del self._revoked[sid]
+            self.store.end(str(data.get("s")), self.clock(), "signed out")
 
     def _load(self, cookie: str | None) -> dict[str, Any] | None:
         from itsdangerous import BadSignature
@@ -257,7 +297,7 @@ class Sessions:
         if not cookie or len(cookie) > 500:
             return None
         try:
-            data = self._serializer.loads(cookie, max_age=self.idle)
+            data = self._serializer().loads(cookie, max_age=self.lifetime)
         except BadSignature:  # SignatureExpired is a BadSignature
             return None
         if not isinstance(data, dict) or not isinstance(data.get("u"), str):
@@ -266,57 +306,47 @@ class Sessions:
 
     def session(self, cookie: str | None) -> tuple[str, str] | None:
         """(user, session id) of a valid cookie, or None (no cookie, forged, idle
-        too long, signed out, or the user was removed or given a new password)."""
+        too long, past its lifetime, signed out, or the user was removed or
+        given a new password, or the key was rotated)."""
         data = self._load(cookie)
         if data is None or data.get("f") != fingerprint(self.workspace, data["u"]):
             return None
-        with self._lock:
-            if str(data.get("s")) in self._revoked:
-                return None
-        return data["u"], str(data.get("s"))
+        sid = str(data.get("s"))
+        if not self.store.touch(sid, data["u"], self.clock(), self.idle, self.lifetime):
+            return None
+        return data["u"], sid
 
     def user(self, cookie: str | None) -> str | None:
         found = self.session(cookie)
         return found[0] if found else None
 
 
+def rotate_key(workspace: Workspace) -> int:
+    """A new cookie-signing key; every session ends. Returns how many were live."""
+
+    def change(data: dict[str, Any]) -> None:
+        data["session_key"] = secrets.token_urlsafe(48)
+
+    private.update(workspace, change)
+    return SignInStore(workspace).end_all(clock.now(), "key rotated")
+
+
 @dataclass
 class Throttle:
-    """Failed sign-ins: after ``limit`` failures within ``window`` seconds, for a
-    user name or from one address, further attempts are refused until the
-    oldest failure leaves the window."""
+    """Password checks, counted before they run, in one transaction with the
+    check of the limits (``store/sessions.py``): at most ``limits.pair`` per
+    user name from one address within the window, however many requests
+    arrive at once; a higher ceiling per name from all addresses and per
+    address for all names. The owner at an address that has not failed is
+    not locked out by someone else's guesses elsewhere."""
 
-    limit: int = 5
-    window: float = 15 * 60
-    _failures: dict[str, deque[float]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    workspace: Workspace
+    limits: Limits = field(default_factory=Limits)
+    clock: Callable[[], float] = clock.now
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._failures.setdefault(key, deque())
-        while q and q[0] <= now - self.window:
-            q.popleft()
-        return q
+    def begin(self, user: str, address: str) -> tuple[int, int]:
+        """(seconds to wait, 0) if refused, else (0, attempt) to pass to ``finish``."""
+        return SignInStore(self.workspace).reserve(user.lower(), address, self.clock(), self.limits)
 
-    def wait(self, *keys: str) -> int:
-        """Seconds to wait before another attempt (0: go ahead)."""
-        now = time.monotonic()
-        with self._lock:
-            waits = [
-                int(q[0] + self.window - now) + 1
-                for q in (self._recent(k, now) for k in keys)
-                if len(q) >= self.limit
-            ]
-        return max(waits, default=0)
-
-    def failed(self, *keys: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in keys:
-                self._recent(key, now).append(now)
-            if len(self._failures) > 10_000:  # bounded memory under a flood of names
-                for key in [k for k, q in self._failures.items() if not q]:
-                    del self._failures[key]
-
-    def succeeded(self, key: str) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
+    def finish(self, attempt: int, ok: bool) -> None:
+        SignInStore(self.workspace).settle(attempt, ok)

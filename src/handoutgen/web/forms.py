@@ -167,8 +167,9 @@ def _submit(state: _State, request: Request, fields: RenderForm, *, preview: boo
             content_hash=library.content_hash,
             pages=result["pages"],
         )
-    except (sqlite3.Error, OSError) as exc:
-        # No handout without its audit row: a loud failure, not a silent gap.
+    except (sqlite3.Error, OSError, HandoutgenError) as exc:
+        # No handout without its audit row (nor after a broken chain): a loud
+        # failure, not a silent gap.
         log.error("cannot write the audit log %s: %s", state.audit.path, exc)
         return _page(
             "error.html",

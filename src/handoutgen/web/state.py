@@ -38,6 +38,7 @@ class ServeConfig:
     max_body: int = MAX_BODY
     https: bool = False
     idle_minutes: int = 30
+    session_hours: float = 12  # a session ends this long after sign-in, however used
     proxy_header: str | None = None
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     require_sign_in: bool | None = None  # default: when not loopback-only or behind a proxy
@@ -92,7 +93,7 @@ class _State:
     pool: RenderPool
     audit: AuditLog
     sessions: auth.Sessions | None = None
-    throttle: auth.Throttle = field(default_factory=auth.Throttle)
+    throttle: auth.Throttle | None = None
     version_limit: _Bucket = field(default_factory=lambda: _Bucket(rate=2, burst=10))
     pages_limit: _Bucket = field(default_factory=lambda: _Bucket(rate=0.5, burst=4))
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
