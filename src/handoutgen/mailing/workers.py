@@ -212,12 +212,20 @@ def execute(
             # workers now rather than let them finish chunks nobody will write.
             for proc in list((getattr(pool, "_processes", None) or {}).values()):
                 proc.terminate()
-        pool.shutdown(wait=finished_cleanly, cancel_futures=True)
+        # Waiting (the workers are stopped, so it is quick) lets the pool close
+        # its queues: leaving them to exit is what the resource tracker
+        # reports as "leaked semaphore objects".
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _watch_parent(parent: int) -> None:
     """Worker start-up: exit as soon as the batch process is gone, so a killed
-    parent (even ``kill -9``) never leaves workers rendering patient letters."""
+    parent (even ``kill -9``) never leaves workers rendering patient letters.
+    Ctrl-C reaches the whole process group: the parent alone handles it
+    (stops the workers, reports), instead of a traceback from every worker."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent:
