@@ -316,7 +316,9 @@ def batch(
             )
     if report.failed:
         written = report.rendered + report.resumed
-        what = f"{report.failed} row{'s' if report.failed != 1 else ''} not mailed (see the manifest"
+        what = (
+            f"{report.failed} row{'s' if report.failed != 1 else ''} not mailed (see the manifest"
+        )
         what += f" and {errors_file})" if report.errors_written else ")"
         if written:
             raise PartialBatch(f"{what}; {_n(written, 'letter')} written")

@@ -89,7 +89,7 @@ def usps(fields: dict[str, Any]) -> tuple[list[tuple[str, str]], list[tuple[str,
                 ("state", f"state {state} does not match ZIP {zip_code[:5]} ({where}); fix one")
             )
     line1 = fields.get("address1") or ""
-    if _UNDELIVERABLE.search(line1) or _UNDELIVERABLE.fullmatch((fields.get("city") or "x")):
+    if _UNDELIVERABLE.search(line1) or _UNDELIVERABLE.fullmatch(fields.get("city") or "x"):
         warnings.append(("address1", "does not look deliverable; check it before mailing"))
         return problems, warnings
     box = _PO_BOX.match(line1)

@@ -85,8 +85,10 @@ def check_paths(settings: BatchSettings, ids: list[str]) -> None:
 
         check_errors_path(settings.errors)
         errors = settings.errors.resolve()
-        if errors == source or errors in written or (
-            settings.merged is not None and errors == settings.merged.resolve()
+        if (
+            errors == source
+            or errors in written
+            or (settings.merged is not None and errors == settings.merged.resolve())
         ):
             raise DataError(
                 f"--errors {settings.errors}: would overwrite the recipient file or an output; "
@@ -352,8 +354,8 @@ def _run_locked(
     mailed = {i.casefold() for i in order}
     invalid_results = []
     for row in sorted(invalid):
-        record = records.get(row, "")
-        rid = record.rpartition(" ")[2] if record else ""
+        label = records.get(row, "")
+        rid = label.rpartition(" ")[2] if label else ""
         if not rid or rid.casefold() in mailed:
             rid = f"row-{row}"
         mailed.add(rid.casefold())

@@ -179,7 +179,7 @@ def parse_values(pairs: tuple[str, ...] | list[str]) -> dict[str, dict[str, str]
 
 
 def language_code(value: str) -> str | None:
-    """"Spanish", "español", "SPA", "es-MX" -> "es"; None if not a language."""
+    """ "Spanish", "español", "SPA", "es-MX" -> "es"; None if not a language."""
     import langcodes
 
     text = value.strip()
@@ -206,7 +206,7 @@ def title_name(value: str) -> str:
 
 
 def clinician_name(value: str, names: str) -> str:
-    """"RIVERA, SAM MD" (an all-caps provider list) -> "Sam Rivera, MD" with
+    """ "RIVERA, SAM MD" (an all-caps provider list) -> "Sam Rivera, MD" with
     ``names: title`` ("SAM RIVERA, MD" without); anything else stays."""
     import re
 

@@ -291,7 +291,7 @@ def _text(value: Any) -> str | None:
 
 
 def _hint(header: str, key: str, taken: dict[str, str]) -> str:
-    """"Rendering Provider" -> "did you mean 'clinician'? ...": a near spelling,
+    """ "Rendering Provider" -> "did you mean 'clinician'? ...": a near spelling,
     or a known name inside it ("provider")."""
     close = difflib.get_close_matches(key, list(SYNONYMS), n=1, cutoff=0.75)
     inside = [k for k in SYNONYMS if len(k) >= 5 and k in key]
@@ -345,9 +345,13 @@ def load_recipients(
     by_header = {c.header: c.field for c in columns if c.field}
     id_header = next((h for h, f in by_header.items() if f == "id"), "id")
     read_as = set(by_header.values())
-    where = "" if sheet.found_header else (
-        f"; the header was taken from row {head}: if it is lower down (below a report's "
-        "title rows), name it with --header-row N"
+    where = (
+        ""
+        if sheet.found_header
+        else (
+            f"; the header was taken from row {head}: if it is lower down (below a report's "
+            "title rows), name it with --header-row N"
+        )
     )
     if "id" not in read_as:
         result.problems.append(
@@ -403,9 +407,7 @@ def load_recipients(
             if h in by_header
         ]
         _apply_profile(fields, profile, result.mapped_values, letter)
-        found, warnings = _check_row(
-            source, number, fields, library, letter, seen, address_style
-        )
+        found, warnings = _check_row(source, number, fields, library, letter, seen, address_style)
         problems += found
         if not problems and (
             refused := not_offered(library, document, fields.get("options") or ())
@@ -607,7 +609,9 @@ def _check_row(
             for name, message in problems:
                 bad(name, message)
             for name, message in warnings:
-                warn.append(RowProblem(source, number, name, message, rollup=_ROLLUPS.get(name, "")))
+                warn.append(
+                    RowProblem(source, number, name, message, rollup=_ROLLUPS.get(name, ""))
+                )
     return out, warn
 
 

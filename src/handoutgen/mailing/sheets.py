@@ -320,9 +320,11 @@ class _cells:
             def parse_cell(self, element: Any) -> dict[str, Any]:
                 cell = super().parse_cell(element)
                 # data_only reads the value Excel saved; a formula written by a
-                # script (or a file never opened in Excel) has none.
-                cell["unsaved"] = (
-                    element.find(FORMULA_TAG) is not None and element.find(VALUE_TAG) is None
+                # script (or a file never opened in Excel) has none: no <v>, or
+                # an empty one that is not a text result (Excel's "" is t="str").
+                saved = element.find(VALUE_TAG)
+                cell["unsaved"] = element.find(FORMULA_TAG) is not None and (
+                    saved is None or (not saved.text and element.get("t") != "str")
                 )
                 return cell
 
