@@ -406,3 +406,34 @@ def test_ctrl_c_says_what_was_written_and_how_to_go_on(tmp_path):
     assert "Run the same command again with --resume to finish." in stderr
     assert "Traceback" not in stderr and "leaked semaphore" not in stderr
     assert "Aborted!" not in stderr
+
+
+def test_a_dask_cluster_without_workers_is_given_up_with_a_message(tmp_path):
+    """The last worker died: the batch says so and stops instead of waiting forever."""
+    from dask import distributed  # the [cluster] extra, installed by scripts/setup.sh
+
+    from handoutgen.content.workspace import Workspace
+    from handoutgen.core.errors import DataError
+    from handoutgen.mailing.batch import BatchSettings, run_batch
+
+    src = conftest.write_csv(
+        tmp_path / "r.csv",
+        ["A-1,Maria,Lopez,12 Oak St,Springfield,IL,62704"],
+        header="id,first_name,last_name,address1,city,state,zip",
+    )
+    with distributed.LocalCluster(n_workers=0, dashboard_address=None) as cluster:
+        settings = BatchSettings(
+            document="followup-letter",
+            recipients=src,
+            out_dir=tmp_path / "out",
+            scheduler=cluster.scheduler_address,
+            letter_date=dt.date(2026, 11, 22),
+            dask_idle_limit=3,
+        )
+        with pytest.raises(DataError) as caught:
+            run_batch(Workspace.at(conftest.ROOT), settings)
+    assert caught.value.message == (
+        f"the dask cluster at {cluster.scheduler_address} has had no workers for 3 s; 1 row "
+        "was not rendered. Start workers (or check why they died), then run the same command "
+        "again with --resume"
+    )

@@ -48,6 +48,7 @@ class BatchSettings:
     profile: ImportProfile | None = None  # how the recipient file is read (--profile and flags)
     address_style: Literal["usps", "as-given"] = "usps"
     errors: Path | None = None  # --errors: the bad rows, with a "problem" column
+    dask_idle_limit: float = 120.0  # seconds a dask cluster may have no worker before giving up
 
     @property
     def recycle(self) -> int:

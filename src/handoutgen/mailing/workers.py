@@ -24,6 +24,7 @@ log = logging.getLogger("handoutgen")
 
 
 _WORKER: dict[str, Any] = {}
+DASK_POLL = 2.0  # seconds between looks at a dask cluster that finished nothing
 
 
 def clear_caches() -> None:
@@ -247,7 +248,8 @@ def _chunk_result(fut, chunk) -> list[dict[str, Any]]:  # noqa: ANN001
 
 def _execute_dask(settings: BatchSettings, args: tuple, chunks: list) -> Iterator[dict[str, Any]]:
     try:
-        from dask.distributed import Client, as_completed
+        from dask import distributed
+        from dask.distributed import Client
     except ImportError:
         raise DataError(
             "--scheduler needs dask.distributed: pip install 'handoutgen[cluster]'"
@@ -263,7 +265,31 @@ def _execute_dask(settings: BatchSettings, args: tuple, chunks: list) -> Iterato
                 render_chunk, *args, chunk, settings.allow_draft, editions, pure=False
             )
             futures[fut] = chunk
-        for fut in as_completed(list(futures)):
-            yield from _chunk_result(fut, futures[fut])
+        pending = set(futures)
+        idle_since: float | None = None
+        while pending:
+            # A cluster whose last worker died never finishes its tasks: wait
+            # in short steps and give up once it has had no worker for a while.
+            try:
+                done, pending = distributed.wait(
+                    list(pending), timeout=DASK_POLL, return_when="FIRST_COMPLETED"
+                )
+            except (TimeoutError, distributed.TimeoutError):
+                done = set()
+            for fut in done:
+                yield from _chunk_result(fut, futures[fut])
+            if done or client.scheduler_info().get("workers"):
+                idle_since = None
+                continue
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since >= settings.dask_idle_limit:
+                rows = sum(len(futures[f]) for f in pending)
+                raise DataError(
+                    f"the dask cluster at {settings.scheduler} has had no workers for "
+                    f"{settings.dask_idle_limit:.0f} s; {rows} row{'s' if rows != 1 else ''} "
+                    f"{'was' if rows == 1 else 'were'} not rendered. Start "
+                    "workers (or check why they died), then run the same command again "
+                    "with --resume"
+                )
     finally:
         client.close()
