@@ -431,8 +431,7 @@ def test_excel_headers_map_without_help_and_the_dry_run_shows_how(run, tmp_path)
     )
     assert "Column ignored: 'Favorite Color'." in lines
     assert (
-        "Column ignored: 'Adress 3' (did you mean 'address1'? read it with --map "
-        "'Adress 3=address1')"
+        "Column ignored: 'Adress 3' (did you mean 'address1'? it is read from 'Address 1')"
     ) in lines
     estimate = next(ln for ln in lines if ln.startswith("Estimate: "))
     out = tmp_path / "out"

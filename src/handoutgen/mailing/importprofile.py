@@ -28,6 +28,23 @@ from typing import Any
 from handoutgen.core.errors import DataError
 from handoutgen.mailing.sheets import clip
 
+# The recipient fields a column can be read as (recipients.py reads them).
+FIELDS = (
+    "id",
+    "name",
+    "first_name",
+    "last_name",
+    "address1",
+    "address2",
+    "city",
+    "state",
+    "zip",
+    "language",
+    "options",
+    "clinician",
+    "visit_date",
+    "note",
+)
 NAME_CASES = ("as-given", "title")
 
 # Language names people type, folded (lower case): English name and endonym.
@@ -87,7 +104,6 @@ class ImportProfile:
 def load_profile(path: Path) -> ImportProfile:
     """Read a profile; every problem is located (file, line) and says what to write."""
     from handoutgen.content.yamlfile import load_bounded
-    from handoutgen.mailing.recipients import FIELDS
 
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -159,7 +175,6 @@ def load_profile(path: Path) -> ImportProfile:
 def parse_values(pairs: tuple[str, ...] | list[str]) -> dict[str, dict[str, str]]:
     """``--value "language:Spanish=es"`` -> {"language": {"Spanish": "es"}}."""
     from handoutgen.content.library import did_you_mean
-    from handoutgen.mailing.recipients import FIELDS
 
     out: dict[str, dict[str, str]] = {}
     for pair in pairs:

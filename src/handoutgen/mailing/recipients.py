@@ -26,6 +26,7 @@ from handoutgen.content.models import LANG_RE, Document
 from handoutgen.core.errors import DataError
 from handoutgen.mailing.addresses import fix_zip, state_code, usps
 from handoutgen.mailing.importprofile import (
+    FIELDS,
     ImportProfile,
     clinician_name,
     language_code,
@@ -38,23 +39,6 @@ from handoutgen.mailing.sheets import (
     Sheet,
     clip,
     read_sheet,
-)
-
-FIELDS = (
-    "id",
-    "name",
-    "first_name",
-    "last_name",
-    "address1",
-    "address2",
-    "city",
-    "state",
-    "zip",
-    "language",
-    "options",
-    "clinician",
-    "visit_date",
-    "note",
 )
 
 # Header synonyms, by their folded form (lower case, letters and digits only).
@@ -296,8 +280,10 @@ def _hint(header: str, key: str, taken: dict[str, str]) -> str:
     close = difflib.get_close_matches(key, list(SYNONYMS), n=1, cutoff=0.75)
     inside = [k for k in SYNONYMS if len(k) >= 5 and k in key]
     found = SYNONYMS[close[0]] if close else (SYNONYMS[max(inside, key=len)] if inside else "")
-    if not found or found in taken:
+    if not found:
         return ""
+    if found in taken:
+        return f"did you mean '{found}'? it is read from '{clip(taken[found])}'"
     return f"did you mean '{found}'? read it with --map '{clip(header)}={found}'"
 
 
