@@ -437,3 +437,21 @@ def test_a_dask_cluster_without_workers_is_given_up_with_a_message(tmp_path):
         "was not rendered. Start workers (or check why they died), then run the same command "
         "again with --resume"
     )
+
+
+def test_spanish_rows_share_an_edition(run, tmp_path, monkeypatch):
+    """The unreviewed-translation mark is drawn once, by the edition: the
+    overlays leave it out, so Spanish letters pass the self-check instead of
+    falling back to a full render ("the assembled pages differ")."""
+    monkeypatch.setenv("HANDOUTGEN_CACHE_DIR", str(tmp_path / "cache"))
+    rows = [f"S-{i},Ana,Paz{i},1 A St,Peoria,IL,61602,Spanish" for i in range(1, 4)]
+    src = conftest.write_csv(
+        tmp_path / "r.csv", rows, header="id,first_name,last_name,address1,city,state,zip,language"
+    )
+    out = tmp_path / "out"
+    result = batch(run, str(src), "-o", str(out), "--workers", "1")
+    assert result.exit_code == 0, result.stderr
+    assert [r["render"] for r in conftest.read_manifest(out)] == ["edition"] * 3
+    pages = conftest.pages_text((out / "S-2.pdf").read_bytes())
+    assert pages[1].count("Translation not yet reviewed") == 1
+    assert "Ana Paz2" in pages[1]

@@ -386,6 +386,8 @@ def _rolled_up(warnings: list) -> list[str]:
 def _show_reading(recipients, dry_run: bool) -> None:  # noqa: ANN001
     """How the file was read: the sheet, the header row, what was left out and
     which values were read as others."""
+    from handoutgen.mailing.sheets import clip
+
     say = functools.partial(click.echo, err=True)
     sheet = recipients.sheet
     if sheet is None:
@@ -408,7 +410,7 @@ def _show_reading(recipients, dry_run: bool) -> None:  # noqa: ANN001
         say(
             "Values read as: "
             + ", ".join(
-                f"{name} '{raw}' -> {new} ({_n(count, 'row')})"
+                f"{name} '{clip(raw)}' -> {new} ({_n(count, 'row')})"
                 for (name, raw), (new, count) in recipients.mapped_values.items()
             )
             + "."
