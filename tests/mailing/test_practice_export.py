@@ -455,3 +455,15 @@ def test_spanish_rows_share_an_edition(run, tmp_path, monkeypatch):
     pages = conftest.pages_text((out / "S-2.pdf").read_bytes())
     assert pages[1].count("Translation not yet reviewed") == 1
     assert "Ana Paz2" in pages[1]
+
+
+def test_a_mapped_column_the_export_lacks_is_named(run, tmp_path):
+    src = export_workbook(tmp_path / "export.xlsx")
+    result = batch(
+        run, str(src), "-o", str(tmp_path / "out"), "--dry-run", "--map", "Rendring Provider=clinician"
+    )
+    assert result.exit_code == 1
+    assert (
+        f"Error: {src}:4: columns: no column 'Rendring Provider' to read as clinician; did you "
+        "mean 'Rendering Provider'? (the profile or --map names it)"
+    ) in result.stderr

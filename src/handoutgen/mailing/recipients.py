@@ -339,6 +339,19 @@ def load_recipients(
             "title rows), name it with --header-row N"
         )
     )
+    present = {fold(h): h for h in headers if h}
+    for column in profile.columns:
+        if fold(column) not in present:
+            result.problems.append(
+                RowProblem(
+                    source,
+                    head,
+                    "columns",
+                    f"no column '{clip(column)}' to read as {profile.columns[column]}"
+                    f"{did_you_mean(column, list(present.values()))} (the profile or --map "
+                    "names it)",
+                )
+            )
     if "id" not in read_as:
         result.problems.append(
             RowProblem(
