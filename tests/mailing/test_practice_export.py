@@ -460,7 +460,13 @@ def test_spanish_rows_share_an_edition(run, tmp_path, monkeypatch):
 def test_a_mapped_column_the_export_lacks_is_named(run, tmp_path):
     src = export_workbook(tmp_path / "export.xlsx")
     result = batch(
-        run, str(src), "-o", str(tmp_path / "out"), "--dry-run", "--map", "Rendring Provider=clinician"
+        run,
+        str(src),
+        "-o",
+        str(tmp_path / "out"),
+        "--dry-run",
+        "--map",
+        "Rendring Provider=clinician",
     )
     assert result.exit_code == 1
     assert (

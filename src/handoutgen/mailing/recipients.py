@@ -303,7 +303,10 @@ def load_recipients(
 ) -> RecipientList:
     """Read and check every row; return the good rows and every problem found."""
     profile = profile or ImportProfile()
-    mapping = {**{fold(k): v for k, v in profile.columns.items()}, **(mapping or {})}
+    mapping = {
+        **{fold(k): v for k, v in profile.columns.items()},
+        **{fold(k): v for k, v in (mapping or {}).items()},
+    }
     source = str(path)
     sheet = read_sheet(
         path,
