@@ -137,7 +137,7 @@ def test_dry_run_reads_the_active_sheet_below_its_title_rows(run, tmp_path):
     # The sheet read, and the one not read; the header found below the title rows.
     assert "Sheet read: 'November' (not read: 'October')." in lines
     assert "Header: row 4 (the rows above it were skipped)." in lines
-    assert "Hidden rows left out: 1 (rows 12); --include-hidden reads them." in lines
+    assert "Hidden rows left out: 1 (row 12); --include-hidden reads them." in lines
     # Language names and codes read as codes, and said so.
     values = next(ln for ln in lines if ln.startswith("Values read as: "))
     assert "language 'Spanish' -> es (1 row)" in values
@@ -295,7 +295,7 @@ def test_a_real_run_from_the_export(run, tmp_path, monkeypatch):
     assert sorted(p.name for p in out.glob("*.pdf")) == ["100231.pdf", "100232.pdf", "100240.pdf"]
     manifest = conftest.read_manifest(out)
     assert [(r["id"], r["status"]) for r in manifest][-1] == ("100234", "invalid")
-    assert "Hidden rows left out: 1 (rows 12)" in result.stderr
+    assert "Hidden rows left out: 1 (row 12)" in result.stderr
     assert f"{src}: 1 ZIPs restored" not in result.stderr  # one is shown as itself
     assert f"warning: {src}:14 (MRN 100240): zip: had 4 digits" in result.stderr
     assert result.stderr.splitlines()[-1] == (

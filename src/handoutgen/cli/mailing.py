@@ -401,7 +401,8 @@ def _show_reading(recipients, dry_run: bool) -> None:  # noqa: ANN001
         rows = ", ".join(map(str, sheet.hidden_rows[:10]))
         more = f" and {len(sheet.hidden_rows) - 10} more" if len(sheet.hidden_rows) > 10 else ""
         say(
-            f"Hidden rows left out: {len(sheet.hidden_rows)} (rows {rows}{more}); "
+            f"Hidden rows left out: {len(sheet.hidden_rows)} "
+            f"(row{'s' if len(sheet.hidden_rows) > 1 else ''} {rows}{more}); "
             "--include-hidden reads them."
         )
     if dry_run and recipients.empty_headers:
