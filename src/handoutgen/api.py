@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from handoutgen.content.approval import Approval, ApprovalState
     from handoutgen.content.library import Library
     from handoutgen.mailing.batch import BatchReport
+    from handoutgen.mailing.importprofile import ImportProfile
     from handoutgen.quality.checks import Finding
 
 
@@ -77,6 +78,10 @@ class BatchOptions(TypedDict, total=False):
     editions: bool
     chunk_size: int | None
     recycle_after: int | None
+    profile: ImportProfile | None
+    address_style: Literal["usps", "as-given"]
+    errors: str | os.PathLike[str] | None
+    dask_idle_limit: float
 
 
 class HandoutWorkspace:
@@ -197,9 +202,10 @@ class HandoutWorkspace:
         from handoutgen.mailing.batch import BatchSettings, run_batch
 
         loose: dict[str, object] = dict(settings)
-        merged = settings.get("merged")
-        if merged is not None:
-            loose["merged"] = Path(merged)
+        for name in ("merged", "errors"):
+            path = settings.get(name)
+            if path is not None:
+                loose[name] = Path(path)  # type: ignore[arg-type]
         config = BatchSettings(
             document=document,
             recipients=Path(recipients),

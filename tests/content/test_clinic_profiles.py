@@ -181,9 +181,7 @@ def test_check_flags_a_made_up_number_typed_into_a_document(run, tmp_ws):
 def test_a_phone_left_in_a_document_is_a_located_validate_error(run, tmp_ws):
     path = tmp_ws / "handouts" / "neck-surgery.yaml"
     path.write_text(
-        path.read_text().replace(
-            "region: neck\n", "region: neck\nphone: (312) 867-4213\n", 1
-        )
+        path.read_text().replace("region: neck\n", "region: neck\nphone: (312) 867-4213\n", 1)
     )
     result = run("validate", workspace=tmp_ws)
     assert result.exit_code == 1

@@ -53,7 +53,8 @@ def test_dry_run_lists_every_bad_row_and_renders_nothing(run, tmp_path):
     src = write_csv(tmp_path / "r.csv", rows)
     out = tmp_path / "out"
     result = batch(run, str(src), "-o", str(out), "--dry-run")
-    assert result.exit_code == 1
+    # 3: some rows are valid, some are not (1 is for "nothing could be done").
+    assert result.exit_code == 3
     lines = result.stderr.splitlines()
     # Pages come from real sample renders (test_batch_integrity checks them against
     # a real run); time is machine-dependent.
@@ -64,10 +65,10 @@ def test_dry_run_lists_every_bad_row_and_renders_nothing(run, tmp_path):
     # A-1's note spans two lines but is one spreadsheet row: rows are 2..9.
     assert lines == [
         f"Error: {src}:5: id: missing; every row needs a unique id",
-        f"Error: {src}:6: id: duplicate of row 2",
+        f"Error: {src}:6 (id A-1): id: duplicate of row 2",
         f"Error: {src}:7: id: not a safe file name: use letters, digits, '.', '_' or '-' (at most 64), starting with a letter or digit",
-        f"Error: {src}:8: options: unknown option 'fusoin'; did you mean 'fusion'?",
-        f"Error: {src}:9: visit_date: not a date; use YYYY-MM-DD",
+        f"Error: {src}:8 (id A-6): options: unknown option 'fusoin'; did you mean 'fusion'?",
+        f"Error: {src}:9 (id A-7): visit_date: not a date; use YYYY-MM-DD",
         "Rows: 8 read, 3 valid, 5 with problems (listed above).",
         "Columns read: 'id' -> id, 'first_name' -> first_name, 'last_name' -> last_name, "
         "'address1' -> address1, 'city' -> city, 'state' -> state, 'zip' -> zip, "
@@ -75,7 +76,7 @@ def test_dry_run_lists_every_bad_row_and_renders_nothing(run, tmp_path):
         "'note' -> note.",
         "Option sets: 3; 3 recipients rendered in full (no set is shared by 3 or more).",
         "Estimate: ESTIMATE",
-        "Error: 5 problems found; nothing rendered",
+        "Error: 5 problems found; nothing rendered; 3 rows are valid",
     ]
     assert not out.exists() or not list(out.iterdir())
 
@@ -121,14 +122,14 @@ def test_real_run_writes_pdfs_and_an_honest_manifest(local_run):
         ("A-1", "ok"),
         ("A-2", "ok"),
         ("A-3", "ok"),
-        ("row-5", "invalid"),
+        ("A-9", "invalid"),  # named by its own id, not a row number
     ]
     for row in manifest[:3]:
         data = (out / f"{row['id']}.pdf").read_bytes()
         assert row["sha256"] == hashlib.sha256(data).hexdigest()
         assert int(row["bytes"]) == len(data)
         assert int(row["pages"]) == len(pages_text(data))
-    assert manifest[3]["error"] == "options: unknown option 'nope'"
+    assert manifest[3]["error"] == "row 5: options: unknown option 'nope'"
     # No patient name anywhere in the manifest or file names.
     text = (out / "manifest.csv").read_text()
     for name in ("Maria", "Lopez", "Omar", "Wang"):
@@ -214,10 +215,24 @@ def test_exit_codes_and_summary(run, tmp_path, monkeypatch):
     # One recipient alone does not repay building an edition: rendered in full.
     assert lines[-1] == "0 from shared editions, 1 rendered in full."
     assert "Omar" not in result.stderr
+    # Letters written and a row skipped: 3, not the 1 of "nothing could be done";
+    # the summary names the print file, its pages and sheets.
     src = write_csv(tmp_path / "bad.csv", [*GOOD[1:2], "X-1,A,B,1 A St,Peoria,IL,61602,nope,,,"])
-    result = batch(run, str(src), "-o", str(tmp_path / "out2"), "--workers", "1")
+    merged = tmp_path / "print.pdf"
+    args = ("--workers", "1", "--merged", str(merged), "--errors", str(tmp_path / "bad.xlsx"))
+    result = batch(run, str(src), "-o", str(tmp_path / "out2"), *args)
+    assert result.exit_code == 3, result.stderr
+    pages = len(pdfium.PdfDocument(merged))
+    lines = result.stderr.splitlines()
+    assert f"Print file: {merged}, {pages} pages on {pages // 2} sheets (printed duplex)." in lines
+    assert lines[-1] == (
+        f"Error: 1 row not mailed (see the manifest and {tmp_path / 'bad.xlsx'}); 1 letter written"
+    )
+    # Nothing mailable at all: 1.
+    src = write_csv(tmp_path / "worse.csv", ["X-1,A,B,1 A St,Peoria,IL,61602,nope,,,"])
+    result = batch(run, str(src), "-o", str(tmp_path / "out3"), "--workers", "1")
     assert result.exit_code == 1
-    assert result.stderr.splitlines()[-1] == "Error: 1 row failed (see the manifest)"
+    assert result.stderr.splitlines()[-1] == "Error: 1 row not mailed (see the manifest)"
 
 
 def test_hostile_but_valid_rows_print_literally(run, tmp_path, library):

@@ -131,9 +131,9 @@ def test_batch_dry_run_names_the_row_that_does_not_fit(run, tmp_path, limit):
     ]
     src = write_csv(tmp_path / "r.csv", rows, header)
     result = run("batch", "spine-brochure", str(src), "-o", str(tmp_path / "out"), "--dry-run")
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # B-1 is valid
     assert (
-        f"Error: {src}:3: options: the tri-fold holds at most {limit} options; 6 were chosen"
+        f"Error: {src}:3 (id B-2): options: the tri-fold holds at most {limit} options; 6 were chosen"
         in result.stderr
     )
     assert "1 valid, 1 with problems" in result.stderr

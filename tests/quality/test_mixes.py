@@ -169,9 +169,9 @@ def test_a_batch_row_with_an_option_the_letter_does_not_offer_is_a_row_error(run
     ]
     src = write_csv(tmp_path / "r.csv", rows, header)
     result = run("batch", "followup-letter", str(src), "-o", str(tmp_path / "out"), "--dry-run")
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # R-1 is valid
     assert (
-        f"Error: {src}:3: options: followup-letter does not offer option 'cervical-fusion'; "
+        f"Error: {src}:3 (id R-2): options: followup-letter does not offer option 'cervical-fusion'; "
         "it offers conservative-care, " in result.stderr
     )
     assert "1 valid, 1 with problems" in result.stderr

@@ -364,12 +364,12 @@ def test_batch_dry_run_refuses_an_untranslated_language(run, es_ws, tmp_path):
         "id,name,language",
     )
     result = run("batch", DOC, str(rows), "-o", str(tmp_path / "out"), "--dry-run", workspace=es_ws)
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # rows a1 and a2 are valid
     lines = [x for x in result.output.splitlines() if ": language: " in x]
     assert len(lines) == 2, result.output
-    assert "r.csv:4: language: 'fr' is not a language this document" in lines[0]
+    assert "r.csv:4 (id a3): language: 'fr' is not a language this document" in lines[0]
     assert "(it has: en, " in lines[0] and "fr" not in lines[0].split("it has:")[1]
-    assert "r.csv:5: language: 'de'" in lines[1]
+    assert "r.csv:5 (id a4): language: 'de'" in lines[1]
     assert "nothing rendered" in result.output
 
 

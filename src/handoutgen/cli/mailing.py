@@ -82,6 +82,64 @@ from handoutgen.core.errors import HandoutgenError
     help="Read another column name as a field, e.g. 'MRN=id'.",
 )
 @click.option(
+    "--value",
+    "values",
+    metavar="FIELD:VALUE=NEW",
+    multiple=True,
+    help="Read a value as another, e.g. 'language:Spanish=es' (language names and codes "
+    "like Spanish, español or SPA are understood without one).",
+)
+@click.option(
+    "--sheet",
+    metavar="NAME",
+    help="The workbook sheet to read; default: the active one (the one Excel opens on).",
+)
+@click.option(
+    "--header-row",
+    type=click.IntRange(1),
+    metavar="N",
+    help="The header's row; default: found below any report title rows.",
+)
+@click.option(
+    "--include-hidden",
+    is_flag=True,
+    help="Also read rows and columns hidden in the workbook (by an Excel filter, say).",
+)
+@click.option(
+    "--names",
+    type=click.Choice(["as-given", "title"]),
+    help="'title' prints ALL-CAPS names as 'Maria Lopez' (and 'LAST, FIRST MD' "
+    "providers as 'First Last, MD').",
+)
+@click.option(
+    "--default-options",
+    metavar="ID;ID",
+    help="Options of rows that name none.",
+)
+@click.option(
+    "--profile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the file as an import profile (YAML) says; flags given as well win.",
+)
+@click.option(
+    "--save-profile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --dry-run: save how the file was read (the flags above) as a profile.",
+)
+@click.option(
+    "--address-style",
+    type=click.Choice(["usps", "as-given"]),
+    default="usps",
+    show_default=True,
+    help="usps: print addresses in USPS Publication 28 form (12 OAK ST APT 4).",
+)
+@click.option(
+    "--errors",
+    "errors_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the rows that are not mailed, with a 'problem' column (.csv or .xlsx).",
+)
+@click.option(
     "--letter-date",
     type=_DATE,
     metavar="YYYY-MM-DD",
@@ -122,6 +180,16 @@ def batch(
     max_input_size: str,
     scheduler: str | None,
     maps: tuple[str, ...],
+    values: tuple[str, ...],
+    sheet: str | None,
+    header_row: int | None,
+    include_hidden: bool,
+    names: str | None,
+    default_options: str | None,
+    profile: Path | None,
+    save_profile: Path | None,
+    address_style: str,
+    errors_file: Path | None,
     letter_date: dt.datetime | None,
     clinic: str | None,
     allow_draft: bool,
@@ -133,11 +201,19 @@ def batch(
     Pages that are the same for many recipients (an edition: same options,
     language and page size) are laid out once and cached; each recipient's
     letter, name and page numbers are stamped on them. Rows that cannot share
-    an edition are rendered in full, and the summary says which and why."""
-    from handoutgen.content.workspace import Workspace
-    from handoutgen.mailing.batch import BatchSettings, run_batch
-    from handoutgen.mailing.recipients import parse_map
+    an edition are rendered in full, and the summary says which and why.
 
+    Exit status: 0 every row was mailed (or, with --dry-run, is valid); 3 some
+    rows were not (letters were written for the rest; a dry run found valid
+    rows too); 1 nothing could be done; 130 interrupted."""
+    from handoutgen.content.workspace import Workspace
+    from handoutgen.mailing.batch import BatchInterrupted, BatchSettings, run_batch
+
+    if save_profile is not None and not dry_run:
+        raise click.UsageError("--save-profile is written by a --dry-run; add --dry-run")
+    import_profile = _import_profile(
+        profile, maps, values, sheet, header_row, include_hidden, names, default_options
+    )
     date = _day(letter_date) or _today()
     settings = BatchSettings(
         document=document,
@@ -152,26 +228,56 @@ def batch(
         encoding=encoding,
         max_input_size=_size(max_input_size, "--max-input-size"),
         scheduler=scheduler,
-        mapping=parse_map(maps),
         letter_date=date,
         clinic=clinic,
         allow_draft=allow_draft,
         editions=not full_render,
         chunk_size=chunk_size,
+        profile=import_profile,
+        address_style="as-given" if address_style == "as-given" else "usps",
+        errors=errors_file,
     )
-    with _terminate_as_exit(), _progress(ctx.obj["quiet"] or dry_run) as progress:
-        report = run_batch(Workspace.at(ctx.obj["workspace"]), settings, progress)
+    try:
+        with _terminate_as_exit(), _progress(ctx.obj["quiet"] or dry_run) as progress:
+            report = run_batch(Workspace.at(ctx.obj["workspace"]), settings, progress)
+    except BatchInterrupted as stop:
+        click.echo(
+            f"Interrupted: {_n(stop.written, 'letter')} written and kept (the manifest "
+            f"vouches for them); {stop.remaining} not rendered. Run the same command again "
+            "with --resume to finish.",
+            err=True,
+        )
+        ctx.exit(130)
     for problem in report.problems:
         click.echo(f"Error: {problem}", err=True)
-    for warning in report.warnings:
-        log.warning("%s", warning)
+    for line in _rolled_up(report.warnings):
+        log.warning("%s", line)
+    quiet = ctx.obj["quiet"]
+    if report.recipients is not None and not quiet:
+        _show_reading(report.recipients, dry_run)
+    if report.errors_written and not quiet:
+        click.echo(
+            f"Rows not mailed: {report.errors_written}, written to {errors_file} "
+            "(their columns and a 'problem' column).",
+            err=True,
+        )
     if dry_run:
-        if not ctx.obj["quiet"] and report.plan is not None:
+        if not quiet and report.plan is not None:
             _show_plan(report.plan, settings)
         n = len(report.problems)
+        if n == 0 and save_profile is not None:
+            import_profile.save(save_profile)
+            if not quiet:
+                click.echo(f"Profile saved: {save_profile} (use it with --profile).", err=True)
         if n:
-            raise HandoutgenError(f"{n} problem{'s' if n != 1 else ''} found; nothing rendered")
-        if not ctx.obj["quiet"]:
+            what = f"{n} problem{'s' if n != 1 else ''} found; nothing rendered"
+            if report.plan is not None and report.plan.valid and report.plan.bad_rows:
+                valid = report.plan.valid
+                raise PartialBatch(
+                    f"{what}; {_n(valid, 'row')} {'is' if valid == 1 else 'are'} valid"
+                )
+            raise HandoutgenError(what)
+        if not quiet:
             click.echo("OK: every row is valid; nothing rendered (--dry-run).", err=True)
         return
     if not ctx.obj["quiet"]:
@@ -201,9 +307,114 @@ def batch(
                 click.echo(f"  row {r.row} (id {r.id}): {r.full_render}", err=True)
             if len(fallbacks) > 10:
                 click.echo(f"  ... and {len(fallbacks) - 10} more (see the manifest)", err=True)
+        if merged is not None:
+            sheets = (report.merged_pages + 1) // 2
+            click.echo(
+                f"Print file: {merged}, {report.merged_pages} pages on {_n(sheets, 'sheet')} "
+                "(printed duplex).",
+                err=True,
+            )
     if report.failed:
-        raise HandoutgenError(
-            f"{report.failed} row{'s' if report.failed != 1 else ''} failed (see the manifest)"
+        written = report.rendered + report.resumed
+        what = (
+            f"{report.failed} row{'s' if report.failed != 1 else ''} not mailed (see the manifest"
+        )
+        what += f" and {errors_file})" if report.errors_written else ")"
+        if written:
+            raise PartialBatch(f"{what}; {_n(written, 'letter')} written")
+        raise HandoutgenError(what)
+
+
+class PartialBatch(HandoutgenError):
+    """Some rows were not mailed, but letters were written for the others."""
+
+    exit_code = 3
+
+
+def _import_profile(  # noqa: ANN202
+    profile: Path | None,
+    maps: tuple[str, ...],
+    values: tuple[str, ...],
+    sheet: str | None,
+    header_row: int | None,
+    include_hidden: bool,
+    names: str | None,
+    default_options: str | None,
+):
+    """The profile file, with the flags given on top of it."""
+    from handoutgen.mailing.importprofile import ImportProfile, load_profile, parse_values
+    from handoutgen.mailing.recipients import parse_map
+
+    out = load_profile(profile) if profile is not None else ImportProfile()
+    parse_map(maps)  # checks every pair
+    for pair in maps:
+        column, _, target = pair.partition("=")
+        out.columns[column.strip()] = target.strip()
+    for name, table in parse_values(values).items():
+        out.values.setdefault(name, {}).update(table)
+    if sheet is not None:
+        out.sheet = sheet
+    if header_row is not None:
+        out.header_row = header_row
+    if include_hidden:
+        out.include_hidden = True
+    if names is not None:
+        out.names = names
+    if default_options is not None:
+        out.options = default_options
+    return out
+
+
+def _rolled_up(warnings: list) -> list[str]:
+    """Warnings, with many alike as one line: "81 ZIPs restored: rows 3, 4, 7, ..."."""
+    groups: dict[str, list] = {}
+    for w in warnings:
+        groups.setdefault(w.rollup or f"{w.field}: {w.message}", []).append(w)
+    out = []
+    for key, items in groups.items():
+        if len(items) < 4:
+            out += [str(w) for w in items]
+            continue
+        rows = ", ".join(str(w.row) for w in items[:10])
+        more = f" and {len(items) - 10} more" if len(items) > 10 else ""
+        first = items[0]
+        detail = f" ({first.field}: {first.message})" if first.rollup else ""
+        out.append(f"{first.source}: {len(items)} {key}: rows {rows}{more}{detail}")
+    return out
+
+
+def _show_reading(recipients, dry_run: bool) -> None:  # noqa: ANN001
+    """How the file was read: the sheet, the header row, what was left out and
+    which values were read as others."""
+    from handoutgen.mailing.sheets import clip
+
+    say = functools.partial(click.echo, err=True)
+    sheet = recipients.sheet
+    if sheet is None:
+        return
+    if dry_run and sheet.sheet is not None:
+        others = ", ".join(f"'{n}'" for n in sheet.others)
+        say(f"Sheet read: '{sheet.sheet}'" + (f" (not read: {others})." if others else "."))
+    if dry_run and sheet.header_row > 1:
+        say(f"Header: row {sheet.header_row} (the rows above it were skipped).")
+    if sheet.hidden_rows:
+        rows = ", ".join(map(str, sheet.hidden_rows[:10]))
+        more = f" and {len(sheet.hidden_rows) - 10} more" if len(sheet.hidden_rows) > 10 else ""
+        say(
+            f"Hidden rows left out: {len(sheet.hidden_rows)} "
+            f"(row{'s' if len(sheet.hidden_rows) > 1 else ''} {rows}{more}); "
+            "--include-hidden reads them."
+        )
+    if dry_run and recipients.empty_headers:
+        say(f"Columns without a header: {recipients.empty_headers} (ignored).")
+    if dry_run and recipients.mapped_values:
+        say(
+            "Values read as: "
+            + ", ".join(
+                f"{name} '{clip(raw)}' -> {new} ({_n(count, 'row')})"
+                for (name, raw), (new, count) in recipients.mapped_values.items()
+            )
+            + "."
         )
 
 

@@ -16,6 +16,7 @@ from handoutgen.content.library import Library
 from handoutgen.editions.assemble import LetterTree, assemble_letter
 from handoutgen.editions.model import Edition, Fallback, Mode, Outcome, Split, inject_css
 from handoutgen.engine.weasy import (
+    drop_fixed,
     first_marks,
     layout,
     marked_boxes,
@@ -25,6 +26,7 @@ from handoutgen.engine.weasy import (
 from handoutgen.render.marks import (
     HEAD_SLOTS,
     OVERLAY_PAGE_ATTR,
+    PAGE_MARKS,
     PERSONAL_CSS,
     RECIPIENT_ATTR,
     SLOT_ATTR,
@@ -273,6 +275,7 @@ def _assemble_all(
             # each written once: the name on every page is one form.
             used = list(dict.fromkeys(i for ids in overlay_pages for i in ids))
             local = {i: n for n, i in enumerate(used)}
+            drop_fixed(document, used, PAGE_MARKS)
             overlays = write_pages(document, used, tags=False)
             letters = write_pages(document, letter_pages, tags=True) if letter_pages else None
             with contextlib.ExitStack() as stack:

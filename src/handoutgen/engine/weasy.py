@@ -304,6 +304,36 @@ def write_pages(document: weasyprint.Document, pages: Sequence[int], *, tags: bo
         return document.copy([document.pages[i] for i in pages]).write_pdf(pdf_tags=tags)
 
 
+def drop_fixed(document: weasyprint.Document, pages: Sequence[int], classes: Sequence[str]) -> None:
+    """Remove, from these laid-out pages, the fixed-position elements of these
+    classes (marks repeated on every page, like "Translation not yet
+    reviewed"). An overlay stamped on an edition page that already draws them
+    must not draw them a second time."""
+    from weasyprint.layout.absolute import AbsolutePlaceholder
+
+    wanted = set(classes)
+
+    def prune(box: Any) -> None:
+        children = getattr(box, "children", None)
+        if not children:
+            return
+        keep = []
+        for child in children:
+            inner = child._box if isinstance(child, AbsolutePlaceholder) else child
+            element = getattr(inner, "element", None)
+            names = set((element.get("class") or "").split()) if element is not None else set()
+            style = getattr(inner, "style", None)
+            if names & wanted and style is not None and style["position"] == "fixed":
+                continue
+            prune(inner)
+            keep.append(child)
+        if len(keep) != len(children):
+            box.children = type(children)(keep) if isinstance(children, tuple) else keep
+
+    for index in pages:
+        prune(_page_box(document.pages[index]))
+
+
 # -- internals (each covered by tests/test_weasy_adapter.py) --------------------------------
 
 Geometry = tuple[float, float, float, float]  # x, y, width, height of a border box, in CSS px

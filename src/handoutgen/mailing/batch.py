@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import time
+from pathlib import Path
 
 from handoutgen.content.library import Library, load_library
 from handoutgen.content.workspace import Workspace
@@ -39,6 +40,7 @@ from handoutgen.mailing.recipients import (
 )
 from handoutgen.mailing.settings import (
     MANIFEST_FIELDS,
+    BatchInterrupted,
     BatchPlan,
     BatchReport,
     BatchSettings,
@@ -51,6 +53,7 @@ from handoutgen.store.lock import FolderLock
 log = logging.getLogger("handoutgen")
 
 __all__ = [
+    "BatchInterrupted",
     "BatchPlan",
     "BatchReport",
     "BatchSettings",
@@ -77,6 +80,20 @@ def check_paths(settings: BatchSettings, ids: list[str]) -> None:
             f"{settings.recipients}: the batch would overwrite its own recipient file; "
             "move it out of the output folder, or pick another -o"
         )
+    if settings.errors is not None:
+        from handoutgen.mailing.errorfile import check_errors_path
+
+        check_errors_path(settings.errors)
+        errors = settings.errors.resolve()
+        if (
+            errors == source
+            or errors in written
+            or (settings.merged is not None and errors == settings.merged.resolve())
+        ):
+            raise DataError(
+                f"--errors {settings.errors}: would overwrite the recipient file or an output; "
+                "pick another name"
+            )
     if settings.merged is None:
         return
     merged = settings.merged.resolve()
@@ -200,23 +217,36 @@ def run_batch(
         settings.mapping,
         encoding=settings.encoding,
         max_bytes=settings.max_input_size,
+        profile=settings.profile,
+        address_style=settings.address_style,
     )
     good = list(recipients.good)
     problems = recipients.problems
     # A row whose options are more than a tri-fold or booklet holds is an invalid
     # row, in a dry run too (see fit.py).
-    from handoutgen.mailing.recipients import RowProblem
     from handoutgen.quality.fit import unfit_rows
 
     unfit = unfit_rows(library, doc, good)
     if unfit:
-        problems += [RowProblem(recipients.source, row, "options", m) for row, m in unfit.items()]
+        problems += [
+            RowProblem(recipients.source, row, "options", m, recipients.records.get(row, ""))
+            for row, m in unfit.items()
+        ]
+        for r in good:
+            if r.row in unfit:
+                recipients.raw[r.row] = dict(r.fields)  # as checked: the original is gone
         good = [r for r in good if r.row not in unfit]
     if settings.sort == "zip":
         good.sort(key=lambda r: (r.fields.get("zip") or "", r.row))
     check_paths(settings, [r.id for r in good])
     fps = {r.id: fingerprint(r, settings, library.content_hash) for r in good}
-    report = BatchReport(results=[], problems=problems, warnings=recipients.warnings)
+    report = BatchReport(
+        results=[], problems=problems, warnings=recipients.warnings, recipients=recipients
+    )
+    if settings.errors is not None:
+        from handoutgen.mailing.errorfile import write_errors
+
+        report.errors_written = write_errors(settings.errors, recipients, problems)
     if settings.dry_run:
         existing = survey(settings.out_dir, fps, verify=True) if settings.resume else None
         if existing is None and settings.out_dir.is_dir():
@@ -230,12 +260,21 @@ def run_batch(
 
     out_dir = settings.out_dir
     make_private_dir(out_dir)
-    with FolderLock(out_dir / LOCK, what="batch") as lock:
-        if lock.stale_pid:
-            log.warning(
-                "took over the lock of an earlier batch (pid %s) that ended without releasing it",
-                lock.stale_pid,
+    with contextlib.ExitStack() as stack:
+        if settings.merged is not None:
+            # The print file is this batch's for the whole run: another batch
+            # (another -o) naming the same --merged file would replace it.
+            make_private_dir(settings.merged.parent)
+            held = stack.enter_context(
+                FolderLock(
+                    merged_lock(settings.merged),
+                    what="batch",
+                    target=f"the print file {settings.merged}",
+                    note=f"output folder {out_dir.resolve()}",
+                )
             )
+            _stale(held)
+        _stale(stack.enter_context(FolderLock(out_dir / LOCK, what="batch")))
         try:
             _run_locked(library, settings, good, fps, report, progress)
         finally:
@@ -270,6 +309,19 @@ def _audit(
             f"invalid={len({p.row for p in report.problems})} option_sets={len(sets)}"
         ),
     )
+
+
+def merged_lock(merged: Path) -> Path:
+    """The lock file of a print file: next to it, hidden."""
+    return merged.parent / f".{merged.name}.lock"
+
+
+def _stale(lock: FolderLock) -> None:
+    if lock.stale_pid:
+        log.warning(
+            "took over the lock of an earlier batch (pid %s) that ended without releasing it",
+            lock.stale_pid,
+        )
 
 
 def _run_locked(
@@ -327,16 +379,19 @@ def _run_locked(
     report.changed = len(set(existing.changed) & set(fps)) if settings.resume else 0
 
     order = [r.id for r in good]
-    # Invalid rows are named by row number: their id may be missing or unsafe.
-    invalid_results = [
-        RowResult(
-            id=f"row-{row}",
-            row=row,
-            status="invalid",
-            error="; ".join(f"{p.field}: {p.message}" for p in problems if p.row == row),
-        )
-        for row in sorted(invalid)
-    ]
+    # Invalid rows are named by the record's id where it is a safe one and no
+    # mailed row has it (a duplicate); by row number otherwise.
+    records = report.recipients.records if report.recipients else {}
+    mailed = {i.casefold() for i in order}
+    invalid_results = []
+    for row in sorted(invalid):
+        label = records.get(row, "")
+        rid = label.rpartition(" ")[2] if label else ""
+        if not rid or rid.casefold() in mailed:
+            rid = f"row-{row}"
+        mailed.add(rid.casefold())
+        error = "; ".join(f"{p.field}: {p.message}" for p in problems if p.row == row)
+        invalid_results.append(RowResult(rid, row, "invalid", error=f"row {row}: {error}"))
     manifest = out_dir / MANIFEST
 
     def final_manifest() -> None:
@@ -412,6 +467,9 @@ def _run_locked(
                 done += 1
                 if progress:
                     progress(done, total, failed)
+    except KeyboardInterrupt:
+        # Every finished PDF is written and vouched for: say so, and how to go on.
+        raise BatchInterrupted(report.rendered + report.resumed, total - done) from None
     finally:
         journal.close()
         # Whatever happened (even Ctrl-C), the manifest says what is on disk.
@@ -421,4 +479,4 @@ def _run_locked(
     if settings.merged:
         assert print_file is not None
         ok = [out_dir / f"{r.id}.pdf" for r in report.results if r.status == "ok"]
-        print_file.write(ok, settings.merged)
+        report.merged_pages = print_file.write(ok, settings.merged)

@@ -1,10 +1,10 @@
-"""Recipient lists for mailings: CSV (as Excel exports it), XLSX, JSON and YAML.
+"""Recipient lists for mailings: columns read as fields, and every row checked.
 
-Every row is read and checked before anything is rendered, and every problem is
-reported as ``RECIPIENTS:ROW: field: message``. Messages name the row and the
-field; a raw cell value is echoed only where the user needs it to find a typo
-(an option id), and never beyond 40 characters, so patient data does not reach
-a log or a report.
+Every row is read (sheets.py) and checked before anything is rendered, and
+every problem is reported as ``RECIPIENTS:ROW (MRN 100234): field: message``:
+the spreadsheet row and the record's own id. A raw cell value is echoed only
+where the user needs it to find a typo (an option id, a language), and never
+beyond 40 characters, so patient data does not reach a log or a report.
 
 Column headers are matched the way people write them: case, spaces and
 punctuation do not matter, and common synonyms (``First Name``, ``Surname``,
@@ -14,37 +14,31 @@ that maps to nothing is reported, with a "did you mean" where one fits.
 
 from __future__ import annotations
 
-import codecs
-import csv
 import datetime as dt
 import difflib
-import json
 import re
-import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from handoutgen.content.library import Library, did_you_mean, not_offered
 from handoutgen.content.models import LANG_RE, Document
-from handoutgen.core.errors import DataError, HandoutgenError
-
-FIELDS = (
-    "id",
-    "name",
-    "first_name",
-    "last_name",
-    "address1",
-    "address2",
-    "city",
-    "state",
-    "zip",
-    "language",
-    "options",
-    "clinician",
-    "visit_date",
-    "note",
+from handoutgen.core.errors import DataError
+from handoutgen.mailing.addresses import fix_zip, state_code, usps
+from handoutgen.mailing.importprofile import (
+    FIELDS,
+    ImportProfile,
+    clinician_name,
+    language_code,
+    title_name,
+)
+from handoutgen.mailing.sheets import (
+    DEFAULT_MAX_INPUT,
+    EXTRA,
+    FORMULAS,
+    Sheet,
+    clip,
+    read_sheet,
 )
 
 # Header synonyms, by their folded form (lower case, letters and digits only).
@@ -98,7 +92,20 @@ SYNONYMS: dict[str, str] = {
     ),
     **dict.fromkeys(["language", "lang", "preferredlanguage", "languagecode"], "language"),
     **dict.fromkeys(["options", "option", "treatmentoptions", "treatments"], "options"),
-    **dict.fromkeys(["clinician", "provider", "doctor", "physician", "providername"], "clinician"),
+    **dict.fromkeys(
+        [
+            "clinician",
+            "provider",
+            "doctor",
+            "physician",
+            "providername",
+            "renderingprovider",
+            "attendingprovider",
+            "attending",
+            "surgeon",
+        ],
+        "clinician",
+    ),
     **dict.fromkeys(
         ["visitdate", "dateofvisit", "visit", "lastvisit", "lastvisitdate", "appointmentdate"],
         "visit_date",
@@ -109,24 +116,6 @@ SYNONYMS: dict[str, str] = {
 # What a letter cannot go out without: a name and a full US mailing address.
 LETTER_REQUIRED = ("address1", "city", "state", "zip")
 
-US_STATES = {
-    "alabama": "AL", "alaska": "AK", "arizona": "AZ", "arkansas": "AR", "california": "CA",
-    "colorado": "CO", "connecticut": "CT", "delaware": "DE", "district of columbia": "DC",
-    "florida": "FL", "georgia": "GA", "hawaii": "HI", "idaho": "ID", "illinois": "IL",
-    "indiana": "IN", "iowa": "IA", "kansas": "KS", "kentucky": "KY", "louisiana": "LA",
-    "maine": "ME", "maryland": "MD", "massachusetts": "MA", "michigan": "MI",
-    "minnesota": "MN", "mississippi": "MS", "missouri": "MO", "montana": "MT",
-    "nebraska": "NE", "nevada": "NV", "new hampshire": "NH", "new jersey": "NJ",
-    "new mexico": "NM", "new york": "NY", "north carolina": "NC", "north dakota": "ND",
-    "ohio": "OH", "oklahoma": "OK", "oregon": "OR", "pennsylvania": "PA",
-    "rhode island": "RI", "south carolina": "SC", "south dakota": "SD", "tennessee": "TN",
-    "texas": "TX", "utah": "UT", "vermont": "VT", "virginia": "VA", "washington": "WA",
-    "west virginia": "WV", "wisconsin": "WI", "wyoming": "WY", "puerto rico": "PR",
-    "guam": "GU", "us virgin islands": "VI", "american samoa": "AS",
-    "northern mariana islands": "MP",
-}  # fmt: skip
-STATE_CODES = set(US_STATES.values()) | {"AA", "AE", "AP", "FM", "MH", "PW"}
-
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _WINDOWS_RESERVED = {
     "con",
@@ -136,9 +125,6 @@ _WINDOWS_RESERVED = {
     *(f"com{i}" for i in range(10)),
     *(f"lpt{i}" for i in range(10)),
 }
-ZIP_RE = re.compile(r"^\d{5}(-\d{4})?$")
-DEFAULT_MAX_INPUT = 200 * 1024 * 1024  # bytes; --max-input-size
-ECHO = 40  # at most this many characters of a raw value in a message
 
 
 @dataclass
@@ -183,9 +169,12 @@ class RowProblem:
     row: int
     field: str
     message: str
+    record: str = ""  # the record's own id, as "MRN 100234"; "" if it has none
+    rollup: str = ""  # many alike are shown as one line: "ZIPs restored"
 
     def __str__(self) -> str:
-        return f"{self.source}:{self.row}: {self.field}: {self.message}"
+        who = f" ({self.record})" if self.record else ""
+        return f"{self.source}:{self.row}{who}: {self.field}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -207,6 +196,13 @@ class RecipientList:
     problems: list[RowProblem]
     columns: list[Column]
     warnings: list[RowProblem] = field(default_factory=list)
+    sheet: Sheet | None = None  # how the file was read (sheet, header row, hidden rows)
+    # (field, value in the file) -> [value used, rows]: the dry run shows them
+    mapped_values: dict[tuple[str, str], list] = field(default_factory=dict)
+    headers: list[str] = field(default_factory=list)
+    raw: dict[int, dict[str, Any]] = field(default_factory=dict)  # bad rows, as read
+    records: dict[int, str] = field(default_factory=dict)  # row -> "MRN 100234"
+    empty_headers: int = 0  # columns without a header that hold values
 
     @property
     def ignored(self) -> list[Column]:
@@ -220,11 +216,6 @@ class RecipientList:
 def fold(header: str) -> str:
     """``"First Name"``, ``"first_name"``, ``"FIRST-NAME"`` -> ``"firstname"``."""
     return re.sub(r"[^0-9a-z]", "", header.casefold())
-
-
-def clip(value: object) -> str:
-    text = str(value)
-    return text if len(text) <= ECHO else text[: ECHO - 1] + "…"
 
 
 def parse_map(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
@@ -254,9 +245,7 @@ def map_columns(headers: list[str], mapping: dict[str, str]) -> tuple[list[Colum
         if not header.strip():
             continue
         if target is None:
-            close = difflib.get_close_matches(key, list(SYNONYMS), n=1, cutoff=0.75)
-            hint = f"did you mean '{SYNONYMS[close[0]]}'?" if close else ""
-            columns.append(Column(header, None, hint))
+            columns.append(Column(header, None, _hint(header, key, taken)))
             continue
         if target in taken:
             problems.append(
@@ -268,188 +257,6 @@ def map_columns(headers: list[str], mapping: dict[str, str]) -> tuple[list[Colum
         taken[target] = header
         columns.append(Column(header, target))
     return columns, problems
-
-
-# -- reading -------------------------------------------------------------------
-
-
-def human_size(n: int) -> str:
-    if n >= 1e9:
-        return f"{n / 1e9:.1f} GB"
-    return f"{n / 1e6:.0f} MB" if n >= 1e6 else f"{n / 1e3:.0f} KB"
-
-
-def check_size(path: Path, max_bytes: int) -> None:
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    if not path.is_file():
-        raise DataError(f"{path}: not a file")
-    if size > max_bytes:
-        raise DataError(
-            f"{path}: {human_size(size)} is over the {human_size(max_bytes)} limit for a "
-            "recipient file; split it, or raise the limit with --max-input-size"
-        )
-
-
-def iter_rows(
-    path: Path, encoding: str = "utf-8-sig", max_bytes: int = DEFAULT_MAX_INPUT
-) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
-    """(headers, rows as (row number, {header: value})). Row numbers are what a
-    user sees: the spreadsheet row (header = 1) for CSV and XLSX, the item
-    number for lists."""
-    check_size(path, max_bytes)
-    suffix = path.suffix.lower()
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise DataError(f"--encoding: unknown encoding '{clip(encoding)}'") from None
-    try:
-        if suffix in (".csv", ".txt", ".tsv"):
-            return _read_csv(path, encoding)
-        if suffix == ".xlsx":
-            return _read_xlsx(path, max_bytes)
-        if suffix == ".json":
-            return _read_list(path, json.loads(path.read_text(encoding="utf-8-sig")))
-        if suffix in (".yaml", ".yml"):
-            from handoutgen.content.yamlfile import load_bounded  # depth- and alias-bounded
-
-            return _read_list(path, load_bounded(path.read_text(encoding="utf-8-sig"), str(path)))
-    except HandoutgenError:
-        raise
-    except UnicodeDecodeError:
-        raise _not_text(path, encoding) from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path}: cannot read: {clip(exc)}") from None
-    except Exception as exc:  # yaml.YAMLError, openpyxl's errors: no row values in them
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise DataError(f"{path}{where}: cannot read: {type(exc).__name__}") from None
-    raise DataError(f"{path}: unknown format '{clip(suffix)}'; use .csv, .xlsx, .json or .yaml")
-
-
-def _read_csv(path: Path, encoding: str) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
-    fh = open(path, encoding=encoding, newline="")  # noqa: SIM115 - closed by the iterator
-    try:
-        first = fh.readline()
-        fh.seek(0)
-        # Excel writes ';' in locales with a decimal comma, and tabs for .tsv/.txt.
-        delimiter = max((",", ";", "\t"), key=first.count) if first else ","
-        reader = csv.reader(fh, delimiter=delimiter)
-        header = [h.strip() for h in next(reader, [])]
-    except BaseException:
-        fh.close()
-        raise
-
-    def numbered() -> Iterator[tuple[int, dict[str, Any]]]:
-        # Rows count as a spreadsheet shows them: one per record (a quoted note
-        # with line breaks is one row), blank ones included.
-        number = 1
-        with fh:
-            try:
-                for values in reader:
-                    number += 1
-                    if any(v.strip() for v in values):
-                        yield number, _zip_row(header, values)
-            except csv.Error as exc:
-                raise DataError(f"{path}:{number + 1}: not valid CSV: {clip(exc)}") from None
-            except UnicodeDecodeError:
-                raise _not_text(path, encoding) from None
-
-    return header, numbered()
-
-
-def _not_text(path: Path, encoding: str) -> DataError:
-    """The error for a file that is not in ``encoding``, at the first line that is not."""
-    decoder = codecs.getincrementaldecoder(encoding)()
-    line = 0
-    with open(path, "rb") as fh:
-        for line, raw in enumerate(fh, start=1):  # noqa: B007 - the line is reported
-            try:
-                decoder.decode(raw)
-            except UnicodeDecodeError:
-                break
-    return DataError(
-        f"{path}:{line}: not {encoding} text; export it as 'CSV UTF-8', or name its "
-        "encoding with --encoding (older Excel writes cp1252)"
-    )
-
-
-def _zip_row(header: list[str], values: list[Any]) -> dict[str, Any]:
-    row = dict(zip(header, values, strict=False))
-    if len(values) > len(header):
-        row["\0extra"] = values[len(header) :]
-    return row
-
-
-def _read_xlsx(
-    path: Path, max_bytes: int
-) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
-    # An XLSX is a zip of XML: refuse one that would decompress beyond the cap
-    # before any XML is parsed (the zip reader never yields more than a member's
-    # declared size, so the declared sizes bound the work).
-    with zipfile.ZipFile(path) as zf:
-        unpacked = sum(info.file_size for info in zf.infolist())
-    if unpacked > max_bytes:
-        raise DataError(
-            f"{path}: unpacks to {human_size(unpacked)}, over the {human_size(max_bytes)} "
-            "limit; split it, or raise the limit with --max-input-size"
-        )
-    import openpyxl
-
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        sheet = wb.worksheets[0]
-    except Exception as exc:  # noqa: BLE001 - openpyxl wraps everything in its own words
-        raise _xlsx_error(path, exc) from None
-    # Exporters store a sheet size (<dimension ref="A1:D2"/>) that can be stale;
-    # read-only mode trusts it and would drop every row past it. Forget it.
-    sheet.reset_dimensions()
-    rows = sheet.iter_rows(values_only=True)
-    header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
-
-    def numbered() -> Iterator[tuple[int, dict[str, Any]]]:
-        try:
-            for number, values in enumerate(rows, start=2):
-                if any(v not in (None, "") for v in values):
-                    yield number, _zip_row(header, list(values))
-        finally:
-            wb.close()
-
-    return header, numbered()
-
-
-def _xlsx_error(path: Path, exc: BaseException) -> DataError:
-    from defusedxml import DefusedXmlException
-
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, DefusedXmlException):
-            return DataError(
-                f"{path}: refused: its XML declares entities, which spreadsheets never need "
-                "(the shape of an entity-expansion attack); save it again from Excel"
-            )
-        seen = seen.__cause__ or seen.__context__
-    return DataError(
-        f"{path}: not a readable XLSX workbook ({type(exc).__name__}); open it in Excel and "
-        "save it again"
-    )
-
-
-def _read_list(path: Path, data: Any) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
-    if isinstance(data, dict) and isinstance(data.get("recipients"), list):
-        data = data["recipients"]
-    if not isinstance(data, list):
-        raise DataError(f"{path}: expected a list of recipients (or 'recipients:' holding one)")
-    headers: dict[str, None] = {}
-    for i, item in enumerate(data, start=1):
-        if not isinstance(item, dict):
-            raise DataError(f"{path}:{i}: expected a mapping of fields")
-        headers.update(dict.fromkeys(str(k) for k in item))
-    return list(headers), iter(list(enumerate(data, start=1)))
 
 
 def _text(value: Any) -> str | None:
@@ -467,6 +274,19 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+def _hint(header: str, key: str, taken: dict[str, str]) -> str:
+    """ "Rendering Provider" -> "did you mean 'clinician'? ...": a near spelling,
+    or a known name inside it ("provider")."""
+    close = difflib.get_close_matches(key, list(SYNONYMS), n=1, cutoff=0.75)
+    inside = [k for k in SYNONYMS if len(k) >= 5 and k in key]
+    found = SYNONYMS[close[0]] if close else (SYNONYMS[max(inside, key=len)] if inside else "")
+    if not found:
+        return ""
+    if found in taken:
+        return f"did you mean '{found}'? it is read from '{clip(taken[found])}'"
+    return f"did you mean '{found}'? read it with --map '{clip(header)}={found}'"
+
+
 # -- checking -------------------------------------------------------------------
 
 
@@ -478,20 +298,70 @@ def load_recipients(
     *,
     encoding: str = "utf-8-sig",
     max_bytes: int = DEFAULT_MAX_INPUT,
+    profile: ImportProfile | None = None,
+    address_style: str = "usps",
 ) -> RecipientList:
     """Read and check every row; return the good rows and every problem found."""
+    profile = profile or ImportProfile()
+    mapping = {
+        **{fold(k): v for k, v in profile.columns.items()},
+        **{fold(k): v for k, v in (mapping or {}).items()},
+    }
     source = str(path)
-    headers, rows = iter_rows(path, encoding, max_bytes)
-    columns, file_problems = map_columns(headers, mapping or {})
+    sheet = read_sheet(
+        path,
+        lambda text: fold(text) in SYNONYMS or fold(text) in mapping,
+        encoding=encoding,
+        max_bytes=max_bytes,
+        sheet=profile.sheet,
+        header_row=profile.header_row,
+        include_hidden=profile.include_hidden,
+    )
+    headers = sheet.headers
+    head = sheet.header_row or 1
+    hidden = set(sheet.hidden_columns)
+    columns, file_problems = map_columns([h for h in headers if h not in hidden], mapping)
+    columns += [Column(h, None, "hidden column; --include-hidden reads it") for h in hidden]
     result = RecipientList(
-        source, 0, [], [RowProblem(source, 1, "columns", m) for m in file_problems], columns
+        source,
+        0,
+        [],
+        [RowProblem(source, head, "columns", m) for m in file_problems],
+        columns,
+        sheet=sheet,
+        headers=headers,
     )
     by_header = {c.header: c.field for c in columns if c.field}
+    id_header = next((h for h, f in by_header.items() if f == "id"), "id")
     read_as = set(by_header.values())
+    where = (
+        ""
+        if sheet.found_header
+        else (
+            f"; the header was taken from row {head}: if it is lower down (below a report's "
+            "title rows), name it with --header-row N"
+        )
+    )
+    present = {fold(h): h for h in headers if h}
+    for column in profile.columns:
+        if fold(column) not in present:
+            result.problems.append(
+                RowProblem(
+                    source,
+                    head,
+                    "columns",
+                    f"no column '{clip(column)}' to read as {profile.columns[column]}"
+                    f"{did_you_mean(column, list(present.values()))} (the profile or --map "
+                    "names it)",
+                )
+            )
     if "id" not in read_as:
         result.problems.append(
             RowProblem(
-                source, 1, "id", "no 'id' column; add one, or map yours with --map COLUMN=id"
+                source,
+                head,
+                "id",
+                f"no 'id' column; add one, or map yours with --map COLUMN=id{where}",
             )
         )
     letter = document.kind == "letter"
@@ -503,25 +373,44 @@ def load_recipients(
             result.problems.append(
                 RowProblem(
                     source,
-                    1,
+                    head,
                     "columns",
                     f"a letter needs {', '.join(lacking)}; no column reads as "
-                    f"{'it' if len(lacking) == 1 else 'them'} (map yours with --map COLUMN=FIELD)",
+                    f"{'it' if len(lacking) == 1 else 'them'} (map yours with --map COLUMN=FIELD)"
+                    + ("" if "id" not in read_as else where),
                 )
             )
     if result.problems:
         return result
+    result.empty_headers = sum(1 for h in headers if not h)
     seen: dict[str, tuple[int, str]] = {}
     languages: dict[tuple, str | None] = {}
-    for number, raw in rows:
+    for number, raw in sheet.rows:
         result.rows += 1
         fields: dict[str, Any] = {}
-        extra = raw.pop("\0extra", None)
+        extra = raw.pop(EXTRA, None)
+        formulas = raw.pop(FORMULAS, {})
         for key, value in raw.items():
             name = by_header.get(str(key))
             if name:
                 fields[name] = _text(value)
-        problems, warnings = _check_row(source, number, fields, library, letter, seen)
+        rid = fields.get("id")
+        record = f"{clip(id_header)} {rid}" if rid and SAFE_ID.match(rid) else ""
+        result.records[number] = record
+        problems = [
+            RowProblem(
+                source,
+                number,
+                by_header[h],
+                f"cell {cell} is a formula with no saved value: open and save the workbook "
+                "in Excel, or type the value",
+            )
+            for h, cell in formulas.items()
+            if h in by_header
+        ]
+        _apply_profile(fields, profile, result.mapped_values, letter)
+        found, warnings = _check_row(source, number, fields, library, letter, seen, address_style)
+        problems += found
         if not problems and (
             refused := not_offered(library, document, fields.get("options") or ())
         ):
@@ -538,11 +427,51 @@ def load_recipients(
                     "headers; is a comma missing its quotes?",
                 )
             )
+        if record:
+            problems = [_named(p, record) for p in problems]
+            warnings = [_named(p, record) for p in warnings]
         result.problems += problems
         result.warnings += warnings
-        if not problems:
+        if problems:
+            result.raw[number] = {str(k): v for k, v in raw.items() if k in headers}
+        else:
             result.good.append(Recipient(number, fields["id"], fields))
     return result
+
+
+def _named(problem: RowProblem, record: str) -> RowProblem:
+    return RowProblem(
+        problem.source, problem.row, problem.field, problem.message, record, problem.rollup
+    )
+
+
+def _apply_profile(
+    fields: dict[str, Any],
+    profile: ImportProfile,
+    counts: dict[tuple[str, str], list],
+    letter: bool,
+) -> None:
+    """Value maps, language names, name casing and default options, counted
+    for the dry run."""
+    for name, table in profile.values.items():
+        value = fields.get(name)
+        if value is not None and value in table:
+            fields[name] = table[value] or None
+            counts.setdefault((name, value), [fields[name], 0])[1] += 1
+    lang = fields.get("language")
+    if lang and not (LANG_RE.match(lang) and lang == lang.lower()):
+        code = language_code(lang)
+        if code:
+            fields["language"] = code
+            counts.setdefault(("language", lang), [code, 0])[1] += 1
+    if profile.names == "title":
+        for name in ("name", "first_name", "last_name"):
+            if fields.get(name):
+                fields[name] = title_name(fields[name])
+    if fields.get("clinician"):
+        fields["clinician"] = clinician_name(fields["clinician"], profile.names)
+    if profile.options and not fields.get("options"):
+        fields["options"] = profile.options
 
 
 def _check_language(
@@ -585,6 +514,7 @@ def _check_row(
     library: Library,
     letter: bool,
     seen: dict[str, tuple[int, str]],
+    address_style: str = "usps",
 ) -> tuple[list[RowProblem], list[RowProblem]]:
     out: list[RowProblem] = []
     warn: list[RowProblem] = []
@@ -638,7 +568,11 @@ def _check_row(
         except ValueError:
             bad("visit_date", "not a date; use YYYY-MM-DD")
     if fields.get("language") and not LANG_RE.match(fields["language"]):
-        bad("language", "not a language code like 'en' or 'es'")
+        bad(
+            "language",
+            f"'{clip(fields['language'])}' is not a language name or code like 'es' or "
+            f"'Spanish'; map it with --value 'language:{clip(fields['language'])}=CODE'",
+        )
     for name, limit in (
         ("name", 300),
         ("first_name", 300),
@@ -652,47 +586,35 @@ def _check_row(
         if fields.get(name) and len(fields[name]) > limit:
             bad(name, f"longer than {limit} characters")
     if fields.get("state"):
-        state = fields["state"].strip().rstrip(".")
-        code = state.upper() if state.upper() in STATE_CODES else US_STATES.get(state.lower())
+        code = state_code(fields["state"])
         if code:
             fields["state"] = code
         elif letter:
             bad("state", "not a US state; use its two-letter code, like 'IL'")
     if fields.get("zip"):
-        fixed, message = _zip(fields["zip"])
+        fixed, message = fix_zip(fields["zip"])
         if fixed is None:
             if letter:
                 bad("zip", message)
         else:
             fields["zip"] = fixed
             if message:
-                warn.append(RowProblem(source, number, "zip", message))
+                warn.append(RowProblem(source, number, "zip", message, rollup="ZIPs restored"))
     if letter:
         if not (fields.get("first_name") or fields.get("last_name") or fields.get("name")):
             bad("name", "missing; a letter needs the recipient's name")
         for name in LETTER_REQUIRED:
             if not fields.get(name):
                 bad(name, "missing; a letter needs a full mailing address")
+        if not out and address_style == "usps":
+            problems, warnings = usps(fields)
+            for name, message in problems:
+                bad(name, message)
+            for name, message in warnings:
+                warn.append(
+                    RowProblem(source, number, name, message, rollup=_ROLLUPS.get(name, ""))
+                )
     return out, warn
 
 
-def _zip(value: str) -> tuple[str | None, str]:
-    """(the ZIP code, a warning) or (None, the problem)."""
-    text = value.strip()
-    digits = text.replace("-", "").replace(" ", "")
-    if ZIP_RE.match(text):
-        return text, ""
-    if digits.isdigit() and len(digits) == 9:
-        return f"{digits[:5]}-{digits[5:]}", ""
-    # A spreadsheet that stored the ZIP as a number lost its leading zeros.
-    if digits.isdigit() and len(digits) in (3, 4):
-        return digits.zfill(5), (
-            f"had {len(digits)} digits; restored the leading zero a spreadsheet drops when it "
-            "stores ZIP codes as numbers (format the column as text to keep them)"
-        )
-    if digits.isdigit() and len(digits) in (7, 8):
-        full = digits.zfill(9)
-        return f"{full[:5]}-{full[5:]}", (
-            "restored the leading zero of a ZIP+4 that a spreadsheet stored as a number"
-        )
-    return None, "not a US ZIP code; use 12345 or 12345-6789"
+_ROLLUPS = {"address1": "addresses to check"}

@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from handoutgen.mailing.importprofile import ImportProfile
 from handoutgen.mailing.recipients import (
-    DEFAULT_MAX_INPUT,
     Column,
+    RecipientList,
     RowProblem,
 )
+from handoutgen.mailing.sheets import DEFAULT_MAX_INPUT
 
 log = logging.getLogger("handoutgen")
 
@@ -43,6 +45,10 @@ class BatchSettings:
     editions: bool = True  # share laid-out editions (editions/); False renders each in full
     chunk_size: int | None = None  # None: 24 with editions, 4 without
     recycle_after: int | None = None  # documents per worker before it is replaced
+    profile: ImportProfile | None = None  # how the recipient file is read (--profile and flags)
+    address_style: Literal["usps", "as-given"] = "usps"
+    errors: Path | None = None  # --errors: the bad rows, with a "problem" column
+    dask_idle_limit: float = 120.0  # seconds a dask cluster may have no worker before giving up
 
     @property
     def recycle(self) -> int:
@@ -104,6 +110,9 @@ class BatchReport:
     from_editions: int = 0
     seconds: float = 0.0
     peak_rss_kb: int = 0
+    recipients: RecipientList | None = None
+    merged_pages: int = 0  # pages of the print file (padding pages included)
+    errors_written: int = 0  # rows written to --errors
 
     @property
     def failed(self) -> int:
@@ -124,6 +133,15 @@ Progress = Callable[[int, int, int], None]  # (done, total, failed)
 
 
 # -- worker side ---------------------------------------------------------------
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) during a run: what was finished is kept and vouched for."""
+
+    def __init__(self, written: int, remaining: int):
+        super().__init__(written, remaining)
+        self.written = written
+        self.remaining = remaining
 
 
 @dataclass

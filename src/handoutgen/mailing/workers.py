@@ -24,6 +24,7 @@ log = logging.getLogger("handoutgen")
 
 
 _WORKER: dict[str, Any] = {}
+DASK_POLL = 2.0  # seconds between looks at a dask cluster that finished nothing
 
 
 def clear_caches() -> None:
@@ -212,12 +213,20 @@ def execute(
             # workers now rather than let them finish chunks nobody will write.
             for proc in list((getattr(pool, "_processes", None) or {}).values()):
                 proc.terminate()
-        pool.shutdown(wait=finished_cleanly, cancel_futures=True)
+        # Waiting (the workers are stopped, so it is quick) lets the pool close
+        # its queues: leaving them to exit is what the resource tracker
+        # reports as "leaked semaphore objects".
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _watch_parent(parent: int) -> None:
     """Worker start-up: exit as soon as the batch process is gone, so a killed
-    parent (even ``kill -9``) never leaves workers rendering patient letters."""
+    parent (even ``kill -9``) never leaves workers rendering patient letters.
+    Ctrl-C reaches the whole process group: the parent alone handles it
+    (stops the workers, reports), instead of a traceback from every worker."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -239,7 +248,8 @@ def _chunk_result(fut, chunk) -> list[dict[str, Any]]:  # noqa: ANN001
 
 def _execute_dask(settings: BatchSettings, args: tuple, chunks: list) -> Iterator[dict[str, Any]]:
     try:
-        from dask.distributed import Client, as_completed
+        from dask import distributed
+        from dask.distributed import Client
     except ImportError:
         raise DataError(
             "--scheduler needs dask.distributed: pip install 'handoutgen[cluster]'"
@@ -255,7 +265,31 @@ def _execute_dask(settings: BatchSettings, args: tuple, chunks: list) -> Iterato
                 render_chunk, *args, chunk, settings.allow_draft, editions, pure=False
             )
             futures[fut] = chunk
-        for fut in as_completed(list(futures)):
-            yield from _chunk_result(fut, futures[fut])
+        pending = set(futures)
+        idle_since: float | None = None
+        while pending:
+            # A cluster whose last worker died never finishes its tasks: wait
+            # in short steps and give up once it has had no worker for a while.
+            try:
+                done, pending = distributed.wait(
+                    list(pending), timeout=DASK_POLL, return_when="FIRST_COMPLETED"
+                )
+            except (TimeoutError, distributed.TimeoutError):
+                done = set()
+            for fut in done:
+                yield from _chunk_result(fut, futures[fut])
+            if done or client.scheduler_info().get("workers"):
+                idle_since = None
+                continue
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since >= settings.dask_idle_limit:
+                rows = sum(len(futures[f]) for f in pending)
+                raise DataError(
+                    f"the dask cluster at {settings.scheduler} has had no workers for "
+                    f"{settings.dask_idle_limit:.0f} s; {rows} row{'s' if rows != 1 else ''} "
+                    f"{'was' if rows == 1 else 'were'} not rendered. Start "
+                    "workers (or check why they died), then run the same command again "
+                    "with --resume"
+                )
     finally:
         client.close()

@@ -25,6 +25,9 @@ HEAD_SLOTS = ("prepared-for",)
 PERSONAL_MARGIN_BOXES = {"top-left": "running name", "bottom-right": "page number"}
 # The PDF author (the clinic) in an edition, replaced per recipient on assembly.
 AUTHOR_PLACEHOLDER = "handoutgen-personal-author"
+# Marks a stylesheet repeats on every page with `position: fixed`: an edition
+# draws them on its pages, so the overlays stamped there leave them out.
+PAGE_MARKS = ("translation-mark", "approval-mark", "watermark")
 # Attributes on the elements of a personal layer.
 SLOT_ATTR = "data-vdp-slot"
 RECIPIENT_ATTR = "data-vdp-r"

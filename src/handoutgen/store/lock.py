@@ -40,9 +40,13 @@ def _symlink_error(path: Path) -> LockedError:
 class FolderLock:
     """``with FolderLock(folder / ".handoutgen.lock", what="batch"):`` ..."""
 
-    def __init__(self, path: Path, what: str = "run") -> None:
+    def __init__(
+        self, path: Path, what: str = "run", target: str | None = None, note: str = ""
+    ) -> None:
         self.path = path
         self.what = what
+        self.target = target or str(path.parent)  # what the lock guards, for the refusal
+        self.note = note  # written on the lock's second line; a refused run shows it
         self.stale_pid: str | None = None
         self._lock = filelock.FileLock(
             str(path),
@@ -64,10 +68,11 @@ class FolderLock:
                 holder = _holder(self.path)
                 if holder is None:  # released and removed meanwhile: try again
                     continue
+                note = _note(self.path)
                 raise LockedError(
-                    f"another {self.what} is writing to {self.path.parent} "
-                    f"(pid {holder or 'unknown'}); wait for it to finish, or stop it, "
-                    "then run this again"
+                    f"another {self.what} is writing to {self.target} "
+                    f"(pid {holder or 'unknown'}{', ' + note if note else ''}); wait for it "
+                    "to finish, or stop it, then run this again"
                 ) from None
             except OSError as exc:
                 if exc.errno == errno.ELOOP:  # planted between the check and the open
@@ -82,7 +87,9 @@ class FolderLock:
         if previous is not None:
             self.stale_pid = previous or "unknown"
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()} {int(time.time())}\n".encode(), 0)
+        line = f"{os.getpid()} {socket.gethostname()} {int(time.time())}\n"
+        note = " ".join(self.note.split())  # one line
+        os.pwrite(fd, (line + (note + "\n" if note else "")).encode(), 0)
 
     def __exit__(self, *exc: object) -> None:
         if not self._lock.is_locked:
@@ -117,3 +124,19 @@ def _holder(path: Path) -> str | None:
         return _read(fd) or ""
     finally:
         os.close(fd)
+
+
+def _note(path: Path) -> str:
+    """The second line of a lock file (what its holder is doing); '' if none."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return ""
+    try:
+        text = os.pread(fd, 4200, 0).decode("utf-8", "replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
+    lines = text.splitlines()
+    return lines[1].strip() if len(lines) > 1 else ""
