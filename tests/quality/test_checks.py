@@ -214,12 +214,12 @@ def test_required_parts(tmp_ws, opt):
 def test_images_need_alt_text(tmp_ws):
     (tmp_ws / "templates").mkdir(exist_ok=True)
     (tmp_ws / "templates" / "pic.html").write_text(
-        '{% extends "handout.html" %}{% block before_table %}<img src="spine.png">{% endblock %}'
+        '{% extends "handout.html" %}{% block before_table %}<img src="assets/spine.png">{% endblock %}'
     )
     doc = tmp_ws / "handouts" / "nonsurgical-options.yaml"
     _set(doc, "template: handout.html", "template: pic.html")
     errors = _messages(_findings(tmp_ws, "nonsurgical-options"), "error")
-    assert any("image spine.png in template pic.html has no alt text" in m for m in errors)
+    assert any("image assets/spine.png in template pic.html has no alt text" in m for m in errors)
 
 
 def test_render_refuses_content_with_errors_unless_draft(tmp_ws, opt, run):
@@ -328,11 +328,11 @@ def test_pdf_is_tagged_pdf_ua(tagged, tmp_path):
 def test_alt_text_reaches_the_tags(tmp_ws):
     from PIL import Image
 
-    Image.new("RGB", (40, 20), (11, 74, 94)).save(tmp_ws / "spine.png")
+    Image.new("RGB", (40, 20), (11, 74, 94)).save(tmp_ws / "assets" / "spine.png")
     (tmp_ws / "templates").mkdir(exist_ok=True)
     (tmp_ws / "templates" / "pic.html").write_text(
         '{% extends "handout.html" %}{% block before_table %}'
-        '<figure><img src="spine.png" alt="Drawing of two vertebrae and a disc">'
+        '<figure><img src="assets/spine.png" alt="Drawing of two vertebrae and a disc">'
         "<figcaption>The parts of the spine</figcaption></figure>{% endblock %}"
     )
     _set(

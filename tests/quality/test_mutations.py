@@ -160,6 +160,23 @@ DEFECTS = [
         "fusion-alternatives",
         "evidence",
     ),
+    Defect(
+        "a-trial-figure-with-no-reporter",
+        "handouts/options/fusion.yaml",
+        "      7.4 days on average, against 4.1 days without it.\n"
+        "    source: >-\n"
+        "      Försth P, et al. A randomized, controlled trial of fusion surgery for\n"
+        "      lumbar spinal stenosis. New England Journal of Medicine, 2016. "
+        "doi:10.1056/NEJMoa1513721\n"
+        "    reported_by: study\n",
+        "      7.4 days on average, against 4.1 days without it.\n"
+        "    source: >-\n"
+        "      Försth P, et al. A randomized, controlled trial of fusion surgery for\n"
+        "      lumbar spinal stenosis. New England Journal of Medicine, 2016. "
+        "doi:10.1056/NEJMoa1513721\n",
+        "fusion-alternatives",
+        "reported-by",
+    ),
     # -- balance and completeness -----------------------------------------
     Defect(
         "risks-removed",

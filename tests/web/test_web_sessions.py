@@ -57,7 +57,13 @@ class Server:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Server:
-        env = {**os.environ, "HANDOUTGEN_PRIVATE_DIR": str(self.private)}
+        # 40 simultaneous clients from one address: above the default cap of
+        # connections per address (32), which test_hardening tests on its own.
+        env = {
+            **os.environ,
+            "HANDOUTGEN_PRIVATE_DIR": str(self.private),
+            "HANDOUTGEN_MAX_CONNECTIONS": "100",
+        }
         cmd = [sys.executable, "-m", "handoutgen.cli", "--workspace", str(ROOT), "serve"]
         cmd += ["--port", str(self.port), "--workers", "1", "--allowed-host", "handouts.test"]
         self.proc = subprocess.Popen(

@@ -122,6 +122,8 @@ def region_findings(
             f"{doc.review_interval_months} months ago (review was due {due.isoformat()})",
         )
     about = " ".join(t[EN] for t in (doc.title, doc.subtitle, doc.main_message) if t)
+    for brand in library.brands.values():  # "Riverside Back and Neck Center" is a name
+        about = about.replace(brand.name, "")
     if region == "lower-back" and (m := NECK_WORDS.search(about)):
         rec.add(
             yf,
