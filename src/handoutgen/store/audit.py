@@ -183,16 +183,8 @@ class AuditLog:
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:
         """One writer at a time across processes: the row and the anchor move together."""
-        import fcntl
-
-        folder = private._ensure_folder(self._workspace)
-        fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with private._locked(self._workspace, LOCK):
             yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
     def _connect(self, anchor: dict[str, Any] | None) -> sqlite3.Connection:
         if not self.path.exists():

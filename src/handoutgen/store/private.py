@@ -87,10 +87,12 @@ def _apart_from_cache(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _locked(workspace: Workspace) -> Iterator[None]:
+def _locked(workspace: Workspace, name: str = "settings.lock") -> Iterator[None]:
+    """One writer at a time across processes, by an advisory lock on ``name``
+    in the private folder (settings.json; the audit log and its anchor)."""
     import fcntl
 
-    lock = _ensure_folder(workspace) / "settings.lock"
+    lock = _ensure_folder(workspace) / name
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
