@@ -200,6 +200,7 @@ def run_batch(
         settings.mapping,
         encoding=settings.encoding,
         max_bytes=settings.max_input_size,
+        allow_draft=settings.allow_draft,
     )
     good = list(recipients.good)
     problems = recipients.problems

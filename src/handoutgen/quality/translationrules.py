@@ -21,6 +21,22 @@ MAX_SENTENCE_CHARS_ZH = 50
 MAX_SENTENCE_WORDS_AR = 25
 _SENTENCE_ZH = re.compile(r"(?<=[。！？!?])")
 _SENTENCE_AR = re.compile(r"(?<=[.!?؟])\s+")
+MACHINE_MARK = "Machine translation, not reviewed"
+UNREVIEWED_MARK = "Translation not yet reviewed"
+
+
+def _record_line(shown: str) -> int:
+    """The line of ``reviewer:`` in a translation file (1 if not found)."""
+    from pathlib import Path
+
+    path = Path(shown)  # displayed relative to the current folder, else absolute
+    try:
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip().startswith("reviewer:"):
+                return i
+    except OSError:
+        pass
+    return 1
 
 
 def translation_findings(library: Library, documents: list[str] | None = None) -> list[Finding]:
@@ -96,8 +112,21 @@ def translation_findings(library: Library, documents: list[str] | None = None) -
                         **ids,
                     )
                 )
+        if rec.review_problem:
+            out.append(
+                Finding(
+                    rec.path,
+                    _record_line(rec.path),
+                    1,
+                    "error",
+                    "translation-review",
+                    rec.review_problem,
+                    **ids,
+                )
+            )
         if not rec.reviewed and rec.record is not None:
             r = rec.record
+            mark = MACHINE_MARK if rec.machine else UNREVIEWED_MARK
             out.append(
                 Finding(
                     rec.path,
@@ -106,8 +135,8 @@ def translation_findings(library: Library, documents: list[str] | None = None) -
                     "warning",
                     "translation-unreviewed",
                     f"'{lang}' translation not reviewed by a qualified human translator "
-                    f"(method: {r.method}, reviewer: {r.reviewer or 'none'}); every page "
-                    "it is on says 'Translation not yet reviewed'",
+                    f"(method: {r.method}): a draft, printed only with --allow-draft, and "
+                    f"then every page it is on says '{mark}'",
                     **ids,
                 )
             )
