@@ -155,7 +155,7 @@ class Record:
         r = self.record
         if r is None or not r.reviewer or self.reviewed:
             return None
-        fix = f"run `handoutgen translations review {self.path} --by NAME` after the review"
+        fix = f"record a review with `handoutgen translations review {self.path} --by NAME`"
         if r.review is None:
             return (
                 f"reviewer '{r.reviewer}' has no review record (a reviewer typed into the "
@@ -172,11 +172,11 @@ class Record:
         if r.review.text_sha256 != self.text_sha256:
             return (
                 f"the translated text changed since {r.review.by} reviewed it on {day}; "
-                f"have the change reviewed, then {fix}"
+                f"have the change reviewed and {fix}"
             )
         return (
             f"the English ({self.source}) changed since {r.review.by} reviewed it on {day}; "
-            f"update the translation and have it reviewed again, then {fix}"
+            f"update the translation, have it reviewed again and {fix}"
         )
 
     @property

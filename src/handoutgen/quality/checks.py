@@ -22,6 +22,7 @@ from handoutgen.core import clock
 from handoutgen.quality.contentrules import ContentRules
 from handoutgen.quality.finding import EN, Finding
 from handoutgen.quality.phonerules import profile_findings
+from handoutgen.quality.catalogrules import catalog_findings
 from handoutgen.quality.signrules import translation_findings as sign_translation_findings
 from handoutgen.quality.translationrules import translation_findings
 
@@ -120,6 +121,7 @@ def check(
         findings.update(profile_findings(library, brand_id, today))
     findings.update(translation_findings(library, documents))
     findings.update(sign_translation_findings(library, documents))
+    findings.update(catalog_findings(library))
     return sorted(findings, key=Finding.sort_key)
 
 

@@ -61,6 +61,7 @@ def translation_findings(library: Library, documents: list[str] | None = None) -
                 wanted.add(("brand", doc.brand))
             wanted.add(("signs", "warning-signs"))
     out: list[Finding] = []
+    judged: set[str] = set()
     for p in tr.problems:
         out.append(Finding(p.path, p.line, p.column, "error", "translation", p.message))
     from handoutgen.content import taglines
@@ -151,6 +152,21 @@ def translation_findings(library: Library, documents: list[str] | None = None) -
             continue
         texts = [v[lang] for _, v, _ in text_fields(model) if lang in v]
         out += _language_level(lang, rec.path, texts, ids)
+        if lang.split("-")[0] in ("zh", "ar") and not rec.reviewed and lang not in judged:
+            judged.add(lang)  # once per language: the reviewer judges every file
+            out.append(
+                Finding(
+                    rec.path,
+                    1,
+                    1,
+                    "warning",
+                    "reading-level",
+                    f"no reading-level measure for '{lang}' here (only sentence length): "
+                    f"the reading level of every unreviewed '{lang}' file needs human review "
+                    "(grade 6 or lower) by the qualified translator who reviews them",
+                    **ids,
+                )
+            )
         for image in getattr(model, "images", []):
             if localized_asset(library.workspace, image.src, lang) == image.src:
                 out.append(
@@ -165,6 +181,9 @@ def translation_findings(library: Library, documents: list[str] | None = None) -
                         **ids,
                     )
                 )
+    from handoutgen.quality.translationtext import translated_text_findings
+
+    out += translated_text_findings(library, wanted)
     # Template strings: every language that has content must have them all.
     templates = sorted(
         {
