@@ -54,7 +54,9 @@ def _html(run, ws, *extra: str):
 
 def _review_all(run, ws) -> None:
     for rel in FILES:
-        result = run("translations", "review", rel, "--by", "Ana Example, CHI-Spanish", workspace=ws)
+        result = run(
+            "translations", "review", rel, "--by", "Ana Example, CHI-Spanish", workspace=ws
+        )
         assert result.exit_code == 0, result.stderr
         assert f"Reviewed: {rel} by Ana Example, CHI-Spanish" in result.stderr
 
@@ -246,8 +248,9 @@ def test_a_planted_catalog_defect_fails_check_at_the_po_line(run, tmp_ws_transla
     _catalog(ws, msgstr)
     result = run("check", DOC, "-q", workspace=ws)
     assert result.exit_code == 1
-    assert f"locale/es/LC_MESSAGES/messages.po:5:1: error: [catalog] msgid '{CALL}': {expected}" in (
-        result.stdout
+    assert (
+        f"locale/es/LC_MESSAGES/messages.po:5:1: error: [catalog] msgid '{CALL}': {expected}"
+        in (result.stdout)
     )
 
 
@@ -267,3 +270,58 @@ def test_the_shipped_translations_and_catalogs_pass_the_text_rules(library):
 
     assert translated_text_findings(library) == []
     assert catalog_findings(library) == []
+
+
+# -- every way to print refuses the draft --------------------------------------
+def test_a_batch_row_in_an_unreviewed_language_is_a_row_error_naming_its_id(run, tmp_path):
+    from conftest import write_csv
+
+    header = "id,first_name,last_name,address1,city,state,zip,language"
+    rows = [
+        "A-1,Maria,Lopez,12 Oak St,Springfield,IL,62704,es",
+        "A-2,Omar,Haddad,5 Elm St,Springfield,IL,62701,",
+    ]
+    src = write_csv(tmp_path / "r.csv", rows, header)
+    args = ("batch", "followup-letter", str(src), "--letter-date", "2026-11-22", "--dry-run")
+    result = run(*args, "-o", str(tmp_path / "out"))
+    assert result.exit_code == 1
+    assert (
+        f"Error: {src}:2: language: record 'A-1': 'es' is a machine translation of this "
+        "document that no qualified human translator has reviewed: not printed for patients"
+    ) in result.stderr
+    assert f"{src}:3:" not in result.stderr
+    allowed = run(*args, "--allow-draft", "-o", str(tmp_path / "out2"))
+    assert allowed.exit_code == 0, allowed.stderr
+
+
+def test_the_web_form_refuses_an_unreviewed_language_with_a_form_error(tmp_path, monkeypatch):
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from conftest import ROOT
+    from handoutgen.content.workspace import Workspace
+    from handoutgen.web.app import create_app
+
+    monkeypatch.setenv("HANDOUTGEN_PRIVATE_DIR", str(tmp_path / "private"))
+    client = TestClient(
+        create_app(Workspace.at(ROOT), warm=False), base_url="http://127.0.0.1:8765"
+    )
+    page = client.get(f"/documents/{DOC}")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    response = client.post(
+        "/render",
+        data={
+            "document": DOC,
+            "option": ["conservative-care"],
+            "patient": "Ana Li",
+            "language": "es",
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("text/html")
+    assert (
+        "The Spanish (es) version of this handout is a machine translation that no qualified "
+        "human translator has reviewed yet, so it cannot be printed for patients."
+    ) in response.text

@@ -422,7 +422,9 @@ def translations_review(ctx: click.Context, file: Path, reviewer: str) -> None:
     if errors:
         listed = "; ".join(str(e) for e in errors[:3])
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-        raise DataError(f"{shown}: fix what `check` finds before recording a review: {listed}{more}")
+        raise DataError(
+            f"{shown}: fix what `check` finds before recording a review: {listed}{more}"
+        )
     shown, name, at = review(library, file, reviewer, dt.datetime.now(dt.UTC))
     if not ctx.obj["quiet"]:
         click.echo(f"Reviewed: {shown} by {name}, {at}", err=True)

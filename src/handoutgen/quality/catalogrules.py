@@ -53,7 +53,7 @@ def catalog_findings(library: Library) -> list[Finding]:
             if not msg.id or msg.fuzzy:
                 continue
             ids = (msg.id,) if isinstance(msg.id, str) else tuple(msg.id)
-            strings = (msg.string,) if isinstance(msg.string, str) else tuple(msg.string)
+            strings = (msg.string,) if isinstance(msg.string, str) else tuple(msg.string or ())
             english = " ".join(ids)
             for text in strings:
                 if not text or not text.strip():

@@ -19,10 +19,10 @@ import itertools
 from handoutgen.content.library import Library, did_you_mean, not_offered
 from handoutgen.content.models import Document, ReadingLevel
 from handoutgen.core import clock
+from handoutgen.quality.catalogrules import catalog_findings
 from handoutgen.quality.contentrules import ContentRules
 from handoutgen.quality.finding import EN, Finding
 from handoutgen.quality.phonerules import profile_findings
-from handoutgen.quality.catalogrules import catalog_findings
 from handoutgen.quality.signrules import translation_findings as sign_translation_findings
 from handoutgen.quality.translationrules import translation_findings
 

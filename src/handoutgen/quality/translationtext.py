@@ -40,7 +40,10 @@ ENGLISH_CERTAINTY = 0.90
 ABSOLUTES: dict[str, list[tuple[re.Pattern[str], str]]] = {
     "es": [
         (re.compile(r"\bcura(?:r|rá|n|do|da|ción|ciones)?\b", re.I), "cura"),
-        (re.compile(r"\bgaranti(?:za|zo|zan|zado|zada|zados|zadas|zamos|a|as)\b", re.I), "garantía"),
+        (
+            re.compile(r"\bgaranti(?:za|zo|zan|zado|zada|zados|zadas|zamos|a|as)\b", re.I),
+            "garantía",
+        ),
         (re.compile(r"\bsin (?:ningún )?riesgos?\b", re.I), "sin riesgo"),
         (re.compile(r"\blibre de riesgos?\b", re.I), "libre de riesgo"),
         (re.compile(r"\b100\s*(?:%|por ?ciento)", re.I), "100%"),
@@ -233,7 +236,11 @@ class _Field:
                     "say what the English says (the chance of benefit)",
                 )
         studies = STUDIES_SAY.get(self.lang)
-        if studies and not EN_STUDIES.search(self.english) and (m := studies.search(self.translated)):
+        if (
+            studies
+            and not EN_STUDIES.search(self.english)
+            and (m := studies.search(self.translated))
+        ):
             self.add(
                 "evidence",
                 f"'{m.group()}' needs its source: the English does not say it; translate what "
