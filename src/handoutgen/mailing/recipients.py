@@ -478,11 +478,8 @@ def load_recipients(
     *,
     encoding: str = "utf-8-sig",
     max_bytes: int = DEFAULT_MAX_INPUT,
-    allow_draft: bool = False,
 ) -> RecipientList:
-    """Read and check every row; return the good rows and every problem found.
-    A row in a language whose translation is a draft is refused unless
-    ``allow_draft``."""
+    """Read and check every row; return the good rows and every problem found."""
     source = str(path)
     headers, rows = iter_rows(path, encoding, max_bytes)
     columns, file_problems = map_columns(headers, mapping or {})
@@ -530,9 +527,7 @@ def load_recipients(
         ):
             problems.append(RowProblem(source, number, "options", refused))
         if not problems and fields.get("language"):
-            problems += _check_language(
-                source, number, fields, library, document, languages, allow_draft
-            )
+            problems += _check_language(source, number, fields, library, document, languages)
         if extra and any(str(v).strip() for v in extra):
             problems.append(
                 RowProblem(
@@ -557,34 +552,19 @@ def _check_language(
     library: Library,
     document: Document,
     cache: dict[tuple, str | None],
-    allow_draft: bool = False,
 ) -> list[RowProblem]:
     """A row's language must be one this document (with the row's options) has
     in full: an unknown or untranslated language is a row error, never an
-    English letter. So is a draft translation (unreviewed machine translation)
-    unless ``allow_draft``."""
-    from handoutgen.render.context import DraftTranslation, language_gate
+    English letter."""
+    from handoutgen.render.context import language_gate
 
     lang = fields["language"]
     ids = fields.get("options") or tuple(document.options)
     key = (lang, tuple(ids))
     if key not in cache:
         try:
-            language_gate(
-                library,
-                document,
-                [library.options[i] for i in ids],
-                lang,
-                stale_ok=allow_draft,
-            )
+            language_gate(library, document, [library.options[i] for i in ids], lang)
             cache[key] = None
-        except DraftTranslation:
-            cache[key] = (
-                f"\0'{clip(lang)}' is a machine translation of this document that no qualified "
-                "human translator has reviewed: not printed for patients (`handoutgen check` "
-                "names the files; pass --allow-draft to print it marked 'Machine translation, "
-                "not reviewed')"
-            )
         except DataError:
             from handoutgen.render.context import document_languages
 
@@ -595,11 +575,7 @@ def _check_language(
                 f"{document.language}"
             )
     message = cache[key]
-    if message is None:
-        return []
-    if message.startswith("\0"):  # a draft: name the record too
-        message = f"record '{clip(fields.get('id'))}': {message[1:]}"
-    return [RowProblem(source, number, "language", message)]
+    return [RowProblem(source, number, "language", message)] if message else []
 
 
 def _check_row(
