@@ -105,14 +105,23 @@ def test_a_mix_prints_the_words_its_options_bring(library):
     assert "nerve block" not in words
 
 
-def test_a_translated_mix_prints_the_translated_words(library):
+def test_a_translated_mix_prints_the_translated_words(run, tmp_ws_translated):
+    # Reviewed first: patients get no draft (and the draft's rotated mark would
+    # run through the text poppler reads here).
+    ws = tmp_ws_translated
+    es = ws / "handouts" / "translations" / "es"
+    files = ["fusion-alternatives", "options/conservative-care", "options/spinal-injections"]
+    for name in [*files, "warning-signs"]:
+        result = run(
+            "translations", "review", str(es / f"{name}.yaml"), "--by", "R. Rev", workspace=ws
+        )
+        assert result.exit_code == 0, result.stderr
     pdf = render(
-        library,
+        load_library(Workspace.at(ws)),
         make_request(
             document="fusion-alternatives",
             options=("conservative-care", "spinal-injections"),
             language="es",
-            allow_draft=True,  # the shipped Spanish is an unreviewed machine draft
         ),
     )
     words = _words_to_know(pdf, "Palabras que debe conocer", "Las opciones")

@@ -575,7 +575,8 @@ def stamp_text(
     (reviewer, method, date) replace those keys' lines; ``review`` writes the
     ``review:`` block (translationreview.py)."""
     scalars = scalars or {}
-    dropped = (*_STAMP_KEYS, *(("review",) if review is not None else ()))
+    # The review block is always rewritten last: kept as it was unless a new one is given.
+    dropped = (*_STAMP_KEYS, "review")
     lines = text.splitlines(keepends=True)
     start = next((i for i, line in enumerate(lines) if _RECORD_KEY.match(line)), None)
     if start is None:
@@ -588,13 +589,19 @@ def stamp_text(
         body.pop()
     indent = next((line[: len(line) - len(line.lstrip())] for line in body if line.strip()), "  ")
     kept: list[str] = []
-    skipping = False
+    old_review: list[str] = []
+    skipping = in_review = False
     for line in body:
         stripped = line[len(indent) :] if line.startswith(indent) else line.lstrip()
         deeper = line.startswith(indent) and line[len(indent) : len(indent) + 1] in (" ", "\t")
         if skipping and deeper:
+            if in_review:
+                old_review.append(line)
             continue
         skipping = any(stripped.startswith(k + ":") for k in dropped)
+        in_review = stripped.startswith("review:")
+        if in_review:
+            old_review.append(line)
         key = next((k for k in scalars if stripped.startswith(k + ":") and not deeper), None)
         if key is not None:
             kept.append(f"{indent}{key}: {scalars.pop(key)}\n")
@@ -606,6 +613,8 @@ def stamp_text(
     if review is not None:
         new.append(f"{indent}review:\n")
         new += [f"{indent}  {k}: {v}\n" for k, v in review.items()]
+    else:
+        new += old_review
     tail = lines[end:]
     blank = ["\n"] if tail else []
     return "".join(lines[: start + 1] + kept + new + blank + tail)
