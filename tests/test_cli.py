@@ -178,7 +178,9 @@ def test_fixed_choices_take_any_case_and_a_bad_one_lists_them(run, tmp_path):
 
 def test_a_language_code_in_any_case_is_its_canonical_code(run, tmp_path):
     out = tmp_path / "es.html"
-    result = run("render", DOC, "--language", "ES", "--format", "html", "-o", str(out))
+    result = run(
+        "render", DOC, "--language", "ES", "--allow-draft", "--format", "html", "-o", str(out)
+    )
     assert result.exit_code == 0, result.stderr
     assert '<html lang="es"' in out.read_text(encoding="utf-8")
 

@@ -40,19 +40,13 @@ def test_a_stale_translation_is_refused_unless_allowed_as_a_marked_draft(run, tm
     )
     assert allowed.exit_code == 0, allowed.stderr
     pages = pages_text((ws / "es.pdf").read_bytes())
-    assert all("Translation not yet reviewed" in page for page in pages)
+    assert all("Machine translation, not reviewed" in page for page in pages)
 
 
 def test_stamping_after_an_english_change_clears_the_review(run, tmp_ws_translated):
     ws = tmp_ws_translated
     path = ws / "handouts" / "translations" / "es" / "options" / "conservative-care.yaml"
-    text = path.read_text(encoding="utf-8")
-    path.write_text(
-        text.replace("reviewer: null", 'reviewer: "Dr. Rev"', 1).replace(
-            "method: machine", "method: human", 1
-        ),
-        encoding="utf-8",
-    )
+    assert run("translations", "review", str(path), "--by", "Dr. Rev", workspace=ws).exit_code == 0
     # Reviewed and current: stamping changes nothing and keeps the reviewer.
     result = run("translations", "stamp", str(path), workspace=ws)
     assert result.exit_code == 0 and "Already stamped" in result.stderr
@@ -63,9 +57,18 @@ def test_stamping_after_an_english_change_clears_the_review(run, tmp_ws_translat
     assert result.exit_code == 0
     assert "the English changed since Dr. Rev reviewed it; reviewer cleared" in result.stderr
     assert "  reviewer: null\n" in path.read_text(encoding="utf-8")
-    out = run("render", "nonsurgical-options", "--language", "es", "-o", "es.pdf", workspace=ws)
+    out = run(
+        "render",
+        "nonsurgical-options",
+        "--language",
+        "es",
+        "--allow-draft",
+        "-o",
+        "es.pdf",
+        workspace=ws,
+    )
     assert out.exit_code == 0, out.stderr
-    assert "Translation not yet reviewed" in pages_text((ws / "es.pdf").read_bytes())[0]
+    assert "Machine translation, not reviewed" in pages_text((ws / "es.pdf").read_bytes())[0]
 
 
 def test_traditional_chinese_never_gets_simplified(run, tmp_ws_translated):

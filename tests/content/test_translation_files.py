@@ -158,7 +158,7 @@ def record_problems(record: Any) -> list[str]:
     problems = []
     # source_sha256 and fields (one short hash per English text field) are
     # written by `handoutgen translations stamp`, never by hand.
-    allowed = {"translator", "reviewer", "method", "date", "source_sha256", "fields"}
+    allowed = {"translator", "reviewer", "method", "date", "source_sha256", "fields", "review"}
     problems += [f"translation.{k}: unknown field" for k in sorted(set(record) - allowed)]
     if not isinstance(record.get("translator"), str) or not record["translator"].strip():
         problems.append("translation.translator: required")

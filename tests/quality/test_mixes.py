@@ -105,9 +105,19 @@ def test_a_mix_prints_the_words_its_options_bring(library):
     assert "nerve block" not in words
 
 
-def test_a_translated_mix_prints_the_translated_words(library):
+def test_a_translated_mix_prints_the_translated_words(run, tmp_ws_translated):
+    # Reviewed first: patients get no draft (and the draft's rotated mark would
+    # run through the text poppler reads here).
+    ws = tmp_ws_translated
+    es = ws / "handouts" / "translations" / "es"
+    files = ["fusion-alternatives", "options/conservative-care", "options/spinal-injections"]
+    for name in [*files, "warning-signs"]:
+        result = run(
+            "translations", "review", str(es / f"{name}.yaml"), "--by", "R. Rev", workspace=ws
+        )
+        assert result.exit_code == 0, result.stderr
     pdf = render(
-        library,
+        load_library(Workspace.at(ws)),
         make_request(
             document="fusion-alternatives",
             options=("conservative-care", "spinal-injections"),

@@ -66,7 +66,16 @@ def test_a_stylesheet_that_hides_the_draft_mark_is_refused(run, tmp_ws):
 def test_a_stylesheet_that_hides_the_translation_mark_is_refused(run, tmp_ws_translated):
     ws = tmp_ws_translated
     _use_stylesheet(ws, "nonsurgical-options", ".translation-mark span { font-size: 1px; }")
-    result = run("render", "nonsurgical-options", "--language", "es", "-o", "es.pdf", workspace=ws)
+    result = run(
+        "render",
+        "nonsurgical-options",
+        "--language",
+        "es",
+        "--allow-draft",
+        "-o",
+        "es.pdf",
+        workspace=ws,
+    )
     assert result.exit_code == 1
-    assert "the 'Translation not yet reviewed' mark is hidden on page 1, 2," in result.stderr
+    assert "the 'Machine translation, not reviewed' mark is hidden on page 1, 2," in result.stderr
     assert not (ws / "es.pdf").exists()

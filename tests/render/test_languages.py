@@ -113,6 +113,11 @@ def spanish(loc, english: str) -> str:  # noqa: ANN001
     return f"Texto en español de {dotted(loc)}."
 
 
+def faithful(loc, english: str) -> str:  # noqa: ANN001
+    """A stand-in Spanish text that keeps the English numbers (as `check` asks)."""
+    return " ".join(["Texto en español.", *re.findall(r"\d+(?:[.,]\d+)*", english)])
+
+
 def edit_english(ws: Path, option: str, key: str) -> int:
     """Change the first line of an option's text field; return the key's line."""
     path = ws / "handouts" / "options" / f"{option}.yaml"
@@ -147,7 +152,7 @@ def test_spanish_render_has_no_english_template_strings(run, es_ws):
     )
     out = es_ws / "es.pdf"
     result = run(
-        "render", DOC, "--language", "es", "--patient", "Alex Example",
+        "render", DOC, "--language", "es", "--allow-draft", "--patient", "Alex Example",
         "--visit-date", "2026-11-20", "--clinic", "Example Spine Clinic", "-o", str(out),
         workspace=es_ws,
     )  # fmt: skip
@@ -160,12 +165,12 @@ def test_spanish_render_has_no_english_template_strings(run, es_ws):
     assert "Texto en español de main_message." in flat
     assert "Fuera del horario de atención: (555) 010-0199" in flat
     assert "Clínica de muestra: no es un número de teléfono real." in flat
-    # Machine translation, no reviewer: the mark on every page (pypdf reads the
+    # Machine translation, not reviewed: the mark on every page (pypdf reads the
     # rotated line whole; pdftotext splits it).
     pages = pages_text(out.read_bytes())
     assert len(pages) > 1
     for page in pages:
-        assert "Traducción sin revisar / Translation not yet reviewed" in page
+        assert "Traducción automática, sin revisar Machine translation, not reviewed" in page
     for english in ENGLISH_TEMPLATE_STRINGS:
         assert english not in flat, english
     # The page says its language.
@@ -184,9 +189,15 @@ def test_english_render_is_unchanged_by_translations(run, es_ws):
     assert "español" not in flat and "Translation not yet reviewed" not in flat
 
 
+def review(run, ws: Path, paths: list[Path]) -> None:
+    for path in paths:
+        result = run("translations", "review", str(path), "--by", "R. Revisora, CMI", workspace=ws)
+        assert result.exit_code == 0, result.stderr
+
+
 def test_reviewed_translation_has_no_mark_until_the_english_changes(run, tmp_ws):
-    paths = translate_document(tmp_ws, "es", spanish, reviewer="R. Revisora, CMI", method="human")
-    assert run("translations", "stamp", *map(str, paths), workspace=tmp_ws).exit_code == 0
+    paths = translate_document(tmp_ws, "es", faithful, method="human")
+    review(run, tmp_ws, paths)
     html = tmp_ws / "es.html"
     run("render", DOC, "--language", "es", "--format", "html", "-o", str(html), workspace=tmp_ws)
     assert "translation-mark" not in html.read_text(encoding="utf-8").split("</style>")[1]
@@ -293,8 +304,9 @@ def test_missing_template_string_is_a_check_error(run, es_ws):
     assert "no 'es' translation" in hits[0]["message"]
     # And the render says so instead of printing English.
     result = run(
-        "render", DOC, "--language", "es", "--format", "html", "-o", "x.html", workspace=es_ws
-    )
+        "render", DOC, "--language", "es", "--allow-draft", "--format", "html", "-o", "x.html",
+        workspace=es_ws,
+    )  # fmt: skip
     assert result.exit_code == 1
     assert "'A string nobody translated' has no 'es' translation" in result.output
 
@@ -317,8 +329,9 @@ def test_workspace_catalog_adds_a_language_string(run, es_ws):
     (es_ws / "templates" / "x.html").write_text("", encoding="utf-8")  # a template folder
     html = es_ws / "es.html"
     result = run(
-        "render", DOC, "--language", "es", "--format", "html", "-o", str(html), workspace=es_ws
-    )
+        "render", DOC, "--language", "es", "--allow-draft", "--format", "html", "-o", str(html),
+        workspace=es_ws,
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert '<th scope="col" class="question">Su pregunta</th>' in html.read_text(encoding="utf-8")
 
@@ -327,8 +340,9 @@ def test_hostile_translation_text_is_escaped(run, tmp_ws):
     translate_document(tmp_ws, "es", lambda loc, en: '<script>alert(1)</script>{{ 7*7 }} "x"')
     html = tmp_ws / "es.html"
     result = run(
-        "render", DOC, "--language", "es", "--format", "html", "-o", str(html), workspace=tmp_ws
-    )
+        "render", DOC, "--language", "es", "--allow-draft", "--format", "html", "-o", str(html),
+        workspace=tmp_ws,
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     body = html.read_text(encoding="utf-8").split("</style>")[1]
     assert "<script>" not in body and "&lt;script&gt;" in body and "49" not in body
@@ -363,7 +377,10 @@ def test_batch_dry_run_refuses_an_untranslated_language(run, es_ws, tmp_path):
         ["a1,Alex Example,es", "a2,Sam Rivera,", "a3,Kim Lee,fr", "a4,Ana Paz,de"],
         "id,name,language",
     )
-    result = run("batch", DOC, str(rows), "-o", str(tmp_path / "out"), "--dry-run", workspace=es_ws)
+    result = run(
+        "batch", DOC, str(rows), "-o", str(tmp_path / "out"), "--dry-run", "--allow-draft",
+        workspace=es_ws,
+    )  # fmt: skip
     assert result.exit_code == 3  # rows a1 and a2 are valid
     lines = [x for x in result.output.splitlines() if ": language: " in x]
     assert len(lines) == 2, result.output
@@ -378,7 +395,7 @@ def test_batch_gives_each_recipient_their_language(run, es_ws, tmp_path):
         tmp_path / "r.csv", ["a1,Alex Example,es", "a2,Sam Rivera,"], "id,name,language"
     )
     out = tmp_path / "out"
-    result = run("batch", DOC, str(rows), "-o", str(out), workspace=es_ws)
+    result = run("batch", DOC, str(rows), "-o", str(out), "--allow-draft", workspace=es_ws)
     assert result.exit_code == 0, result.output
     es = " ".join(pdf_text(out / "a1.pdf").split())
     en = " ".join(pdf_text(out / "a2.pdf").split())
@@ -391,20 +408,24 @@ def test_api_render_language(es_ws):
     import handoutgen
 
     ws = handoutgen.open_workspace(es_ws)
-    html = ws.render(DOC, language="es", format="html").decode()
+    html = ws.render(DOC, language="es", format="html", allow_draft=True).decode()
     assert '<html lang="es">' in html
     with pytest.raises(HandoutgenError, match=r"^'fr' \(French\) is not available for "):
         ws.render(DOC, language="FR", format="html")  # any case, as on the command line
 
 
 def test_web_form_offers_the_documents_languages_and_renders_the_choice(
-    es_ws, tmp_path, monkeypatch
+    run, tmp_ws, tmp_path, monkeypatch
 ):
     import re
 
     from fastapi.testclient import TestClient
 
     from handoutgen.web.app import create_app
+
+    # The form prints for patients: a reviewed translation (a draft is refused).
+    es_ws = tmp_ws
+    review(run, es_ws, translate_document(es_ws, "es", faithful))
 
     monkeypatch.setenv("HANDOUTGEN_PRIVATE_DIR", str(tmp_path / "private"))
     client = TestClient(
@@ -466,7 +487,7 @@ def test_chinese_render_uses_the_cjk_font_and_no_english_template_strings(run, t
     translate_document(tmp_ws, "zh", chinese)
     out = tmp_ws / "zh.pdf"
     result = run(
-        "render", DOC, "--language", "zh", "--patient", "Alex Example",
+        "render", DOC, "--language", "zh", "--allow-draft", "--patient", "Alex Example",
         "--visit-date", "2026-11-20", "-o", str(out), workspace=tmp_ws,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -487,7 +508,7 @@ def test_arabic_render_reads_right_to_left(run, tmp_ws):
     translate_document(tmp_ws, "ar", arabic)
     out = tmp_ws / "ar.pdf"
     result = run(
-        "render", DOC, "--language", "ar", "--patient", "Alex Example",
+        "render", DOC, "--language", "ar", "--allow-draft", "--patient", "Alex Example",
         "--visit-date", "2026-11-20", "-o", str(out), workspace=tmp_ws,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -539,7 +560,9 @@ def test_each_language_passes_pdf_ua_and_says_its_language(tmp_ws, tmp_path, lan
 
     translate_document(tmp_ws, lang, text)
     library = load_library(Workspace.at(tmp_ws))
-    pdf = render(library, make_request(document=DOC, patient="Ana Li", language=lang))
+    pdf = render(
+        library, make_request(document=DOC, patient="Ana Li", language=lang, allow_draft=True)
+    )
     failures, findings = _validate(pdf, tmp_path)
     assert failures == []
     assert findings == []
@@ -626,8 +649,9 @@ def test_a_listed_language_without_its_tagline_stops_the_letter(run, tmp_ws):
 def test_pictures_with_words_have_a_version_per_language(run, es_ws):
     html = es_ws / "es.html"
     result = run(
-        "render", DOC, "--language", "es", "--format", "html", "-o", str(html), workspace=es_ws
-    )
+        "render", DOC, "--language", "es", "--allow-draft", "--format", "html", "-o", str(html),
+        workspace=es_ws,
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     body = html.read_text(encoding="utf-8").split("</style>")[1]
     import base64
@@ -649,10 +673,10 @@ def test_a_regional_code_uses_the_base_translation_and_keeps_its_mark(es_ws):
     import handoutgen
 
     ws = handoutgen.open_workspace(es_ws)
-    html = ws.render(DOC, language="es-MX", format="html").decode()
+    html = ws.render(DOC, language="es-MX", format="html", allow_draft=True).decode()
     assert '<html lang="es-MX">' in html
     body = html.split("</style>")[1]
-    assert '<div class="translation-mark">Traducción sin revisar / ' in body
+    assert '<div class="translation-mark machine"><span>Traducción automática, sin revisar' in body
 
 
 def test_an_english_translation_folder_is_refused(run, tmp_ws):
@@ -703,8 +727,9 @@ def test_a_plural_takes_the_form_the_catalog_rule_picks(run, tmp_ws):
     assert [f["message"] for f in findings if f["rule"] == "template-string"] == []
     html = tmp_ws / "ar.html"
     result = run(
-        "render", DOC, "--language", "ar", "--format", "html", "-o", str(html), workspace=tmp_ws
-    )
+        "render", DOC, "--language", "ar", "--allow-draft", "--format", "html", "-o", str(html),
+        workspace=tmp_ws,
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     counts = re.findall(r'<p class="count">([^<]*)</p>', html.read_text(encoding="utf-8"))
     assert counts == ["zero 0", "one 1", "two 2", "few 3", "many 11", "other 100"]
@@ -717,8 +742,9 @@ def test_an_untranslated_plural_is_a_check_error_and_stops_the_render(run, es_ws
     assert [(h["path"], h["line"]) for h in hits] == [("templates/handout.html", 3)]
     assert "plural" in hits[0]["message"]
     result = run(
-        "render", DOC, "--language", "es", "--format", "html", "-o", "x.html", workspace=es_ws
-    )
+        "render", DOC, "--language", "es", "--allow-draft", "--format", "html", "-o", "x.html",
+        workspace=es_ws,
+    )  # fmt: skip
     assert result.exit_code == 1
     assert "'%(num)s option' (plural '%(num)s options') has no 'es' translation" in result.output
     assert not (es_ws / "x.html").exists()

@@ -442,6 +442,49 @@ def translations_stamp(ctx: click.Context, files: tuple[Path, ...]) -> None:
         raise DataError("\n".join(errors))
 
 
+@translations_group.command(name="review")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--by",
+    "reviewer",
+    required=True,
+    metavar="NAME",
+    help='The qualified human translator, with credentials ("Ana Example, CHI-Spanish").',
+)
+@click.pass_context
+def translations_review(ctx: click.Context, file: Path, reviewer: str) -> None:
+    """Record that a qualified human translator reviewed FILE as it reads now.
+
+    Writes the reviewer and the hashes of the English and the translated text
+    into the file's record; an edit to either later makes it unreviewed again.
+    Refused while `check` finds errors in the file."""
+    import datetime as dt
+
+    from handoutgen.content.translationreview import review
+    from handoutgen.core.errors import DataError
+    from handoutgen.quality.translationrules import translation_findings
+
+    library = _library(ctx)
+    shown = library.workspace.display(file.resolve())
+    errors = [
+        f
+        for f in translation_findings(library)
+        # Staleness and the review record are what this command settles.
+        if f.severity == "error"
+        and f.path == shown
+        and f.rule not in ("translation-review", "translation-stale")
+    ]
+    if errors:
+        listed = "; ".join(str(e) for e in errors[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        raise DataError(
+            f"{shown}: fix what `check` finds before recording a review: {listed}{more}"
+        )
+    shown, name, at = review(library, file, reviewer, dt.datetime.now(dt.UTC))
+    if not ctx.obj["quiet"]:
+        click.echo(f"Reviewed: {shown} by {name}, {at}", err=True)
+
+
 @cli.command()
 @click.argument("document")
 @click.option(

@@ -79,6 +79,14 @@ def localize(value: dict[str, str] | str | None) -> str:
     )
 
 
+def _text_gettext(message: str) -> Markup:
+    return Markup.escape(i18n.gettext(message))
+
+
+def _text_ngettext(singular: str, plural: str, n: int) -> Markup:
+    return Markup.escape(i18n.ngettext(singular, plural, n))
+
+
 def paragraphs(text: str | None) -> Markup:
     """Escape plain text and keep its line breaks as paragraphs."""
     if not text:
@@ -305,8 +313,10 @@ def environment(template_dirs: tuple[Path, ...]) -> jinja2.Environment:
     )
     # Template strings through gettext, in the language of the render in
     # progress (i18n.current_language): imported macros translate too.
+    # A catalog string is text, never markup: Jinja marks what gettext returns
+    # as safe, so it is escaped here first (a workspace .po cannot insert a link).
     env.install_gettext_callables(  # type: ignore[attr-defined]
-        gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True
+        gettext=_text_gettext, ngettext=_text_ngettext, newstyle=True
     )
     env.globals["N_"] = i18n.noop
     env.globals["range"] = _TimedRange

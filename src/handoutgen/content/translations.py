@@ -26,8 +26,14 @@ English.
 ``source_sha256`` hashes the English file's translatable text when the
 translation was made; ``fields`` keeps an 8-hex hash per field, so when the
 English changes `check` says which fields, at the English file's lines.
-A translation that is stale, or not reviewed by a qualified human translator,
-prints "Translation not yet reviewed" on every page.
+A review is recorded by ``handoutgen translations review FILE --by NAME``
+(translationreview.py): a ``review:`` block with the reviewer and the SHA-256
+of the English text and of the translated text it covered. Only such a record
+counts: a ``reviewer:`` typed by hand, or a review whose hashes no longer match
+either text, leaves the file unreviewed. An unreviewed translation is a draft:
+refused for patients unless --allow-draft, and then every page it is on says
+"Machine translation, not reviewed" (``method: human``: "Translation not yet
+reviewed").
 """
 
 from __future__ import annotations
@@ -57,6 +63,18 @@ Method = Literal["human", "machine+human-review", "machine"]
 REVIEWED_METHODS = ("human", "machine+human-review")
 
 
+class Review(BaseModel):
+    """A review as ``handoutgen translations review`` writes it: who, when, and
+    the hashes of the English and the translated text it covered."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    by: str = Field(min_length=1, max_length=200)
+    at: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+    source_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    text_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class TranslationRecord(BaseModel):
     """The ``translation:`` record at the top of a translation file."""
 
@@ -72,6 +90,10 @@ class TranslationRecord(BaseModel):
     date: dt.date
     source_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     fields: dict[str, str] = Field(default_factory=dict)
+    review: Review | None = Field(
+        default=None,
+        description="Written by `handoutgen translations review`; never typed by hand.",
+    )
 
 
 @dataclass(frozen=True)
@@ -97,6 +119,7 @@ class Record:
     changed: tuple[Changed, ...] = ()
     usable: bool = True  # complete and well-formed: merged into the content
     field_hashes: tuple[tuple[str, str], ...] = ()  # the English now, per field (for stamp)
+    text_sha256: str = ""  # the translated text now (what a review covers)
 
     @property
     def stamped(self) -> bool:
@@ -108,8 +131,53 @@ class Record:
 
     @property
     def reviewed(self) -> bool:
-        """Reviewed by a qualified human translator (and saying so)."""
-        return bool(self.record and self.record.reviewer and self.record.method in REVIEWED_METHODS)
+        """Reviewed by a qualified human translator, as recorded by `translations
+        review` for the English and the translated text as they are now."""
+        r = self.record
+        return bool(
+            r
+            and r.reviewer
+            and r.method in REVIEWED_METHODS
+            and r.review is not None
+            and r.review.by == r.reviewer
+            and r.review.source_sha256 == self.current_sha256
+            and r.review.text_sha256 == self.text_sha256
+        )
+
+    @property
+    def machine(self) -> bool:
+        """An unreviewed machine draft (anything but ``method: human``)."""
+        return not self.reviewed and (self.record is None or self.record.method != "human")
+
+    @property
+    def review_problem(self) -> str | None:
+        """Why a ``reviewer:`` the file names does not count (None: it does, or none is named)."""
+        r = self.record
+        if r is None or not r.reviewer or self.reviewed:
+            return None
+        fix = f"record a review with `handoutgen translations review {self.path} --by NAME`"
+        if r.review is None:
+            return (
+                f"reviewer '{r.reviewer}' has no review record (a reviewer typed into the "
+                f"file does not count); {fix}"
+            )
+        if r.review.by != r.reviewer:
+            return (
+                f"reviewer '{r.reviewer}' is not who the review record names "
+                f"('{r.review.by}'); {fix}"
+            )
+        if r.method not in REVIEWED_METHODS:
+            return f"method: {r.method} says nobody reviewed it, yet it names a reviewer; {fix}"
+        day = r.review.at[:10]
+        if r.review.text_sha256 != self.text_sha256:
+            return (
+                f"the translated text changed since {r.review.by} reviewed it on {day}; "
+                f"have the change reviewed and {fix}"
+            )
+        return (
+            f"the English ({self.source}) changed since {r.review.by} reviewed it on {day}; "
+            f"update the translation, have it reviewed again and {fix}"
+        )
 
     @property
     def needs_mark(self) -> bool:
@@ -129,6 +197,7 @@ class Record:
             "date": r.date.isoformat() if r else None,
             "stale": self.stale,
             "reviewed": self.reviewed,
+            "review": r.review.model_dump() if r and r.review else None,
             "usable": self.usable,
             "changed": [c.__dict__ for c in self.changed],
         }
@@ -231,6 +300,14 @@ def missing_text(model: BaseModel, lang: str) -> list[str]:
 
 def dotted(loc: Loc) -> str:
     return ".".join(str(p) for p in loc)
+
+
+def texts_hash(texts: list[tuple[Loc, str]]) -> str:
+    """SHA-256 of a translation's texts, by field (what a review covers)."""
+    pairs = [(dotted(loc), text) for loc, text in texts]
+    return hashlib.sha256(
+        json.dumps(pairs, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    ).hexdigest()
 
 
 def _field_hash(text: str) -> str:
@@ -466,7 +543,9 @@ def _read(
             changed.append(Changed(p, en_yf.where(loc)[0], how))
         changed += [Changed(p, None, "removed") for p in record.fields if p not in per_field]
     usable = len(problems) == found and record is not None
-    return _replace(rec, record=record, changed=tuple(changed), usable=usable), texts
+    return _replace(
+        rec, record=record, changed=tuple(changed), usable=usable, text_sha256=texts_hash(texts)
+    ), texts
 
 
 def _replace(rec: Record, **changes: Any) -> Record:
@@ -483,9 +562,21 @@ _STAMP_KEYS = ("source_sha256", "fields")
 _RECORD_REVIEWER = re.compile(r"^([ \t]+)reviewer:.*$", re.M)
 
 
-def stamp_text(text: str, whole: str, per_field: dict[str, str]) -> str:
+def stamp_text(
+    text: str,
+    whole: str,
+    per_field: dict[str, str],
+    *,
+    scalars: dict[str, str] | None = None,
+    review: dict[str, str] | None = None,
+) -> str:
     """The translation file's text with ``source_sha256`` and ``fields`` (re)written
-    at the end of its ``translation:`` record; nothing else changes."""
+    at the end of its ``translation:`` record; nothing else changes. ``scalars``
+    (reviewer, method, date) replace those keys' lines; ``review`` writes the
+    ``review:`` block (translationreview.py)."""
+    scalars = scalars or {}
+    # The review block is always rewritten last: kept as it was unless a new one is given.
+    dropped = (*_STAMP_KEYS, "review")
     lines = text.splitlines(keepends=True)
     start = next((i for i, line in enumerate(lines) if _RECORD_KEY.match(line)), None)
     if start is None:
@@ -498,17 +589,32 @@ def stamp_text(text: str, whole: str, per_field: dict[str, str]) -> str:
         body.pop()
     indent = next((line[: len(line) - len(line.lstrip())] for line in body if line.strip()), "  ")
     kept: list[str] = []
-    skipping = False
+    old_review: list[str] = []
+    skipping = in_review = False
     for line in body:
         stripped = line[len(indent) :] if line.startswith(indent) else line.lstrip()
         deeper = line.startswith(indent) and line[len(indent) : len(indent) + 1] in (" ", "\t")
         if skipping and deeper:
+            if in_review:
+                old_review.append(line)
             continue
-        skipping = any(stripped.startswith(k + ":") for k in _STAMP_KEYS)
-        if not skipping:
+        skipping = any(stripped.startswith(k + ":") for k in dropped)
+        in_review = stripped.startswith("review:")
+        if in_review:
+            old_review.append(line)
+        key = next((k for k in scalars if stripped.startswith(k + ":") and not deeper), None)
+        if key is not None:
+            kept.append(f"{indent}{key}: {scalars.pop(key)}\n")
+        elif not skipping:
             kept.append(line)
+    kept += [f"{indent}{k}: {v}\n" for k, v in scalars.items()]
     new = [f"{indent}source_sha256: {whole}\n", f"{indent}fields:{'' if per_field else ' {}'}\n"]
     new += [f'{indent}  "{p}": "{h}"\n' for p, h in per_field.items()]
+    if review is not None:
+        new.append(f"{indent}review:\n")
+        new += [f"{indent}  {k}: {v}\n" for k, v in review.items()]
+    else:
+        new += old_review
     tail = lines[end:]
     blank = ["\n"] if tail else []
     return "".join(lines[: start + 1] + kept + new + blank + tail)

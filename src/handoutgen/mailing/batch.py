@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from handoutgen.content.library import Library, load_library
+from handoutgen.content.models import Document
 from handoutgen.content.workspace import Workspace
 from handoutgen.core.errors import DataError
 from handoutgen.core.output import make_private_dir, remove_parts, write_atomic
@@ -184,6 +185,35 @@ def estimate(
     plan.samples = len(picks)
 
 
+def draft_rows(library: Library, doc: Document, good: list[Recipient]) -> dict[int, str]:
+    """Rows asking for a language whose translation is a draft (unreviewed
+    machine translation, or stale): row -> message naming the record."""
+    from handoutgen.render.context import DraftTranslation, language_gate
+
+    out: dict[int, str] = {}
+    verdicts: dict[tuple, bool] = {}
+    for r in good:
+        lang = r.fields.get("language")
+        ids = tuple(r.fields.get("options") or doc.options)
+        if not lang:
+            continue
+        if (lang, ids) not in verdicts:
+            options = [library.options[i] for i in ids]
+            try:
+                language_gate(library, doc, options, lang, stale_ok=False)
+                verdicts[(lang, ids)] = False
+            except DraftTranslation:
+                verdicts[(lang, ids)] = True
+        if verdicts[(lang, ids)]:
+            out[r.row] = (
+                f"record '{r.id}': '{lang}' is a machine translation of this document that no "
+                "qualified human translator has reviewed: not printed for patients (`handoutgen "
+                "check` names the files; --allow-draft prints it marked 'Machine translation, "
+                "not reviewed')"
+            )
+    return out
+
+
 def run_batch(
     workspace: Workspace, settings: BatchSettings, progress: Progress | None = None
 ) -> BatchReport:
@@ -236,6 +266,10 @@ def run_batch(
             if r.row in unfit:
                 recipients.raw[r.row] = dict(r.fields)  # as checked: the original is gone
         good = [r for r in good if r.row not in unfit]
+    drafts = {} if settings.allow_draft else draft_rows(library, doc, good)
+    if drafts:
+        problems += [RowProblem(recipients.source, row, "language", m) for row, m in drafts.items()]
+        good = [r for r in good if r.row not in drafts]
     if settings.sort == "zip":
         good.sort(key=lambda r: (r.fields.get("zip") or "", r.row))
     check_paths(settings, [r.id for r in good])

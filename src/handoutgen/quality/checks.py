@@ -19,6 +19,7 @@ import itertools
 from handoutgen.content.library import Library, did_you_mean, not_offered
 from handoutgen.content.models import Document, ReadingLevel
 from handoutgen.core import clock
+from handoutgen.quality.catalogrules import catalog_findings
 from handoutgen.quality.contentrules import ContentRules
 from handoutgen.quality.finding import EN, Finding
 from handoutgen.quality.phonerules import profile_findings
@@ -120,6 +121,7 @@ def check(
         findings.update(profile_findings(library, brand_id, today))
     findings.update(translation_findings(library, documents))
     findings.update(sign_translation_findings(library, documents))
+    findings.update(catalog_findings(library))
     return sorted(findings, key=Finding.sort_key)
 
 

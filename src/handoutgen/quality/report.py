@@ -195,7 +195,12 @@ def translation_items(library: Library, doc_id: str, option_ids=None) -> list[It
                 "Translations",
                 f"'{lang}' translation is current and reviewed ({len(records)} files)",
                 not parts,
-                "; ".join(parts) + ("; pages say 'Translation not yet reviewed'" if parts else "")
+                "; ".join(parts)
+                + (
+                    "; a draft: printed only with --allow-draft, marked as not reviewed"
+                    if parts
+                    else ""
+                )
                 or "every file stamped against the English and reviewed",
             )
         )

@@ -21,6 +21,22 @@ MAX_SENTENCE_CHARS_ZH = 50
 MAX_SENTENCE_WORDS_AR = 25
 _SENTENCE_ZH = re.compile(r"(?<=[。！？!?])")
 _SENTENCE_AR = re.compile(r"(?<=[.!?؟])\s+")
+MACHINE_MARK = "Machine translation, not reviewed"
+UNREVIEWED_MARK = "Translation not yet reviewed"
+
+
+def _record_line(shown: str) -> int:
+    """The line of ``reviewer:`` in a translation file (1 if not found)."""
+    from pathlib import Path
+
+    path = Path(shown)  # displayed relative to the current folder, else absolute
+    try:
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip().startswith("reviewer:"):
+                return i
+    except OSError:
+        pass
+    return 1
 
 
 def translation_findings(library: Library, documents: list[str] | None = None) -> list[Finding]:
@@ -45,6 +61,7 @@ def translation_findings(library: Library, documents: list[str] | None = None) -
                 wanted.add(("brand", doc.brand))
             wanted.add(("signs", "warning-signs"))
     out: list[Finding] = []
+    judged: set[str] = set()
     for p in tr.problems:
         out.append(Finding(p.path, p.line, p.column, "error", "translation", p.message))
     from handoutgen.content import taglines
@@ -96,8 +113,21 @@ def translation_findings(library: Library, documents: list[str] | None = None) -
                         **ids,
                     )
                 )
+        if rec.review_problem:
+            out.append(
+                Finding(
+                    rec.path,
+                    _record_line(rec.path),
+                    1,
+                    "error",
+                    "translation-review",
+                    rec.review_problem,
+                    **ids,
+                )
+            )
         if not rec.reviewed and rec.record is not None:
             r = rec.record
+            mark = MACHINE_MARK if rec.machine else UNREVIEWED_MARK
             out.append(
                 Finding(
                     rec.path,
@@ -106,8 +136,8 @@ def translation_findings(library: Library, documents: list[str] | None = None) -
                     "warning",
                     "translation-unreviewed",
                     f"'{lang}' translation not reviewed by a qualified human translator "
-                    f"(method: {r.method}, reviewer: {r.reviewer or 'none'}); every page "
-                    "it is on says 'Translation not yet reviewed'",
+                    f"(method: {r.method}): a draft, printed only with --allow-draft, and "
+                    f"then every page it is on says '{mark}'",
                     **ids,
                 )
             )
@@ -122,6 +152,21 @@ def translation_findings(library: Library, documents: list[str] | None = None) -
             continue
         texts = [v[lang] for _, v, _ in text_fields(model) if lang in v]
         out += _language_level(lang, rec.path, texts, ids)
+        if lang.split("-")[0] in ("zh", "ar") and not rec.reviewed and lang not in judged:
+            judged.add(lang)  # once per language: the reviewer judges every file
+            out.append(
+                Finding(
+                    rec.path,
+                    1,
+                    1,
+                    "warning",
+                    "reading-level",
+                    f"no reading-level measure for '{lang}' here (only sentence length): "
+                    f"the reading level of every unreviewed '{lang}' file needs human review "
+                    "(grade 6 or lower) by the qualified translator who reviews them",
+                    **ids,
+                )
+            )
         for image in getattr(model, "images", []):
             if localized_asset(library.workspace, image.src, lang) == image.src:
                 out.append(
@@ -136,6 +181,9 @@ def translation_findings(library: Library, documents: list[str] | None = None) -
                         **ids,
                     )
                 )
+    from handoutgen.quality.translationtext import translated_text_findings
+
+    out += translated_text_findings(library, wanted)
     # Template strings: every language that has content must have them all.
     templates = sorted(
         {

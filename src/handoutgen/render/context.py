@@ -184,6 +184,14 @@ def unavailable(library: Library, doc_id: str, language: str) -> str:
     return f"{shown} is not available for {doc_id}; it is available in {has}"
 
 
+MACHINE_MARK = "Machine translation, not reviewed"
+
+
+class DraftTranslation(DataError):
+    """A language refused only because its translation is a draft (stale or
+    unreviewed): --allow-draft prints it, marked."""
+
+
 def language_gate(
     library: Library,
     doc: Document,
@@ -195,9 +203,10 @@ def language_gate(
 ) -> tuple[str, ...]:
     """Refuse a language the document (or an option, or the templates) does not
     have, naming what is missing; return the translation files that need the
-    "not yet reviewed" mark. Unless ``stale_ok`` (--allow-draft), a translation
-    made from English that has changed since is refused too: it may still say
-    what the English no longer does."""
+    "not reviewed" mark. Unless ``stale_ok`` (--allow-draft), a draft is refused
+    too (:class:`DraftTranslation`): a translation made from English that has
+    changed since (it may still say what the English no longer does), or one no
+    qualified human translator has reviewed (Section 1557)."""
     if i18n.base(language) == i18n.SOURCE_LANGUAGE:
         return ()
     if language in i18n.OTHER_SCRIPT and language not in library.translations.languages():
@@ -215,6 +224,8 @@ def language_gate(
             f"the templates have no '{language}' strings (locale/{language}/LC_MESSAGES/messages.po)"
         )
     marked: list[str] = []
+    drafts: list[str] = []
+    unreviewed: list[str] = []
     items: list[tuple[str, str, Any]] = [("document", doc.id, doc)]
     items += [("option", o.id, o) for o in options]
     brand_id = brand or doc.brand
@@ -243,12 +254,29 @@ def language_gate(
             marked.append(record.path)
             # Proven stale (stamped against English that has changed since);
             # a file never stamped is only marked, and `check` says to stamp it.
-            if record.stale and record.stamped and not stale_ok:
-                problems.append(
+            if stale_ok:
+                continue
+            if record.stale and record.stamped:
+                drafts.append(
                     f"{record.path} was made from an older English {kind} '{item_id}' "
                     f"(see `handoutgen check`); update it and run `handoutgen translations "
                     f"stamp {record.path}`, or pass --allow-draft to print it marked"
                 )
+            else:
+                unreviewed.append(record.path)
+    if unreviewed:
+        drafts.append(
+            f"not reviewed by a qualified human translator (Section 1557): "
+            f"{', '.join(unreviewed)}; have {'it' if len(unreviewed) == 1 else 'them'} "
+            "reviewed and run `handoutgen translations review FILE --by NAME`, or pass "
+            f"--allow-draft to print it marked '{MACHINE_MARK}'"
+        )
+    if drafts and not problems:
+        raise DraftTranslation(
+            f"cannot render '{doc.id}' in '{language}' for patients: it is a draft: "
+            + "; ".join(drafts)
+        )
+    problems += drafts
     if problems:
         raise DataError(
             f"cannot render '{doc.id}' in '{language}': "
@@ -288,6 +316,13 @@ def localized_asset(ws: Any, src: str, language: str) -> str:
         if full.is_file() and ws.confined(full):
             return candidate
     return src
+
+
+def _mark_kind(library: Library, paths: tuple[str, ...]) -> str:
+    if not paths:
+        return ""
+    records = [r for r in library.translations.records.values() if r.path in paths]
+    return "machine" if any(r.machine for r in records) else "unreviewed"
 
 
 def _taglines(library: Library, brand: Brand | None) -> list:
@@ -414,7 +449,9 @@ def context(
         "words_to_know": words_to_know(doc, p.options),
         "lang": p.language,
         "rtl": i18n.is_rtl(p.language),
-        "translation_mark": bool(p.translation_mark),
+        # "machine" (an unreviewed machine draft), "unreviewed" (a human
+        # translation nobody reviewed, or stale), or "" (no mark).
+        "translation_mark": _mark_kind(library, p.translation_mark),
         "page_size": p.page_size,
         "person": {
             "patient": isolate(req.patient),

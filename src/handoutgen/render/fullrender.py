@@ -56,9 +56,16 @@ _ON_EVERY_PAGE = {
 _SOMEWHERE = {"get-help": "'When to get help' block"}
 
 
+def _has_class(html: str, name: str) -> bool:
+    return re.search(rf'class="(?:[^"]*\s)?{re.escape(name)}(?:\s[^"]*)?"', html) is not None
+
+
 def require_visible(document, html: str, doc_id: str) -> None:  # noqa: ANN001
-    every = [c for c in _ON_EVERY_PAGE if f'class="{c}"' in html]
-    once = [c for c in _SOMEWHERE if f'class="{c}"' in html]
+    every = [c for c in _ON_EVERY_PAGE if _has_class(html, c)]
+    once = [c for c in _SOMEWHERE if _has_class(html, c)]
+    labels = dict(_ON_EVERY_PAGE)
+    if 'class="translation-mark machine"' in html:
+        labels["translation-mark"] = "'Machine translation, not reviewed' mark"
     if not every and not once:
         return
     pages = visible_share(document, every + once)
@@ -67,7 +74,7 @@ def require_visible(document, html: str, doc_id: str) -> None:  # noqa: ANN001
     for name in every:
         missing = [str(i + 1) for i, share in enumerate(pages) if share[name] < 0.9]
         if missing:
-            problems.append(f"the {_ON_EVERY_PAGE[name]} is hidden on page {', '.join(missing)}")
+            problems.append(f"the {labels[name]} is hidden on page {', '.join(missing)}")
     for name in once:
         if sum(share[name] for share in pages) < 0.9:
             problems.append(f"the {_SOMEWHERE[name]} is hidden, in whole or in part")

@@ -14,10 +14,12 @@ from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from handoutgen.content import i18n
 from handoutgen.content.library import Library, did_you_mean
 from handoutgen.content.models import pick_text
 from handoutgen.core import clock
 from handoutgen.core.errors import HandoutgenError
+from handoutgen.render.context import DraftTranslation
 from handoutgen.web import auth
 from handoutgen.web.pages import (
     _busy,
@@ -142,6 +144,16 @@ def _submit(state: _State, request: Request, fields: RenderForm, *, preview: boo
         result = state.pool.run(render_job, *_job_args(state, library), job, preview)
     except Busy as exc:
         return _busy(exc)
+    except DraftTranslation:
+        lang = job["language"] or library.document(fields.document).language
+        name = i18n.language_name(lang, i18n.SOURCE_LANGUAGE)
+        message = (
+            f"The {name} ({lang}) version of this handout is a machine translation "
+            "that no qualified human translator has reviewed yet, so it cannot be printed for "
+            "patients. Choose another language, or ask the person who keeps the handouts to "
+            "have it reviewed (`handoutgen translations review`)."
+        )
+        return _form_page(state, request, library, fields.document, values, [message], status=422)
     except HandoutgenError as exc:
         # Shown on the page with the form, never a bare error status page.
         return _form_page(
