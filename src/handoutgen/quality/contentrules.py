@@ -13,6 +13,8 @@ from handoutgen.quality.finding import EN, Severity
 from handoutgen.quality.pagerules import PageRules
 from handoutgen.quality.phonerules import PhoneRules
 from handoutgen.quality.readability import grade, joined, long_sentences, smog
+from handoutgen.quality.safetyrules import SafetyRules
+from handoutgen.quality.sourcerules import SourceRules
 
 ABSOLUTES = [
     (re.compile(r"\bcur(?:e|es|ed|ing)\b", re.I), "cure"),
@@ -81,7 +83,7 @@ def document_texts(doc: Document) -> list[tuple[Loc, str]]:
     return out
 
 
-class ContentRules(PageRules, PhoneRules):
+class ContentRules(PageRules, PhoneRules, SourceRules, SafetyRules):
     """Every rule of an option or document: document() ends with the rules read
     from its rendered page (PageRules)."""
 
@@ -202,6 +204,8 @@ class ContentRules(PageRules, PhoneRules):
         self.claims(yf, texts + claims, **ids)
         self.unsourced_numbers(yf, texts, **ids)
         self.phone_numbers(yf, texts + claims, **ids)
+        self.sources(yf, option, **ids)
+        self.safety_of(yf, option, **ids)
         prose = [(loc, t) for loc, t in texts + claims if loc[0] != "facts"]
         self.reading_level(yf, prose, limits, ("summary",), **ids)
         # Each research bullet on its own: a reader meets them one at a time.
@@ -348,6 +352,8 @@ class ContentRules(PageRules, PhoneRules):
                 key=True,
                 **ids,
             )
+        self.funding(doc, yf, **ids)
+        self.sign_sources()
         if doc.producer is None:
             severity: Severity = "error" if doc.kind == "brochure" else "warning"
             self.add(
