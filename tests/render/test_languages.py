@@ -441,7 +441,7 @@ def test_web_form_offers_the_documents_languages_and_renders_the_choice(
 def test_check_report_lists_unreviewed_translations(run, es_ws):
     data = json.loads(run("check", DOC, "--report", "--json", workspace=es_ws).stdout)
     items = [i for i in data[DOC] if i["standard"] == "Translations" and "'es'" in i["item"]]
-    assert len(items) == 1 and not items[0]["met"]
+    assert len(items) == 1 and items[0]["status"] == "not met"
     assert "not reviewed by a qualified human translator" in items[0]["evidence"]
     assert "handouts/translations/es/options/conservative-care.yaml" in items[0]["evidence"]
 
