@@ -113,7 +113,7 @@ def test_procedure_warnings_print_with_their_option(library):
     text = " ".join(pages_text(render(library, make_request(document="nonsurgical-options"))))
     assert "If you take a blood thinner, tell us before the shot." in text
     assert "check your blood sugar more often" in text
-    assert "Opioids can cause drowsiness" in text
+    assert "Opioid pain medicines can slow or stop your breathing" in text
 
 
 # -- attribution and sources -----------------------------------------------------
@@ -156,7 +156,7 @@ def test_a_coverage_statement_without_a_source_is_an_error(tmp_ws):
         "  cost: Usually covered by insurance\n",
     )
     errors = _errors(tmp_ws, "nonsurgical-options", "coverage")
-    assert [(e.option, e.line) for e in errors] == [("conservative-care", 39)]
+    assert [(e.option, e.line) for e in errors] == [("conservative-care", 45)]
     # The same words with a coverage source are allowed (fusion has one).
     assert _errors(tmp_ws, "fusion-alternatives", "coverage", options=["fusion"]) == []
 
