@@ -284,7 +284,7 @@ class ContentRules(PageRules, PhoneRules, SourceRules, SafetyRules):
             if (
                 DIGIT.search(claim)
                 and ev.reported_by == "study"
-                and SELF_REPORTED_SOURCE.search(ev.source)
+                and SELF_REPORTED_SOURCE.search(f"{ev.source} {claim}")
             ):
                 self.add(
                     yf,
