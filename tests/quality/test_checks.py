@@ -165,7 +165,7 @@ def test_maker_figures_must_be_labelled(tmp_ws):
         "this figure comes from a device maker or clinic: set reported_by: manufacturer or "
         "clinic so the handout labels it",
     ]
-    assert errors[1].line == _line(path, "source: Outcome figures")
+    assert errors[1].line == _line(path, "source: >-")
 
 
 def test_maker_figures_are_labelled_in_the_handout(library):
