@@ -61,5 +61,9 @@ def problems(source: str) -> list[str]:
 def localized(source: str, gettext: Callable[..., str]) -> str:
     """The citation with its fixed phrases in the page's language (``gettext``)."""
     for pattern, msgid in PHRASES.items():
-        source = pattern.sub(lambda m, msgid=msgid: gettext(msgid, year=m["year"]), source)
+
+        def phrase(m: re.Match[str], msgid: str = msgid) -> str:
+            return gettext(msgid, year=m["year"])
+
+        source = pattern.sub(phrase, source)
     return source

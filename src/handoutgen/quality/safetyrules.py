@@ -71,8 +71,8 @@ class SafetyRules(Recorder):
                     **ids,
                 )
         if UNAPPROVED.search(text):
-            said = [w for w in opt.warnings if FDA.search(w[EN])]
-            said += [ev for ev in opt.evidence if FDA.search(ev.claim[EN])]
+            said = [w[EN] for w in opt.warnings if FDA.search(w[EN])]
+            said += [ev.claim[EN] for ev in opt.evidence if FDA.search(ev.claim[EN])]
             cited = [s for s in opt.sources if FDA.search(s) or "fda.gov" in s]
             if not said or not cited:
                 self.add(

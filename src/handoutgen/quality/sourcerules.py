@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
-from handoutgen.content.models import Document, Option
+from handoutgen.content.models import Document, Option, SignSet
 from handoutgen.content.sources import problems
-from handoutgen.content.yamlfile import YamlFile
+from handoutgen.content.yamlfile import Loc, YamlFile
 from handoutgen.quality.finding import Recorder
 
 # A producer line that says no clinic paid (in the languages shipped): false on
@@ -26,7 +26,9 @@ class SourceRules(Recorder):
     def sources(self, yf: YamlFile, opt: Option, **ids: str | None) -> None:
         """An option's evidence sources and its own sources: author or publisher,
         title, year and a link or identifier; never a working name like "seed 003"."""
-        places = [(("evidence", i, "source"), ev.source) for i, ev in enumerate(opt.evidence)]
+        places: list[tuple[Loc, str]] = [
+            (("evidence", i, "source"), ev.source) for i, ev in enumerate(opt.evidence)
+        ]
         places += [(("sources", i), s) for i, s in enumerate(opt.sources)]
         for loc, source in places:
             self._source(yf, loc, source, **ids)
@@ -37,7 +39,9 @@ class SourceRules(Recorder):
         signs, yf = self.library.signs, self.library.signs_file
         if signs is None or yf is None:
             return
-        sets = [(("regions", region), s) for region, s in signs.regions.items()]
+        sets: list[tuple[Loc, SignSet]] = [
+            (("regions", region), s) for region, s in signs.regions.items()
+        ]
         sets.append((("after",), signs.after))
         for prefix, sign_set in sets:
             for i, entry in enumerate(sign_set.sources):
@@ -46,7 +50,7 @@ class SourceRules(Recorder):
                 else:
                     self._source(yf, (*prefix, "sources", i, "source"), entry.source)
 
-    def _source(self, yf: YamlFile, loc: tuple, source: str, **ids: str | None) -> None:
+    def _source(self, yf: YamlFile, loc: Loc, source: str, **ids: str | None) -> None:
         for problem in problems(source):
             self.add(
                 yf,
