@@ -136,7 +136,11 @@ class Evidence(_Model):
     """One claim with its source. Numbers say who, out of how many, over what time."""
 
     claim: Text
-    source: str = Field(min_length=3, description="The study or publication, named.")
+    source: str = Field(
+        min_length=3,
+        description="The study or publication a reader can look up: author or publisher, "
+        "title, year, and a link, DOI or PMID.",
+    )
     level: Text | None = Field(
         default=None, description='Plain words for its strength: "several randomized trials".'
     )
