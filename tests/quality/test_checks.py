@@ -169,7 +169,7 @@ def test_maker_figures_must_be_labelled(tmp_ws):
         "this statement comes from a device maker or clinic, not a study: set reported_by: "
         "manufacturer, clinic or rival-clinic so the handout labels it",
     ]
-    assert errors[1].line == _line(path, "source: Outcome figures")
+    assert errors[1].line == _line(path, "source: >-")
 
 
 def test_maker_figures_are_labelled_in_the_handout(library):

@@ -345,7 +345,9 @@ def test_hostile_translation_text_is_escaped(run, tmp_ws):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     body = html.read_text(encoding="utf-8").split("</style>")[1]
-    assert "<script>" not in body and "&lt;script&gt;" in body and "49" not in body
+    # Printed as typed, never run: no 49 where the text was (a source's URL may hold "49").
+    assert "<script>" not in body and "&lt;script&gt;" in body and "{{ 7*7 }}" in body
+    assert "</script>49" not in body and "&lt;/script&gt;49" not in body
 
 
 def test_list_json_reports_languages(run, es_ws):
@@ -462,7 +464,7 @@ def test_web_form_offers_the_documents_languages_and_renders_the_choice(
 def test_check_report_lists_unreviewed_translations(run, es_ws):
     data = json.loads(run("check", DOC, "--report", "--json", workspace=es_ws).stdout)
     items = [i for i in data[DOC] if i["standard"] == "Translations" and "'es'" in i["item"]]
-    assert len(items) == 1 and not items[0]["met"]
+    assert len(items) == 1 and items[0]["status"] == "not met"
     assert "not reviewed by a qualified human translator" in items[0]["evidence"]
     assert "handouts/translations/es/options/conservative-care.yaml" in items[0]["evidence"]
 

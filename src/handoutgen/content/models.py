@@ -136,7 +136,11 @@ class Evidence(_Model):
     """One claim with its source. Numbers say who, out of how many, over what time."""
 
     claim: Text
-    source: str = Field(min_length=3, description="The study or publication, named.")
+    source: str = Field(
+        min_length=3,
+        description="The study or publication a reader can look up: author or publisher, "
+        "title, year, and a link, DOI or PMID.",
+    )
     level: Text | None = Field(
         default=None, description='Plain words for its strength: "several randomized trials".'
     )
@@ -274,6 +278,11 @@ class Option(_Model):
         default_factory=dict, description="Comparison factor id -> short answer."
     )
     evidence: list[Evidence] = Field(default_factory=list)
+    serious_risks: list[int] = Field(
+        default_factory=list,
+        description="Which risks: are serious (0 is the first): a brochure card that "
+        "has room for only some risks always prints these.",
+    )
     warnings: list[Text] = Field(
         default_factory=list,
         description="This option's own safety warnings (blood thinners, blood sugar...).",
@@ -285,8 +294,34 @@ class Option(_Model):
         default_factory=list,
         description='Medical words this option uses: "Words to know" lists them when it is chosen.',
     )
+    sources: list[Annotated[str, StringConstraints(min_length=3)]] = Field(
+        default_factory=list,
+        description="The public sources behind this option's warnings, recovery and "
+        "after-care signs (author or publisher, title, year, and a link, DOI or PMID); "
+        "printed with the document's sources.",
+    )
     reviewed: dt.date
     disclaimer: Text | None = None
+
+    @model_validator(mode="after")
+    def serious_risks_exist(self) -> Self:
+        for i in self.serious_risks:
+            if not 0 <= i < len(self.risks):
+                raise ValueError(
+                    f"serious_risks names risk {i}, but risks: has {len(self.risks)} "
+                    f"(0 to {len(self.risks) - 1})"
+                )
+        return self
+
+    def risks_within(self, limit: int | None) -> list[dict[str, str]]:
+        """The risks a card with room for ``limit`` prints: every serious one, then
+        the others in order while there is room, in the order of risks:."""
+        if limit is None:
+            return list(self.risks)
+        room = max(limit - len(self.serious_risks), 0)
+        others = [i for i in range(len(self.risks)) if i not in self.serious_risks][:room]
+        keep = set(self.serious_risks) | set(others)
+        return [r for i, r in enumerate(self.risks) if i in keep]
 
 
 class SeeAlso(_Model):
@@ -412,8 +447,8 @@ class Brand(_Model):
     website: str | None = Field(default=None, pattern=r"^https?://[^\s/$.?#][^\s]*$")
     funding: Text | None = Field(
         default=None,
-        description='Who paid for the material, printed after the producer: "Paid for by ...". '
-        "Translated like any text.",
+        description="Who paid for the material, printed after the document's producer: "
+        '"Paid for by ...". Translated like any text.',
     )
     qr: str | None = Field(
         default=None,
@@ -447,7 +482,11 @@ class Document(_Model):
     faq: list[FAQ] = Field(default_factory=list)
     next_steps: list[Text] = Field(default_factory=list)
     disclaimers: list[Text] = Field(default_factory=list)
-    producer: Text | None = Field(default=None, description="Who wrote and funded it.")
+    producer: Text | None = Field(
+        default=None,
+        description='Who produced it: "Produced by ...". Who paid is the clinic profile\'s '
+        "funding:, printed after it; `check` flags a producer line that contradicts it.",
+    )
     region: Region = Field(
         description='The body region: the "When to get help" block prints its warning '
         "signs from handouts/warning-signs.yaml."
@@ -482,6 +521,11 @@ class Document(_Model):
         default=True, description='Print "Questions to ask at your next visit".'
     )
     values_exercise: bool = Field(default=True, description='Print "What matters most to you?".')
+    worksheet: bool = Field(
+        default=False,
+        description='Print "My decision worksheet": what matters to me, how much each '
+        "factor matters, my questions and my leaning, with lines to write on.",
+    )
     letter: Letter | None = Field(default=None, description="Required for kind: letter.")
     brand: Slug | None = Field(
         default=None,

@@ -104,6 +104,14 @@ def month_year(value: dt.date | None) -> str:
     return i18n.month_year(value)
 
 
+def cite(value: str) -> str:
+    """A citation with its fixed phrases ("Undated web page, viewed 2026") in the
+    page's language; its titles stay as published (sources.py)."""
+    from handoutgen.content.sources import localized
+
+    return localized(value, lambda msgid, **values: i18n.gettext(msgid) % values)
+
+
 def css_string(value: str) -> Markup:
     """A quoted CSS string for text printed by the stylesheet (inside <style>,
     where HTML escaping does not apply: quotes, backslashes and '<' escaped)."""
@@ -326,6 +334,7 @@ def environment(template_dirs: tuple[Path, ...]) -> jinja2.Environment:
         long_date=long_date,
         month_year=month_year,
         css_string=css_string,
+        cite=cite,
         number=i18n.number,
         replace=_replace_filter,
     )

@@ -15,6 +15,8 @@ from urllib.parse import unquote, urlsplit
 
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
+from handoutgen.engine.svgtext import fix_svg
+
 _ALWAYS = {"data"}
 _HTTP = {"http", "https"}
 
@@ -63,7 +65,10 @@ class SafeURLFetcher(URLFetcher):
                 # logs a warning and goes on (``--strict`` makes it fatal).
                 raise FileNotFoundError(f"no such file: {path}")
             self.fetched.append(url)
-            return URLFetcherResponse(url, body=path.read_bytes())
+            body = path.read_bytes()
+            if path.suffix.lower() == ".svg":
+                body = fix_svg(body)  # right-to-left labels, as WeasyPrint draws them
+            return URLFetcherResponse(url, body=body)
         if scheme in _ALWAYS:
             return super().fetch(url, headers)
         if scheme in _HTTP:

@@ -13,6 +13,8 @@ from handoutgen.quality.finding import EN, Severity
 from handoutgen.quality.pagerules import PageRules
 from handoutgen.quality.phonerules import PhoneRules
 from handoutgen.quality.readability import grade, joined, long_sentences, smog
+from handoutgen.quality.safetyrules import SafetyRules
+from handoutgen.quality.sourcerules import SourceRules
 
 ABSOLUTES = [
     (re.compile(r"\bcur(?:e|es|ed|ing)\b", re.I), "cure"),
@@ -85,7 +87,7 @@ def document_texts(doc: Document) -> list[tuple[Loc, str]]:
     return out
 
 
-class ContentRules(PageRules, PhoneRules):
+class ContentRules(PageRules, PhoneRules, SourceRules, SafetyRules):
     """Every rule of an option or document: document() ends with the rules read
     from its rendered page (PageRules)."""
 
@@ -218,6 +220,8 @@ class ContentRules(PageRules, PhoneRules):
         self.claims(yf, texts + claims, **ids)
         self.unsourced_numbers(yf, texts, **ids)
         self.phone_numbers(yf, texts + claims, **ids)
+        self.sources(yf, option, **ids)
+        self.safety_of(yf, option, **ids)
         prose = [(loc, t) for loc, t in texts + claims if loc[0] != "facts"]
         self.reading_level(yf, prose, limits, ("summary",), **ids)
         # Each research bullet on its own: a reader meets them one at a time.
@@ -293,7 +297,9 @@ class ContentRules(PageRules, PhoneRules):
                     "competitor, clinic, rival-clinic or group)",
                     **ids,
                 )
-            if ev.reported_by == "study" and SELF_REPORTED_SOURCE.search(ev.source):
+            # A clinic's or maker's own statement labelled as research, with or
+            # without a figure: the citation or the claim names who said it.
+            if ev.reported_by == "study" and SELF_REPORTED_SOURCE.search(f"{ev.source} {claim}"):
                 self.add(
                     yf,
                     ("evidence", i, "source"),
@@ -360,6 +366,8 @@ class ContentRules(PageRules, PhoneRules):
                 key=True,
                 **ids,
             )
+        self.funding(doc, yf, **ids)
+        self.sign_sources()
         if doc.producer is None:
             severity: Severity = "error" if doc.kind == "brochure" else "warning"
             self.add(

@@ -18,6 +18,12 @@ from handoutgen.quality.signrules import region_findings
 CALL_US = re.compile(r"\bcall us\b", re.I)
 PHONE = re.compile(r"\(?\b\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}\b")
 EMERGENCY = re.compile(r"\b911\b|emergency (?:department|room)", re.I)
+# The text asks the reader to write something down: the page needs room for it.
+WRITE_DOWN = re.compile(
+    r"\b(?:write|jot|note) (?:it |them |this |these )?down\b|\bwrite (?:your|what|a list)\b"
+    r"|\bmake a list\b|\bfill in\b",
+    re.I,
+)
 
 # Medical words a reader must have explained on first use (or in "Words to
 # know" above it). Each pattern allows the plural.
@@ -112,6 +118,19 @@ class PageRules(Recorder):
                         f"{' or '.join(missing)} for it: every option it names needs both",
                         **ids,
                     )
+        if doc.kind == "brochure":
+            self.serious_shown(doc, yf, finder, option_ids, ids)
+        if (m := WRITE_DOWN.search(finder.text())) and not finder.worksheet:
+            self.add(
+                yf,
+                (),
+                "error",
+                "worksheet",
+                f"the text asks the reader to write something down ('{m.group()}') but the "
+                'page has no space to write in: set worksheet: true ("My decision '
+                'worksheet", with lines) or print a section of class worksheet',
+                **ids,
+            )
         for src in finder.missing_alt:
             self.add(
                 yf,
@@ -121,6 +140,28 @@ class PageRules(Recorder):
                 f"image {src} in template {doc.template} has no alt text",
                 document=doc.id,
             )
+
+    def serious_shown(
+        self, doc: Document, yf: YamlFile, page: _ImageFinder, option_ids: list[str], ids: dict
+    ) -> None:
+        """A brochure card short of room never drops an option's serious risks."""
+        text = " ".join(page.text().split())
+        for opt_id in option_ids:
+            option = self.library.options[opt_id]
+            for i in option.serious_risks:
+                risk = " ".join(option.risks[i][EN].split())
+                if risk not in text:
+                    self.add(
+                        self.library.option_files[opt_id],
+                        ("risks", i),
+                        "error",
+                        "serious-risks",
+                        f"{doc.id} leaves out this serious risk of '{opt_id}': template "
+                        f"{doc.template} must print every risk under serious_risks: (the "
+                        "weigh() macro does, with option.risks_within(limit))",
+                        option=opt_id,
+                        **ids,
+                    )
 
     def safety(self, doc: Document, yf: YamlFile, page: _ImageFinder, ids: dict) -> None:
         if not page.get_help:
@@ -296,6 +337,7 @@ class _ImageFinder(HTMLParser):
         self.signs: dict[str, list[str]] = {"emergency": [], "soon": []}  # data-sign ids
         self.glossary_span = (-1, -1)
         self.write_in = False  # a line to write the clinic's phone in (no profile)
+        self.worksheet = False  # a worksheet with lines to write on
         self.shown: dict[str, set[str]] = {"benefits": set(), "risks": set()}
         self._stack: list[tuple[str, set[str]]] = []
         self._skip = 0
@@ -318,6 +360,7 @@ class _ImageFinder(HTMLParser):
         if "glossary" in classes:
             self.glossary_span = (self._length, -1)
         self.write_in = self.write_in or "write-in" in classes
+        self.worksheet = self.worksheet or "worksheet" in classes
         for kind in ("benefits", "risks"):
             if kind in classes and a.get("data-option"):
                 self.shown[kind].add(a["data-option"] or "")

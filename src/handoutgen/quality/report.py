@@ -1,15 +1,19 @@
-"""``handoutgen check --report``: the IPDAS and PEMAT-P items a program can judge.
+"""``handoutgen check --report``: the IPDAS and PEMAT-P items, per document.
 
-Each item is met or not, with the evidence that decided it, per document (as
-rendered with its own options, or with ``--option``). Items a person must judge
-(is the tone neutral? are the pictures helpful?) are not listed.
+Each item is marked honestly: "verified" only where a `check` rule checks it
+(the rule ids are named, and none of them found an error); "needs human
+review" where no rule can judge it (is the decision described well? is the
+tone neutral?), with what the content holds; "not met" where a rule found an
+error or the part is missing. Per document (as rendered with its own options,
+or with ``--option``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 import click
 
@@ -18,44 +22,55 @@ from handoutgen.core import clock
 from handoutgen.quality.checks import rules
 from handoutgen.quality.finding import EN
 
+Status = Literal["verified", "needs human review", "not met"]
+MARKS = {"verified": "x", "needs human review": "?", "not met": " "}
+
 
 @dataclass(frozen=True)
 class Item:
     standard: str  # "IPDAS qualifying", "IPDAS certifying", "PEMAT-P understandability"...
     item: str
-    met: bool
+    status: Status
     evidence: str
+    rules: list[str] = field(default_factory=list)  # the `check` rule ids that decide it
 
-
-def _missing(options, test) -> list[str]:  # noqa: ANN001
-    return [o.id for o in options if not test(o)]
+    @property
+    def verdict(self) -> str:
+        """ "verified by rule a, b", "needs human review" or "not met"."""
+        if self.status == "verified":
+            return f"verified by rule {', '.join(self.rules)}"
+        return self.status
 
 
 def items(library: Library, doc_id: str, option_ids=None, *, today: dt.date) -> list[Item]:  # noqa: ANN001
-    """The judgeable items for one document; ``rules`` supplies the checker's findings."""
+    """The items for one document; ``rules`` supplies the checker's findings."""
     doc = library.document(doc_id)
     ids = list(option_ids) if option_ids else list(doc.options)
     options = [library.options[i] for i in ids]
     found = rules(library, doc_id, ids, today=today, layout=False)
-    by_rule: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = {}
     for f in found:
         if f.severity == "error":
-            by_rule.setdefault(f.rule, []).append(f.message)
+            errors.setdefault(f.rule, []).append(f.message)
 
-    def rule_item(standard: str, name: str, rule_names: tuple[str, ...], ok: str) -> Item:
-        errs = [m for r in rule_names for m in by_rule.get(r, [])]
-        return Item(standard, name, not errs, "; ".join(errs[:3]) if errs else ok)
+    def by_rule(standard: str, name: str, rule_ids: tuple[str, ...], ok: str) -> Item:
+        """Verified when no error of these rules; not met otherwise."""
+        errs = [m for r in rule_ids for m in errors.get(r, [])]
+        status: Status = "not met" if errs else "verified"
+        return Item(standard, name, status, "; ".join(errs[:3]) if errs else ok, list(rule_ids))
 
-    def each(standard: str, name: str, test, what: str) -> Item:  # noqa: ANN001
-        missing = _missing(options, test)
+    def review(standard: str, name: str, present: bool, evidence: str, missing: str) -> Item:
+        """No rule judges it: a person must; not met when the part is missing."""
         return Item(
             standard,
             name,
-            not missing,
-            f"missing for: {', '.join(missing)}"
-            if missing
-            else f"{what} for all {len(options)} options",
+            "needs human review" if present else "not met",
+            evidence if present else missing,
         )
+
+    def each(test) -> tuple[bool, str]:  # noqa: ANN001
+        lacking = [o.id for o in options if not test(o)]
+        return not lacking, f"missing for: {', '.join(lacking)}"
 
     q, c, u, a = (
         "IPDAS qualifying",
@@ -64,102 +79,160 @@ def items(library: Library, doc_id: str, option_ids=None, *, today: dt.date) -> 
         "PEMAT-P actionability",
     )
     n_sources = len({ev.source for o in options for ev in o.evidence})
+    benefits, no_benefits = each(lambda o: o.benefits)
+    harms, no_harms = each(lambda o: o.risks)
+    like, not_like = each(lambda o: o.how_it_works and o.recovery)
+    levels, no_levels = each(lambda o: all(ev.level for ev in o.evidence))
+    values = bool(doc.worksheet or (doc.values_exercise and any(f.value for f in doc.factors)))
     return [
-        Item(
+        review(
             q,
             "Describes the condition and the decision",
             bool(doc.decision[EN].strip()),
             f"decision: {doc.decision[EN][:70]}...",
+            "no decision",
         ),
-        Item(
-            q, "Lists the options", len(options) >= 2, f"{len(options)} options: {', '.join(ids)}"
+        review(
+            q,
+            "Lists the options",
+            len(options) >= 2,
+            f"{len(options)} options: {', '.join(ids)}",
+            "fewer than two options",
         ),
-        each(q, "Describes the positive features of each option", lambda o: o.benefits, "benefits"),
-        each(q, "Describes the negative features of each option", lambda o: o.risks, "risks"),
-        each(
+        review(
+            q,
+            "Describes the positive features of each option",
+            benefits,
+            f"benefits for all {len(options)} options",
+            no_benefits,
+        ),
+        review(
+            q,
+            "Describes the negative features of each option",
+            harms,
+            f"risks for all {len(options)} options",
+            no_harms,
+        ),
+        review(
             q,
             "Describes what each option is like (procedure, recovery)",
-            lambda o: o.how_it_works and o.recovery,
-            "how it works and recovery",
+            like,
+            f"how it works and recovery for all {len(options)} options",
+            not_like,
         ),
-        Item(
+        review(
             q,
             "Helps patients clarify their values",
-            doc.values_exercise and any(f.value for f in doc.factors) or bool(doc.questions),
-            "values exercise" if doc.values_exercise else "questions to ask (no values exercise)",
+            values or doc.questions,
+            "worksheet"
+            if doc.worksheet
+            else "values exercise"
+            if values
+            else "questions to ask (no values exercise)",
+            "no values exercise or questions",
         ),
-        each(c, "Cites the evidence for each option", lambda o: o.evidence, "sources"),
-        Item(
+        by_rule(
+            c,
+            "Cites the evidence for each option, in sources a reader can look up",
+            ("required", "sources"),
+            f"{n_sources} research sources, each with title, year and link or identifier",
+        ),
+        by_rule(
             c,
             "Names who reported each figure",
-            "reported-by" not in by_rule,
-            "; ".join(by_rule.get("reported-by", [])) or f"{n_sources} sources, each labelled",
+            ("reported-by",),
+            f"{n_sources} sources, each labelled",
         ),
-        each(
+        review(
             c,
             "Gives the strength of the evidence",
-            lambda o: all(ev.level for ev in o.evidence),
-            "an evidence level",
+            levels,
+            "an evidence level on every research bullet",
+            no_levels,
         ),
-        rule_item(
+        by_rule(
             c,
             "Numbers have a denominator and a time period",
             ("evidence",),
             "every probability says out of how many and over what time",
         ),
-        rule_item(
+        by_rule(
             c,
             "Shows the review date and when it is due",
             ("currency",),
             "reviewed date and next review printed; none overdue",
         ),
-        Item(
+        by_rule(
             c,
-            "Says who produced and funded it",
-            doc.producer is not None,
-            doc.producer[EN][:80] if doc.producer else "no producer",
+            "Says who produced and who paid for it",
+            ("required", "funding"),
+            (doc.producer[EN][:80] if doc.producer else "no producer")
+            + "; the clinic profile's funding line follows it",
         ),
-        rule_item(c, "No absolute promises", ("claims",), "no cure/guaranteed/no risk/100%"),
-        rule_item(
+        by_rule(c, "No absolute promises", ("claims",), "no cure/guaranteed/no risk/100%"),
+        by_rule(
             c,
             "Coverage and cost statements are sourced",
             ("coverage",),
             "each is sourced or says ask your insurer",
         ),
-        Item(
+        by_rule(
+            c,
+            "Each procedure's own warnings and after-care signs, with sources",
+            ("warnings", "watch-after", "regulatory", "serious-risks"),
+            "warnings, signs to watch for and serious risks for every surgery and "
+            "procedure; medicine and FDA-status warnings complete",
+        ),
+        review(
             u,
             "Makes its purpose evident (one main message first)",
             bool(doc.main_message[EN].strip()),
             doc.main_message[EN][:70] + "...",
+            "no main message",
         ),
-        rule_item(
+        by_rule(
             u,
             "Uses common, everyday language (grade 8 or lower)",
             ("reading-level", "sentence-length"),
             "Flesch-Kincaid, SMOG and sentence length within limits",
         ),
-        rule_item(u, "Defines medical terms", ("terms",), "every listed term explained before use"),
-        Item(
+        by_rule(u, "Defines medical terms", ("terms",), "every listed term explained before use"),
+        by_rule(
             u,
             "Uses visual aids with alt text",
-            bool(doc.images) and "required" not in by_rule,
-            f"{len(doc.images)} picture(s)" if doc.images else "no picture in the document",
-        ),
-        rule_item(u, "Balances harms and benefits", ("balance",), "comparable detail"),
-        Item(
+            ("required",),
+            f"{len(doc.images)} picture(s), each with alt text",
+        )
+        if doc.images
+        else Item(u, "Uses visual aids with alt text", "not met", "no picture in the document"),
+        by_rule(u, "Balances harms and benefits", ("balance",), "comparable detail"),
+        by_rule(
             a,
             "Identifies at least one action the reader can take",
-            bool(doc.next_steps),
+            ("required",),
             f"{len(doc.next_steps)} next steps",
         ),
-        Item(
+        review(
             a,
             "Addresses the reader directly",
-            "required" not in by_rule or not doc.next_steps,
-            "next steps speak to the reader",
+            bool(doc.next_steps),
+            "next steps written to the reader",
+            "no next steps",
         ),
-        Item(a, "Gives questions to bring to a visit", doc.questions, "questions section"),
-        rule_item(
+        review(
+            a,
+            "Gives questions to bring to a visit",
+            doc.questions,
+            "questions section",
+            "questions: false",
+        ),
+        by_rule(
+            a,
+            "Gives room to write down what it asks the reader to write",
+            ("worksheet",),
+            "a worksheet with lines" if doc.worksheet else "asks for nothing to be written",
+        ),
+        by_rule(
             a,
             "Says when and how to get help (911 and the clinic's phone)",
             ("safety", "warning-signs", "region", "phone"),
@@ -190,11 +263,12 @@ def translation_items(library: Library, doc_id: str, option_ids=None) -> list[It
             parts.append(f"stale: {', '.join(stale)}")
         if unreviewed:
             parts.append(f"not reviewed by a qualified human translator: {', '.join(unreviewed)}")
+        # Stamps are checked by rule; that a human translator reviewed it is a record.
         out.append(
             Item(
                 "Translations",
                 f"'{lang}' translation is current and reviewed ({len(records)} files)",
-                not parts,
+                "not met" if parts else "verified",
                 "; ".join(parts)
                 + (
                     "; a draft: printed only with --allow-draft, marked as not reviewed"
@@ -202,6 +276,7 @@ def translation_items(library: Library, doc_id: str, option_ids=None) -> list[It
                     else ""
                 )
                 or "every file stamped against the English and reviewed",
+                ["translation-stale", "translation-unreviewed"],
             )
         )
     return out
@@ -217,14 +292,22 @@ def print_report(
         for d in doc_ids
     }
     if as_json:
-        click.echo(json.dumps({d: [asdict(i) for i in its] for d, its in out.items()}, indent=2))
+        click.echo(
+            json.dumps(
+                {d: [{**asdict(i), "verdict": i.verdict} for i in its] for d, its in out.items()},
+                indent=2,
+            )
+        )
         return
     for doc_id, its in out.items():
-        met = sum(i.met for i in its)
-        click.echo(f"{doc_id}: {met} of {len(its)} items met")
+        counts = {k: sum(i.status == k for i in its) for k in MARKS}
+        click.echo(
+            f"{doc_id}: {counts['verified']} verified by rule, {counts['needs human review']} "
+            f"need human review, {counts['not met']} not met (of {len(its)} items)"
+        )
         standard = None
         for i in its:
             if i.standard != standard:
                 standard = i.standard
                 click.echo(f"  {standard}")
-            click.echo(f"    [{'x' if i.met else ' '}] {i.item}: {i.evidence}")
+            click.echo(f"    [{MARKS[i.status]}] {i.item}: {i.verdict}; {i.evidence}")

@@ -377,9 +377,10 @@ def context(
     req, doc = p.request, p.document
     sources: list[str] = []
     for option in p.options:
-        for ev in option.evidence:
-            if ev.source not in sources:
-                sources.append(ev.source)
+        # The research first, then what the option's warnings and recovery rest on.
+        for source in [ev.source for ev in option.evidence] + list(option.sources):
+            if source not in sources:
+                sources.append(source)
     disclaimers = list(doc.disclaimers)
     for option in p.options:
         if option.disclaimer and option.disclaimer not in disclaimers:
@@ -496,6 +497,11 @@ def context(
             )
         ],
         "sources": sources,
+        # Only the research behind the options: a brochure card prints no
+        # warnings or recovery text for the other sources to back.
+        "research_sources": [
+            s for s in sources if any(s == ev.source for o in p.options for ev in o.evidence)
+        ],
         "source_number": {s: i + 1 for i, s in enumerate(sources)},
         "disclaimers": disclaimers,
         "reviewed": reviewed,
