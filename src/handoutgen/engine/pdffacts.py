@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import io
 import math
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -26,6 +27,7 @@ class Char:
     font: str
     line: int  # the text line on its page, counted in drawing order
     faint: bool  # fill mostly transparent: a watermark behind the text
+    space: bool = False  # a space comes before it on its line
 
 
 @dataclass
@@ -125,19 +127,21 @@ def _chars(data: bytes) -> Iterator[list[Char]]:
     flags = ctypes.c_int()
     matrix = raw.FS_MATRIX()
     rgba = [ctypes.c_uint() for _ in range(4)]
+    x, y = ctypes.c_double(), ctypes.c_double()
     try:
         for page in doc:
             text = page.get_textpage()
             out: list[Char] = []
             line = 0
             last: tuple[float, float, float] | None = None  # left, baseline, size
+            space = False
             for i in range(text.count_chars()):
                 char = text.get_text_range(i, 1)
-                if raw.FPDFText_IsGenerated(text.raw, i) == 1:
-                    if char in "\r\n":
-                        line, last = line + 1, None
+                if raw.FPDFText_IsGenerated(text.raw, i) == 1 and char in "\r\n":
+                    line, last, space = line + 1, None, False
                     continue
                 if not char.strip():
+                    space = True
                     continue
                 raw.FPDFText_GetMatrix(text.raw, i, ctypes.byref(matrix))
                 scale = math.sqrt(abs(matrix.a * matrix.d - matrix.b * matrix.c))
@@ -145,17 +149,25 @@ def _chars(data: bytes) -> Iterator[list[Char]]:
                 raw.FPDFText_GetFontInfo(text.raw, i, name, len(name), ctypes.byref(flags))
                 raw.FPDFText_GetFillColor(text.raw, i, *(ctypes.byref(c) for c in rgba))
                 box = text.get_charbox(i)
-                origin = text.get_charbox(i, loose=True)
+                raw.FPDFText_GetCharOrigin(text.raw, i, ctypes.byref(x), ctypes.byref(y))
                 # A new line where the baseline moves or the text jumps back
                 # left by more than a character: pdfium joins runs it finds on
                 # one baseline, even two boxes' texts that touch.
-                here = (box[0], origin[1], size)
-                if last is not None and (
-                    abs(here[1] - last[1]) > 0.5 * max(size, last[2])
-                    or here[0] < last[0] - 1.5 * max(size, last[2])
+                # (Right-to-left letters run leftwards by nature.)
+                here = (box[0], y.value, size)
+                mark = unicodedata.category(char[0]) == "Mn"  # sits on its letter
+                if (
+                    last is not None
+                    and not mark
+                    and (
+                        abs(here[1] - last[1]) > 0.5 * max(size, last[2])
+                        or here[0] < last[0] - 1.5 * max(size, last[2])
+                        and unicodedata.bidirectional(char[0]) not in ("R", "AL")
+                    )
                 ):
-                    line += 1
-                last = here
+                    line, space = line + 1, False
+                if not mark:
+                    last = here
                 out.append(
                     Char(
                         char,
@@ -164,8 +176,10 @@ def _chars(data: bytes) -> Iterator[list[Char]]:
                         name.value.decode("utf-8", "replace").split("+", 1)[-1],
                         line,
                         rgba[3].value < 128,
+                        space and bool(out) and out[-1].line == line,
                     )
                 )
+                space = False
             yield out
     finally:
         doc.close()

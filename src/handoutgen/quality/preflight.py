@@ -10,6 +10,7 @@ what to change.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Literal
@@ -133,7 +134,7 @@ def _area(box: Box) -> float:
 
 
 def _text(chars: list[Char], limit: int = 40) -> str:
-    text = "".join(c.text for c in chars)
+    text = "".join((" " if c.space else "") + c.text for c in chars)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -149,11 +150,11 @@ def _collides(a: list[Char], b: list[Char]) -> bool:
 
 
 def _collisions(page: PageFacts, report: Report, add) -> None:  # noqa: ANN001
-    # A watermark (faint text) lies behind the text by design.
+    # A watermark (faint text) lies behind the text by design; a mark (an Arabic
+    # vowel, an accent) sits on its letter and may graze the line above.
+    chars = [c for c in page.chars if not c.faint and unicodedata.category(c.text[0]) != "Mn"]
     lines = [
-        (bounds, chars)
-        for chars in _lines([c for c in page.chars if not c.faint]).values()
-        if _area(bounds := _bounds(chars)) > 0
+        (bounds, chars) for chars in _lines(chars).values() if _area(bounds := _bounds(chars)) > 0
     ]
     found = 0
     for i, (box_a, a) in enumerate(lines):
@@ -190,7 +191,7 @@ def _placement(page: PageFacts, margin: float, add) -> None:  # noqa: ANN001
             page.number,
             "error",
             "text-outside-trim",
-            f'{len(outside)} characters lie outside the trim ("{_text(outside)}").',
+            f"{len(outside)} characters lie outside the trim: {_quote_lines(page, outside)}.",
             "Move the text inside the page; the print shop cuts at the trim.",
         )
     if unsafe:
@@ -198,10 +199,19 @@ def _placement(page: PageFacts, margin: float, add) -> None:  # noqa: ANN001
             page.number,
             "warning",
             "text-unsafe-area",
-            f"{len(unsafe)} characters lie within {margin / 72:.3g} in of the trim "
-            f'("{_text(unsafe)}").',
+            f"{len(unsafe)} characters lie within {margin / 72:.3g} in of the trim: "
+            f"{_quote_lines(page, unsafe)}.",
             "Keep text inside the safe area: a cut a little off would clip it.",
         )
+
+
+def _quote_lines(page: PageFacts, chars: list[Char]) -> str:
+    """The whole lines ``chars`` belong to, quoted, the first few."""
+    lines = _lines(page.chars)
+    wanted = list(dict.fromkeys(c.line for c in chars))
+    quoted = ", ".join(f'"{_text(lines[n])}"' for n in wanted[:MAX_PER_PAGE])
+    more = len(wanted) - MAX_PER_PAGE
+    return quoted + (f" and {more} more lines" if more > 0 else "")
 
 
 def _inside(box: Box, area: Box, tolerance: float) -> bool:
