@@ -180,10 +180,12 @@ def _placement(page: PageFacts, margin: float, add) -> None:  # noqa: ANN001
     trim = page.trim or page.media
     safe = (trim[0] + margin, trim[1] + margin, trim[2] - margin, trim[3] - margin)
     tolerance = 0.5
-    outside = [c for c in page.chars if _area(c.box) and not _inside(c.box, trim, tolerance)]
+    # A watermark band (faint text) runs across the sheet by design; cut, it loses nothing.
+    printed = [c for c in page.chars if not c.faint]
+    outside = [c for c in printed if _area(c.box) and not _inside(c.box, trim, tolerance)]
     unsafe = [
         c
-        for c in page.chars
+        for c in printed
         if _area(c.box) and c not in outside and not _inside(c.box, safe, tolerance)
     ]
     if outside:
