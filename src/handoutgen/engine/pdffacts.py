@@ -28,6 +28,7 @@ class Char:
     line: int  # the text line on its page, counted in drawing order
     faint: bool  # fill mostly transparent: a watermark behind the text
     space: bool = False  # a space comes before it on its line
+    baseline: float = 0.0  # the y of its origin
 
 
 @dataclass
@@ -134,11 +135,12 @@ def _chars(data: bytes) -> Iterator[list[Char]]:
             out: list[Char] = []
             line = 0
             last: tuple[float, float, float] | None = None  # left, baseline, size
+            rtl = False  # the line has right-to-left letters: it may run leftwards
             space = False
             for i in range(text.count_chars()):
                 char = text.get_text_range(i, 1)
                 if raw.FPDFText_IsGenerated(text.raw, i) == 1 and char in "\r\n":
-                    line, last, space = line + 1, None, False
+                    line, last, space, rtl = line + 1, None, False, False
                     continue
                 if not char.strip():
                     space = True
@@ -153,7 +155,6 @@ def _chars(data: bytes) -> Iterator[list[Char]]:
                 # A new line where the baseline moves or the text jumps back
                 # left by more than a character: pdfium joins runs it finds on
                 # one baseline, even two boxes' texts that touch.
-                # (Right-to-left letters run leftwards by nature.)
                 here = (box[0], y.value, size)
                 mark = unicodedata.category(char[0]) == "Mn"  # sits on its letter
                 if (
@@ -162,10 +163,11 @@ def _chars(data: bytes) -> Iterator[list[Char]]:
                     and (
                         abs(here[1] - last[1]) > 0.5 * max(size, last[2])
                         or here[0] < last[0] - 1.5 * max(size, last[2])
-                        and unicodedata.bidirectional(char[0]) not in ("R", "AL")
+                        and not rtl
                     )
                 ):
-                    line, space = line + 1, False
+                    line, space, rtl = line + 1, False, False
+                rtl = rtl or unicodedata.bidirectional(char[0]) in ("R", "AL")
                 if not mark:
                     last = here
                 out.append(
@@ -177,6 +179,7 @@ def _chars(data: bytes) -> Iterator[list[Char]]:
                         line,
                         rgba[3].value < 128,
                         space and bool(out) and out[-1].line == line,
+                        y.value,
                     )
                 )
                 space = False

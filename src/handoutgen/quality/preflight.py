@@ -149,6 +149,13 @@ def _collides(a: list[Char], b: list[Char]) -> bool:
     return False
 
 
+def _one_rtl_line(a: list[Char], b: list[Char]) -> bool:
+    """Two runs on one baseline with right-to-left letters: pdfium may cut one
+    visual line of Arabic in two, whose joined letters touch."""
+    rtl = any(unicodedata.bidirectional(c.text[0]) in ("R", "AL") for c in a + b)
+    return rtl and abs(a[-1].baseline - b[0].baseline) < 0.2 * max(a[-1].size, b[0].size)
+
+
 def _collisions(page: PageFacts, report: Report, add) -> None:  # noqa: ANN001
     # A watermark (faint text) lies behind the text by design; a mark (an Arabic
     # vowel, an accent) sits on its letter and may graze the line above.
@@ -159,7 +166,7 @@ def _collisions(page: PageFacts, report: Report, add) -> None:  # noqa: ANN001
     found = 0
     for i, (box_a, a) in enumerate(lines):
         for box_b, b in lines[i + 1 :]:
-            if _overlap(box_a, box_b) <= 0 or not _collides(a, b):
+            if _overlap(box_a, box_b) <= 0 or _one_rtl_line(a, b) or not _collides(a, b):
                 continue
             found += 1
             if found <= MAX_PER_PAGE:
