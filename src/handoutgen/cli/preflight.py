@@ -51,9 +51,11 @@ def preflight(
     safe_margin: float,
     as_json: bool,
 ) -> None:
-    """Check PDFs (any, not only handoutgen's) before print: colliding text, text outside
-    the trim or safe area, text under the minimum size, fonts not embedded, booklet page
-    counts, PDF/UA-1 basics, trim and bleed boxes. Exits 1 on any error."""
+    """Check finished PDFs (any, not only ours) before they go to print.
+
+    Colliding text, text outside the trim or safe area, text under the minimum size,
+    fonts not embedded, booklet page counts, PDF/UA-1 basics, trim and bleed boxes.
+    Exits 1 on any error."""
     from handoutgen.engine.pdffacts import read
     from handoutgen.quality.preflight import preflight as judge
 
