@@ -113,24 +113,6 @@ def pages_text(pdf: bytes) -> list[str]:
     return [re.sub(r"(\w)- (\w)", r"\1-\2", p) for p in pages]
 
 
-def struct_children(node):
-    """The structure elements directly below ``node``."""
-    import pikepdf
-
-    kids = node.get("/K")
-    if kids is None:
-        return []
-    kids = list(kids) if isinstance(kids, pikepdf.Array) else [kids]
-    return [k for k in kids if isinstance(k, pikepdf.Dictionary) and "/S" in k]
-
-
-def struct_elements(node):
-    """Every structure element below ``node``, depth first."""
-    for kid in struct_children(node):
-        yield kid
-        yield from struct_elements(kid)
-
-
 def pdf_ua_problems(pdf: bytes, tmp_path: Path) -> tuple[list[str], list[str]]:
     """(page-validation failures, pdfua errors and warnings)."""
     import page

@@ -557,7 +557,7 @@ def test_each_language_passes_pdf_ua_and_says_its_language(tmp_ws, tmp_path, lan
     import pikepdf
 
     from conftest import pdf_ua_problems as _validate
-    from conftest import struct_elements as _walk
+    from handoutgen.engine.pdffacts import struct_elements as _walk
     from handoutgen.pipeline import make_request, render
 
     translate_document(tmp_ws, lang, text)

@@ -5,7 +5,7 @@ WeasyPrint and the content models are imported inside commands so that
 its commands to it when imported, so all of them are imported here.
 """
 
-from handoutgen.cli import admin, documents, mailing, server  # noqa: F401  (they register)
+from handoutgen.cli import admin, documents, mailing, preflight, server  # noqa: F401  (they register)
 from handoutgen.cli.base import _add_verbosity, cli
 
 # Last, once every command exists: -v/-q after a subcommand's name too.

@@ -108,9 +108,14 @@ def merge_page_fragments(pdf: pikepdf.Pdf, open_depths: list[int] | None = None)
     if len(tops) != 1 or str(tops[0].S) != "/Document":
         return 0
     document = tops[0]
-    parts = _elements(document)
-    if len(parts) < 2 or any(str(p.S) != "/Part" for p in parts):
+    kids = _elements(document)
+    parts = [k for k in kids if str(k.S) == "/Part"]
+    if len(parts) < 2:
         return 0
+    # A `position: fixed` element (the "Translation not yet reviewed" band) is
+    # drawn, and tagged beside the page's part, on every page: it is read once,
+    # where it first appears; its copies on later pages become artifacts.
+    fixed = _drop_repeats([k for k in kids if str(k.S) != "/Part"])
     merges = 0
     first = parts[0]
     for index, part in enumerate(parts[1:]):
@@ -119,9 +124,35 @@ def merge_page_fragments(pdf: pikepdf.Pdf, open_depths: list[int] | None = None)
         _adopt(first, _kids(part))
         _set_kids(first, _kids(first) + _kids(part))
     _set_kids(
-        document, [first] + [k for k in _kids(document) if not any(_same(k, p) for p in parts)]
+        document,
+        [
+            k
+            for k in _kids(document)
+            if _same(k, first)
+            or not any(_same(k, p) for p in parts)
+            and (not isinstance(k, Dictionary) or "/S" not in k or any(_same(k, f) for f in fixed))
+        ],
     )
     return merges
+
+
+def _signature(node: Dictionary) -> tuple:
+    return (str(node.S), tuple(_signature(k) for k in _elements(node)))
+
+
+def _drop_repeats(nodes: list[Dictionary]) -> list[Dictionary]:
+    """The nodes to keep: the first of each shape; the others' content becomes artifacts."""
+    seen: set[tuple] = set()
+    keep = []
+    for node in nodes:
+        shape = _signature(node)
+        if shape in seen:
+            for mcid, page in _marked_content(node):
+                _mark_artifact(page, mcid)
+        else:
+            seen.add(shape)
+            keep.append(node)
+    return keep
 
 
 def _same(a, b) -> bool:  # noqa: ANN001
