@@ -70,6 +70,12 @@ from handoutgen.core.errors import HandoutgenError
 @click.option("--brand", metavar="ID", help="The clinic profile's id, as --clinic.")
 @click.option("--print-ready", is_flag=True, help="0.125 in bleed and crop marks for a print shop.")
 @click.option(
+    "--impose",
+    is_flag=True,
+    help="Booklets: write printer spreads (two pages to a landscape letter sheet, or A4 "
+    "with --page-size a4) to print on both sides, flipping on the short edge, fold and staple.",
+)
+@click.option(
     "--pdf-variant",
     type=click.Choice(["pdf/ua-1", "pdf/a-3u"], case_sensitive=False),
     help="Tagged PDF/UA-1 (accessible, the default) or PDF/A-3u (archival, also tagged).",
@@ -102,6 +108,7 @@ def render(
     pdf_variant: str | None,
     brand: str | None,
     print_ready: bool,
+    impose: bool,
     language: str | None,
     fhir_server: str | None,
     fhir_client_id: str | None,
@@ -155,9 +162,17 @@ def render(
         print_ready=print_ready,
         language=language,
     )
+    if impose:  # refused before any work: a handout, HTML, print-ready
+        from handoutgen.editions.imposition import impose as make_spreads
+        from handoutgen.editions.imposition import require_imposable
+
+        doc = library.document(document)
+        require_imposable(doc, request.format, request.print_ready)
     # A write-back renders in full: its bytes then depend on the inputs alone
     # (not on whether an edition was cached), so a retry finds the same PDF.
     data = do_render(library, request, editions=not (run and run.write_back))
+    if impose:
+        data = make_spreads(data, request.page_size or doc.page_size)
     _audit_render(library, request, data)  # no handout without its audit row
     if output == "-":
         sys.stdout.buffer.write(data)

@@ -34,10 +34,19 @@ def render_pdf(library: Library, request: RenderRequest, *, draft: bool = False)
     html = render_html(library, request, draft=draft)
     document = lay_out(library, html, strict=request.strict, allow_http=request.allow_http)
     multiple = library.document(request.document).pages_multiple_of
-    if len(document.pages) % multiple:
-        # Booklets: lay out again with notes pages, so the padding pages carry
-        # the running header and disclaimer like every other page.
-        pad = multiple - len(document.pages) % multiple
+    pad = 0
+    while len(document.pages) % multiple:
+        # Booklets: lay out again with notes pages (before the back cover), so
+        # the padding pages carry the running header and disclaimer like every
+        # other page. A notes page is one page, so one more layout settles it;
+        # if a stylesheet made it longer, the count is tried again.
+        if pad >= 2 * multiple:
+            raise RenderError(
+                f"{request.document}: cannot pad {len(document.pages)} pages to a multiple "
+                f"of {multiple} (pages_multiple_of) with notes pages; a stylesheet makes a "
+                "notes page run over one page (.notes-page)"
+            )
+        pad += multiple - len(document.pages) % multiple
         html = render_html(library, request, draft=draft, pad_pages=pad)
         document = lay_out(library, html, strict=request.strict, allow_http=request.allow_http)
     require_visible(document, html, request.document)
