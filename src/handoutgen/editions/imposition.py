@@ -15,8 +15,8 @@ import io
 from handoutgen.content.models import Document
 from handoutgen.core.errors import DataError, RenderError
 
-# Landscape sheet sizes in points: a half-letter booklet fills a letter sheet;
-# on A4 it is scaled to fit and centred.
+# Landscape sheet sizes in points: a half-letter booklet fills a letter sheet,
+# an A5 one (--page-size a4) an A4 sheet; other sizes are centred.
 SHEETS = {"letter": (792.0, 612.0), "a4": (841.89, 595.28)}
 # What the spreads file says it is (a booklet's own PDF says "booklet").
 SPREADS_KIND = "booklet-spreads"
@@ -78,7 +78,8 @@ def impose(pdf: bytes, sheet: str = "letter") -> bytes:
             for slot, number in enumerate((left, right)):
                 x0, y0, x1, y1 = boxes[number - 1]
                 w, h = x1 - x0, y1 - y0
-                scale = min(sheet_w / 2 / w, sheet_h / h)
+                # Never enlarged; shrunk only if the pages are larger than half the sheet.
+                scale = min(sheet_w / 2 / w, sheet_h / h, 1.0)
                 # The pair is centred on the sheet; the fold is its middle.
                 left_edge = (sheet_w - 2 * w * scale) / 2 + slot * w * scale
                 bottom = (sheet_h - h * scale) / 2

@@ -530,9 +530,7 @@ def context(
         else None,
         # A booklet's back cover: the clinic's own QR target or, failing that,
         # its web address; with no profile, the document's.
-        "contact_qr_url": (
-            contact_url := (brand.qr or brand.website if brand else None) or doc.qr
-        ),
+        "contact_qr_url": (contact_url := (brand.qr or brand.website if brand else None) or doc.qr),
         "contact_qr_svg": _qr_svg(
             contact_url, brand.colors.text if brand else "#1b1b1b", p.language
         )
