@@ -79,6 +79,12 @@ def test_the_cover_is_in_the_clinics_colour_with_no_running_parts(booklets, clin
     assert cover.count("Back pain") == 1
     # ...while the page after it has all three.
     assert "Page 2 of" in inside and DISCLAIMER in inside
+    # The approval band hardly shows on the colour: the cover says it plainly too.
+    lines = _lines(read(pdf).pages[0])
+    assert any(
+        t.strip() == "Not yet approved by your clinic" and not any(c.faint for c in chars)
+        for t, chars in lines
+    ), [t for t, _ in lines]
     # The clinic's colour to the edges of the sheet, corners and margins included.
     for x, y in ((0.01, 0.01), (0.99, 0.5), (0.5, 0.99), (0.5, 0.03)):
         assert _pixel(pdf, 0, x, y) == _hex(colour), (x, y)
