@@ -148,11 +148,33 @@ ANA = [
 ]
 
 
+# The Spanish files a render of neck-surgery reads. Unreviewed machine
+# translations are drafts that no patient gets (issue #26), so the clinic's
+# workspace in these tests has had them reviewed.
+ES_NECK = [
+    f"handouts/translations/es/{name}.yaml"
+    for name in (
+        "neck-surgery",
+        "options/cervical-disc-replacement",
+        "options/cervical-fusion",
+        "warning-signs",
+    )
+]
+WS = ROOT
+
+
 @pytest.fixture
-def ehr(fhir_server, monkeypatch, tmp_path):
-    """A token in the environment, the audit log in a private temporary folder."""
+def ehr(fhir_server, monkeypatch, tmp_path, tmp_ws_translated, run):
+    """A token in the environment, the audit log in a private temporary folder,
+    and a workspace whose Spanish neck handout a translator has reviewed."""
     monkeypatch.setenv("HANDOUTGEN_FHIR_TOKEN", fhir_server.token())
     monkeypatch.setenv("HANDOUTGEN_PRIVATE_DIR", str(tmp_path / "private"))
+    for rel in ES_NECK:
+        result = run(
+            "translations", "review", rel, "--by", "Ana Example, CHI", workspace=tmp_ws_translated
+        )
+        assert result.exit_code == 0, result.stderr
+    monkeypatch.setattr(sys.modules[__name__], "WS", tmp_ws_translated)
     return fhir_server
 
 
@@ -167,6 +189,7 @@ def render(run, server: Server, patient_id: str, out: Path, *extra: str):
         "-o",
         str(out),
         *extra,
+        workspace=WS,
     )
 
 
@@ -240,7 +263,7 @@ def test_write_back_stores_the_pdf_and_the_education_once(ehr, run, tmp_path):
     from handoutgen.content.workspace import Workspace
     from handoutgen.store.audit import read
 
-    rows = read(Workspace.at(ROOT))
+    rows = read(Workspace.at(WS))
     # (The CLI render's own "cli-pdf" rows are the audit trail's, issue #25.)
     assert [
         (r.action, r.document, r.language, r.outcome) for r in rows if r.action != "cli-pdf"
@@ -331,7 +354,9 @@ def test_a_401_at_write_back_keeps_the_pdf_and_a_retry_completes(ehr, run, tmp_p
     assert result.exit_code == 1
     assert "refused the token" in result.stderr
     assert (
-        f"The PDF is kept at {out}" in result.stderr and "nothing is stored twice" in result.stderr
+        # (Named relative to the working folder, the workspace copy that holds it.)
+        f"The PDF is kept at {out.name} (readable" in result.stderr
+        and "nothing is stored twice" in result.stderr
     )
     assert (
         "expired-token-51c2" not in result.stderr
