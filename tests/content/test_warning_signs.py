@@ -106,7 +106,7 @@ def test_the_low_back_handout_keeps_its_signs_and_shows_what_to_watch_for_after_
     assert after.index(SOON) < after.index("Your wound gets red, warm, swollen or more painful")
     # Where the signs come from is printed with the other sources.
     assert "The warning signs come from:" in text
-    assert "NICE guideline NG59" in text
+    assert "(guideline NG59)" in text
 
 
 def test_anterior_neck_surgery_lists_trouble_swallowing_as_an_emergency_after_it(library):

@@ -103,8 +103,56 @@ def export_workbook(path: Path, rows: dict[int, list] = ROWS, old_sheet: bool = 
     return path
 
 
-def batch(run, *args: str):
-    return run("batch", "followup-letter", *args, "--letter-date", "2026-11-22")
+@pytest.fixture(scope="module")
+def reviewed_clinic(tmp_path_factory) -> Path:
+    """The shipped workspace after a qualified translator reviewed its Spanish:
+    unreviewed machine translations are drafts no patient is mailed (issue #26),
+    and these exports have Spanish-speaking patients."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from handoutgen.cli import cli
+
+    ws = tmp_path_factory.mktemp("clinic")
+    shutil.copytree(conftest.ROOT / "handouts", ws / "handouts")
+    shutil.copytree(conftest.ROOT / "assets", ws / "assets")
+    for name in ("templates", "styles"):
+        (ws / name).mkdir()
+    for path in sorted((ws / "handouts" / "translations" / "es").rglob("*.yaml")):
+        result = CliRunner().invoke(
+            cli,
+            [
+                "--workspace",
+                str(ws),
+                "translations",
+                "review",
+                str(path),
+                "--by",
+                "Ana Example, CHI",
+            ],
+        )
+        assert result.exit_code == 0, result.output
+    return ws
+
+
+@pytest.fixture
+def run(reviewed_clinic):
+    """conftest's ``run``, in the reviewed workspace."""
+    from click.testing import CliRunner
+
+    from handoutgen.cli import cli
+
+    def _run(*args: str, workspace: Path = reviewed_clinic):
+        return CliRunner().invoke(
+            cli, ["--workspace", str(workspace), *args], catch_exceptions=False
+        )
+
+    return _run
+
+
+def batch(run, *args: str, **kw):
+    return run("batch", "followup-letter", *args, "--letter-date", "2026-11-22", **kw)
 
 
 PROFILE_FLAGS = (
@@ -449,11 +497,14 @@ def test_spanish_rows_share_an_edition(run, tmp_path, monkeypatch):
         tmp_path / "r.csv", rows, header="id,first_name,last_name,address1,city,state,zip,language"
     )
     out = tmp_path / "out"
-    result = batch(run, str(src), "-o", str(out), "--workers", "1")
+    # The shipped (unreviewed) Spanish, printed marked as a draft.
+    result = batch(
+        run, str(src), "-o", str(out), "--workers", "1", "--allow-draft", workspace=conftest.ROOT
+    )
     assert result.exit_code == 0, result.stderr
     assert [r["render"] for r in conftest.read_manifest(out)] == ["edition"] * 3
     pages = conftest.pages_text((out / "S-2.pdf").read_bytes())
-    assert pages[1].count("Translation not yet reviewed") == 1
+    assert pages[1].count("Machine translation, not reviewed") == 1
     assert "Ana Paz2" in pages[1]
 
 
