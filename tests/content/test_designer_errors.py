@@ -80,7 +80,7 @@ def test_a_block_the_parent_does_not_define_is_an_error(run, tmp_ws):
     assert result.exit_code == 1
     assert (
         "templates/mine.html:4: {% block sidebar %} is not a block of default/handout.html or "
-        "base.html, so it would never be shown; the blocks you can fill are: after_about, before_table,"
+        "base.html, so it would never be shown; the blocks you can fill are: after_about, back_cover, before_table,"
         in result.stderr
     )
     assert "masthead" not in result.stderr.split("never be shown")[0]  # that one is fine
