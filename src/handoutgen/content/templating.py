@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from handoutgen.content import i18n
 from handoutgen.content.models import DEFAULT_LANGUAGE
+from handoutgen.content.iconarray import icon_array
 from handoutgen.content.workspace import PACKAGE_DIR, PACKAGE_ROOTS, display_path, inside
 from handoutgen.core.errors import HandoutgenError, RenderError
 
@@ -177,6 +178,7 @@ def environment(template_dirs: tuple[Path, ...]) -> jinja2.Environment:
         gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True
     )
     env.globals["N_"] = i18n.noop
+    env.globals["icon_array"] = icon_array
     env.filters.update(
         t=localize,
         paragraphs=paragraphs,
