@@ -65,6 +65,5 @@ def icon_array(filled: int, label: str) -> Markup:
     """An <img> of :func:`svg` for a template, its alt text the same sentence."""
     data = base64.b64encode(svg(filled, label).encode("utf-8")).decode("ascii")
     return Markup(
-        '<img class="icon-array" src="data:image/svg+xml;base64,{}" alt="{}" '
-        'data-filled="{}">'
+        '<img class="icon-array" src="data:image/svg+xml;base64,{}" alt="{}" data-filled="{}">'
     ).format(data, label, filled)

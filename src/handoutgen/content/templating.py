@@ -26,8 +26,8 @@ from markupsafe import Markup
 from pydantic import BaseModel
 
 from handoutgen.content import i18n
-from handoutgen.content.models import DEFAULT_LANGUAGE
 from handoutgen.content.iconarray import icon_array
+from handoutgen.content.models import DEFAULT_LANGUAGE
 from handoutgen.content.workspace import PACKAGE_DIR, PACKAGE_ROOTS, display_path, inside
 from handoutgen.core.errors import HandoutgenError, RenderError
 
