@@ -66,8 +66,7 @@ def test_icon_arrays_carry_the_sentence_as_alt_text_in_the_tagged_pdf(library):
     pdf = render(library, make_request(document="fusion-alternatives"))
     alts = _figure_alts(pdf)
     assert (
-        "Spinal fusion: about 33 out of 100 people had another back operation within about "
-        "9 years."
+        "Spinal fusion: about 33 out of 100 people had another back operation within about 9 years."
     ) in alts
     assert (
         "Disc replacement in the lower back: about 63 out of 100 people were satisfied with "
