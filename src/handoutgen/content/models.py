@@ -135,6 +135,10 @@ EvidenceTopic = Literal["results", "coverage", "safety"]
 class Evidence(_Model):
     """One claim with its source. Numbers say who, out of how many, over what time."""
 
+    id: Slug | None = Field(
+        default=None,
+        description="A name for this source, so an outcome can cite it (source: fairbank-2005).",
+    )
     claim: Text
     source: str = Field(
         min_length=3,
@@ -152,6 +156,57 @@ class Evidence(_Model):
         default="results",
         description="What it supports: results, insurance coverage or cost, or safety.",
     )
+
+
+Certainty = Literal["low", "moderate", "high"]
+"""How sure we are of a result, printed in plain words: low (small or flawed trials; new
+research may well change it), moderate (new research might change it), high (new research
+is unlikely to change it)."""
+
+
+class Outcome(_Model):
+    """A benefit or harm as "N out of 100 people", over a stated time, for the people a
+    trial or review studied: printed as a sentence, and as 100 drawn people if asked.
+    The figure comes from the source's published abstract, never from a seller."""
+
+    what: Text = Field(
+        description='What happened, after "About N out of 100 people": "had less pain". '
+        "No numbers here: N goes in with_option."
+    )
+    with_option: int = Field(
+        ge=0, le=100, description="How many out of 100 people who had this option."
+    )
+    comparison: Text | None = Field(
+        default=None,
+        description='Who they are compared with, after "compared with about M out of 100": '
+        '"with an exercise and therapy program". Needs without.',
+    )
+    without: int | None = Field(
+        default=None, ge=0, le=100, description="How many out of 100 in the comparison group."
+    )
+    time: Text = Field(description='Over what time: "after 2 years", "within 9 years".')
+    who: Text = Field(
+        description='Who was studied: "173 adults with low back pain for at least a year".'
+    )
+    certainty: Certainty = Field(
+        description="How sure we are: low, moderate or high (printed in plain words)."
+    )
+    source: Slug = Field(
+        description="The id of the evidence item of this option that gives the figure "
+        "(journal, year, and a DOI or PubMed id in its source)."
+    )
+    icon_array: bool = Field(
+        default=False, description="Also draw it as 100 people, N of them filled in."
+    )
+
+    @model_validator(mode="after")
+    def comparison_pairs(self) -> Self:
+        if (self.comparison is None) != (self.without is None):
+            raise ValueError(
+                "comparison and without go together: name the other group and give its "
+                "number out of 100, or leave both out"
+            )
+        return self
 
 
 Region = Literal["lower-back", "neck"]
@@ -278,6 +333,11 @@ class Option(_Model):
         default_factory=dict, description="Comparison factor id -> short answer."
     )
     evidence: list[Evidence] = Field(default_factory=list)
+    outcomes: list[Outcome] = Field(
+        default_factory=list,
+        description='Benefits and harms as "N out of 100 people" from trials or reviews, '
+        "each citing an evidence item by id. Leave it empty where no trial gives a number.",
+    )
     serious_risks: list[int] = Field(
         default_factory=list,
         description="Which risks: are serious (0 is the first): a brochure card that "
