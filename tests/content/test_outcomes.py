@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pikepdf
 
-from conftest import pages_text, struct_elements
+from conftest import pages_text
 from handoutgen.content.iconarray import svg
+from handoutgen.engine.pdffacts import struct_elements
 from handoutgen.pipeline import make_request, render
 from handoutgen.render.compose import render_html
 
