@@ -119,7 +119,11 @@ def test_outcomes_print_in_the_booklet_and_the_letter(library):
 
 
 def test_spanish_outcomes_keep_the_numbers(library):
-    text = _text(render(library, make_request(document="fusion-alternatives", language="es")))
+    text = _text(
+        render(
+            library, make_request(document="fusion-alternatives", language="es", allow_draft=True)
+        )
+    )
     assert (
         "Cerca de 63 de cada 100 personas estaban satisfechas con su tratamiento a los 2 años, "
         "comparado con cerca de 39 de cada 100"
