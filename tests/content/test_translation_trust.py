@@ -167,14 +167,14 @@ DEFECTS = {
         CC,
         "Una revisión de 4 estudios",
         "Una revisión de 5 estudios",
-        f"{CC}:78:12: error: [translation-numbers] 'evidence.0.claim': the translation lacks 4 "
+        f"{CC}:92:12: error: [translation-numbers] 'evidence.0.claim': the translation lacks 4 "
         "and has 5 the English does not",
     ),
     "English left": (
         CC,
         "Puede empezarlo o dejarlo en cualquier momento.",
         "You can start it or stop it at any time you like.",
-        f"{CC}:54:5: error: [translation-english] 'benefits.3': English left in the 'es' text",
+        f"{CC}:61:5: error: [translation-english] 'benefits.3': English left in the 'es' text",
     ),
     "emergency sign rewritten": (
         SIGNS,
@@ -194,7 +194,7 @@ DEFECTS = {
         CC,
         "Tiene poco riesgo, y usted sigue al mando de su plan.",
         "Cura garantizada, y usted sigue al mando de su plan.",
-        f"{CC}:52:5: error: [claims] 'benefits.1': absolute promise 'Cura' (cura)",
+        f"{CC}:59:5: error: [claims] 'benefits.1': absolute promise 'Cura' (cura)",
     ),
 }
 
