@@ -156,7 +156,7 @@ def test_a_coverage_statement_without_a_source_is_an_error(tmp_ws):
         "  cost: Usually covered by insurance\n",
     )
     errors = _errors(tmp_ws, "nonsurgical-options", "coverage")
-    assert [(e.option, e.line) for e in errors] == [("conservative-care", 45)]
+    assert [(e.option, e.line) for e in errors] == [("conservative-care", 46)]
     # The same words with a coverage source are allowed (fusion has one).
     assert _errors(tmp_ws, "fusion-alternatives", "coverage", options=["fusion"]) == []
 

@@ -65,6 +65,7 @@ NOT_TEXT = frozenset(
         "region",  # a document's body region (lower-back, neck)
         "sources",  # the warning signs' sources, as published
         "signs",  # an option's after-procedure sign ids (watch_after: signs:)
+        "certainty",  # an outcome's low/moderate/high (the template words it)
     }
 )
 

@@ -14,7 +14,6 @@ added beside the English without changing the schema::
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Literal, Self
 
 from pydantic import (
@@ -24,105 +23,16 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    WithJsonSchema,
     model_validator,
 )
 
-DEFAULT_LANGUAGE = "en"
-
-
-def pick_text(value: dict[str, str] | str | None, lang: str = "en") -> str:
-    """A text field in ``lang`` (or its base language, "es" for "es-MX"), else
-    in English, the language every field has; plain strings pass through."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return value.get(lang) or value.get(lang.split("-")[0]) or value.get(DEFAULT_LANGUAGE, "")
-
-
-LANG_RE = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
-
-
-def normalize_language(code: str) -> str:
-    """The canonical form of a language code typed in any case: 'ES' -> 'es',
-    'es_mx' -> 'es-MX'. Raises ValueError, in plain words, for anything that is
-    not a two-letter code with an optional region."""
-    parts = code.strip().replace("_", "-").split("-")
-    canonical = "-".join([parts[0].lower(), *(p.upper() for p in parts[1:])])
-    if not LANG_RE.match(canonical):
-        raise ValueError(
-            f"{code!r} is not a language code; use two letters like 'en' or 'es', "
-            "with a region if needed, like 'es-MX'"
-        )
-    return canonical
-
-
-def _language_or_none(value: object) -> object:
-    return normalize_language(value) if isinstance(value, str) and value.strip() else value
-
-
-Slug = Annotated[
-    str,
-    StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64),
-]
-
-
-def _to_localized(value: object) -> object:
-    if isinstance(value, str):
-        return {DEFAULT_LANGUAGE: value}
-    if isinstance(value, bool):
-        # YAML 1.1 reads a bare Yes/No/On/Off as a boolean: the classic trap.
-        raise ValueError(
-            'expected text, but YAML read a bare yes/no as true/false; put it in quotes, like "Yes"'
-        )
-    if isinstance(value, (int, float, dt.date)):
-        raise ValueError(
-            f'expected text, got {type(value).__name__}; put it in quotes, like "{value}"'
-        )
-    return value
-
-
-def _check_localized(value: dict[str, str]) -> dict[str, str]:
-    if not value:
-        raise ValueError("text is empty")
-    for lang, text in value.items():
-        if not LANG_RE.match(lang):
-            raise ValueError(f"'{lang}' is not a language code like 'en' or 'es'")
-        if not text.strip():
-            raise ValueError(f"the '{lang}' text is empty")
-    if DEFAULT_LANGUAGE not in value:
-        raise ValueError(f"an '{DEFAULT_LANGUAGE}' text is required beside translations")
-    return value
-
-
-# For editors (`handoutgen schema`): what an author may write, a string or a
-# mapping of language code to string with an English entry.
-_TEXT_SCHEMA = {
-    "anyOf": [
-        {"type": "string", "minLength": 1},
-        {
-            "type": "object",
-            "propertyNames": {"pattern": LANG_RE.pattern},
-            "additionalProperties": {"type": "string", "minLength": 1},
-            "required": [DEFAULT_LANGUAGE],
-        },
-    ],
-    "description": "Text: a string (English), or {language code: string} with an 'en' entry.",
-}
-
-Text = Annotated[
-    dict[str, Annotated[str, StringConstraints(strip_whitespace=True)]],
-    BeforeValidator(_to_localized),
-    AfterValidator(_check_localized),
-    WithJsonSchema(_TEXT_SCHEMA),
-]
-"""A translatable text: a string, or ``{language: string}`` with an English entry."""
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
+from handoutgen.content.localized import DEFAULT_LANGUAGE as DEFAULT_LANGUAGE
+from handoutgen.content.localized import LANG_RE as LANG_RE
+from handoutgen.content.localized import Slug as Slug
+from handoutgen.content.localized import Text as Text
+from handoutgen.content.localized import _language_or_none, _Model
+from handoutgen.content.localized import normalize_language as normalize_language
+from handoutgen.content.localized import pick_text as pick_text
 
 ReportedBy = Literal["study", "manufacturer", "competitor", "clinic", "rival-clinic", "group"]
 """Who reported a claim: an independent study; the maker of this device; the maker of a
@@ -135,6 +45,10 @@ EvidenceTopic = Literal["results", "coverage", "safety"]
 class Evidence(_Model):
     """One claim with its source. Numbers say who, out of how many, over what time."""
 
+    id: Slug | None = Field(
+        default=None,
+        description="A name for this source, so an outcome can cite it (source: fairbank-2005).",
+    )
     claim: Text
     source: str = Field(
         min_length=3,
@@ -152,6 +66,57 @@ class Evidence(_Model):
         default="results",
         description="What it supports: results, insurance coverage or cost, or safety.",
     )
+
+
+Certainty = Literal["low", "moderate", "high"]
+"""How sure we are of a result, printed in plain words: low (small or flawed trials; new
+research may well change it), moderate (new research might change it), high (new research
+is unlikely to change it)."""
+
+
+class Outcome(_Model):
+    """A benefit or harm as "N out of 100 people", over a stated time, for the people a
+    trial or review studied: printed as a sentence, and as 100 drawn people if asked.
+    The figure comes from the source's published abstract, never from a seller."""
+
+    what: Text = Field(
+        description='What happened, after "About N out of 100 people": "had less pain". '
+        "No numbers here: N goes in with_option."
+    )
+    with_option: int = Field(
+        ge=0, le=100, description="How many out of 100 people who had this option."
+    )
+    comparison: Text | None = Field(
+        default=None,
+        description='Who they are compared with, after "compared with about M out of 100": '
+        '"with an exercise and therapy program". Needs without.',
+    )
+    without: int | None = Field(
+        default=None, ge=0, le=100, description="How many out of 100 in the comparison group."
+    )
+    time: Text = Field(description='Over what time: "after 2 years", "within 9 years".')
+    who: Text = Field(
+        description='Who was studied: "173 adults with low back pain for at least a year".'
+    )
+    certainty: Certainty = Field(
+        description="How sure we are: low, moderate or high (printed in plain words)."
+    )
+    source: Slug = Field(
+        description="The id of the evidence item of this option that gives the figure "
+        "(journal, year, and a DOI or PubMed id in its source)."
+    )
+    icon_array: bool = Field(
+        default=False, description="Also draw it as 100 people, N of them filled in."
+    )
+
+    @model_validator(mode="after")
+    def comparison_pairs(self) -> Self:
+        if (self.comparison is None) != (self.without is None):
+            raise ValueError(
+                "comparison and without go together: name the other group and give its "
+                "number out of 100, or leave both out"
+            )
+        return self
 
 
 Region = Literal["lower-back", "neck"]
@@ -278,6 +243,11 @@ class Option(_Model):
         default_factory=dict, description="Comparison factor id -> short answer."
     )
     evidence: list[Evidence] = Field(default_factory=list)
+    outcomes: list[Outcome] = Field(
+        default_factory=list,
+        description='Benefits and harms as "N out of 100 people" from trials or reviews, '
+        "each citing an evidence item by id. Leave it empty where no trial gives a number.",
+    )
     serious_risks: list[int] = Field(
         default_factory=list,
         description="Which risks: are serious (0 is the first): a brochure card that "

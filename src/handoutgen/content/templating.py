@@ -35,6 +35,7 @@ from markupsafe import Markup
 from pydantic import BaseModel
 
 from handoutgen.content import i18n
+from handoutgen.content.iconarray import icon_array
 from handoutgen.content.models import DEFAULT_LANGUAGE
 from handoutgen.content.workspace import (
     PACKAGE_DIR,
@@ -328,6 +329,7 @@ def environment(template_dirs: tuple[Path, ...]) -> jinja2.Environment:
     )
     env.globals["N_"] = i18n.noop
     env.globals["range"] = _TimedRange
+    env.globals["icon_array"] = icon_array
     env.filters.update(
         t=localize,
         paragraphs=paragraphs,

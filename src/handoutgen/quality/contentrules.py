@@ -7,7 +7,7 @@ import re
 import statistics
 
 from handoutgen.content.library import add_months
-from handoutgen.content.models import Document, Option, ReadingLevel
+from handoutgen.content.models import Document, Evidence, Option, Outcome, ReadingLevel
 from handoutgen.content.yamlfile import Loc, YamlFile
 from handoutgen.quality.finding import EN, Severity
 from handoutgen.quality.pagerules import PageRules
@@ -43,6 +43,9 @@ COVERAGE = re.compile(
     re.I,
 )
 ASK_INSURER = re.compile(r"\bask (?:your|the) insur", re.I)
+# A source an outcome's number can be checked against: a DOI or a PubMed id, and a year.
+CHECKABLE = re.compile(r"\bdoi:\s*10\.\d{4,9}/\S+|\bPMID:?\s*\d{5,9}\b", re.I)
+YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 
 OPTION_FIELDS = ("summary", "how_it_works", "suits", "not_for", "recovery")
 
@@ -217,9 +220,15 @@ class ContentRules(PageRules, PhoneRules, SourceRules, SafetyRules):
         ids = {"option": option.id}
         texts = option_texts(option)
         claims = [(("evidence", i, "claim"), ev.claim[EN]) for i, ev in enumerate(option.evidence)]
-        self.claims(yf, texts + claims, **ids)
+        said = [
+            (("outcomes", i, f), getattr(o, f)[EN])
+            for i, o in enumerate(option.outcomes)
+            for f in ("what", "comparison", "time", "who")
+            if getattr(o, f) is not None
+        ]
+        self.claims(yf, texts + claims + said, **ids)
         self.unsourced_numbers(yf, texts, **ids)
-        self.phone_numbers(yf, texts + claims, **ids)
+        self.phone_numbers(yf, texts + claims + said, **ids)
         self.sources(yf, option, **ids)
         self.safety_of(yf, option, **ids)
         prose = [(loc, t) for loc, t in texts + claims if loc[0] != "facts"]
@@ -310,6 +319,8 @@ class ContentRules(PageRules, PhoneRules, SourceRules, SafetyRules):
                     **ids,
                 )
 
+        self.outcomes(yf, option.outcomes, option.evidence, **ids)
+
         # Coverage and cost: only with a source, or as "ask your insurer".
         if not any(ev.topic == "coverage" for ev in option.evidence):
             for loc, text in texts:
@@ -336,6 +347,74 @@ class ContentRules(PageRules, PhoneRules, SourceRules, SafetyRules):
                 f"(review was due {due.isoformat()})",
                 **ids,
             )
+
+    def outcomes(
+        self, yf: YamlFile, outcomes: list[Outcome], evidence: list[Evidence], **ids: str | None
+    ) -> None:
+        """Each "N out of 100" names a published study of this option's evidence
+        (journal, year, DOI or PubMed id), a time and who was studied; the number
+        itself lives in with_option/without, never in the words around it."""
+        by_id = {ev.id: ev for ev in evidence if ev.id}
+        ids_seen: set[str] = set()
+        for i, item in enumerate(evidence):
+            if item.id and item.id in ids_seen:
+                self.add(
+                    yf,
+                    ("evidence", i, "id"),
+                    "error",
+                    "outcomes",
+                    f"evidence id '{item.id}' is used twice: give each source its own id",
+                    **ids,
+                )
+            ids_seen.add(item.id or "")
+        for i, o in enumerate(outcomes):
+            ev = by_id.get(o.source)
+            if ev is None:
+                known = ", ".join(sorted(by_id)) or "none yet"
+                self.add(
+                    yf,
+                    ("outcomes", i, "source"),
+                    "error",
+                    "outcomes",
+                    f"source '{o.source}' is not the id of an evidence item of this option "
+                    f"(ids: {known}): add id: {o.source} to the evidence item the figure "
+                    "comes from",
+                    **ids,
+                )
+            elif ev.reported_by != "study" or not (
+                CHECKABLE.search(ev.source) and YEAR.search(ev.source)
+            ):
+                self.add(
+                    yf,
+                    ("outcomes", i, "source"),
+                    "error",
+                    "outcomes",
+                    f"'{o.source}' must be a published study (reported_by: study) whose "
+                    "source gives the journal, the year and a DOI or PubMed id, so the "
+                    "number can be checked against its abstract",
+                    **ids,
+                )
+            if not DIGIT.search(o.time[EN]) or not TIME_PERIOD.search(o.time[EN]):
+                self.add(
+                    yf,
+                    ("outcomes", i, "time"),
+                    "error",
+                    "outcomes",
+                    f"time '{o.time[EN]}' needs a number and a unit, like 'after 2 years'",
+                    **ids,
+                )
+            for field in ("what", "comparison"):
+                text = getattr(o, field)
+                if text is not None and PROBABILITY.search(text[EN]):
+                    self.add(
+                        yf,
+                        ("outcomes", i, field),
+                        "error",
+                        "outcomes",
+                        "a number out of 100 belongs in with_option or without, not in "
+                        "the words: the template writes the sentence",
+                        **ids,
+                    )
 
     # -- documents ---------------------------------------------------------
     def document(self, doc: Document, option_ids: list[str]) -> None:
