@@ -84,8 +84,11 @@ def person_name(value: str | None) -> str | None:
     if name is None:
         return value
     nick = f"({name.nickname})" if name.nickname else ""
-    parts = (name.title, name.first, nick, name.middle, name.last, name.suffix)
-    return _checked(" ".join(p for p in parts if p), value)
+    out = " ".join(
+        p for p in (name.title, name.first, nick, name.middle, name.last, name.suffix) if p
+    )
+    # A name starts with a capital, even a particle ("DE LA CRUZ" alone).
+    return _checked(out[:1].upper() + out[1:], value)
 
 
 def given_name(value: str | None) -> str | None:
