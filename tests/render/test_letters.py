@@ -165,3 +165,11 @@ def test_the_web_form_prints_names_in_proper_case(tmp_path, monkeypatch):
     assert response.status_code == 200, response.text
     text = " ".join(conftest.pages_text(response.content))
     assert "Prepared for Sean O'Brien" in text and "Sam Rivera, MD" in text
+
+
+def test_an_arabic_letter_keeps_the_phone_number_left_to_right(run, tmp_path):
+    # In right-to-left text "(555) 010-0200" would print as "0100-010 (555)".
+    html = _html(run, tmp_path, "--clinic", "riverside", "--language", "ar", "--allow-draft")
+    assert "\u2066(555) 010-0200\u2069" in html and "\u2066(555) 010-0299\u2069" in html
+    english = _html(run, tmp_path, "--clinic", "riverside")
+    assert "\u2066" not in english

@@ -125,7 +125,7 @@ def clinician_name(value: str | None) -> str | None:
     PHD" -> "Sam Rivera, MD, PhD". A name with a lowercase letter stays as typed."""
     if not value or not shouted(value):
         return value
-    rest, credentials = value.strip().rstrip(" ,"), []
+    rest, credentials = value.strip().rstrip(" ,"), list[str]()
     if _credential(rest):  # a credential alone ("MD") is no name to recase
         return value
     while True:

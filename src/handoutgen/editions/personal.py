@@ -101,10 +101,10 @@ def _recipient_html(
     lang = found.group(1) if found else "en"
     parts = []
     for i, section in enumerate(personal):
-        section = _page_refs(str(section), len(personal), edition)  # noqa: PLW2901
+        page_html = _page_refs(str(section), len(personal), edition)
         strings = Markup(_STRINGS).format("", page_of(i + 1, total, lang))
         # Inside the page's first element, so no named-page break comes first.
-        marked = _FIRST_TAG.sub(lambda m: m.group(0) + str(strings), str(section), count=1)  # noqa: B023 - used at once
+        marked = _FIRST_TAG.sub(lambda m: m.group(0) + str(strings), page_html, count=1)  # noqa: B023 - used at once
         parts.append(marked)
     head_page = min(
         (int(v[0]) for i, v in edition.slots.items() if s.marks.slots[i].name in HEAD_SLOTS),

@@ -64,11 +64,12 @@ _RECASE = {
 }
 
 
-def make_request(*, names: str = "proper", **fields: Any) -> RenderRequest:
+def make_request(**fields: Any) -> RenderRequest:
     """Build a RenderRequest from loose input, reporting bad fields as a DataError.
 
     Names typed in capitals (a practice system's export) are put in proper case
     (content/names.py); ``names="as-given"`` keeps them exactly as typed."""
+    names = fields.pop("names", None)
     fields = {k: v for k, v in fields.items() if v is not None}
     if names != "as-given":
         for key, recase in _RECASE.items():
