@@ -185,7 +185,7 @@ def render(
     if not ctx.obj["quiet"]:
         click.echo(f"Wrote {display_path(path.resolve())} ({len(data) / 1024:.0f} KB)", err=True)
     if run is not None and run.write_back:
-        run.store(ctx, request, data, path, clinician)
+        run.store(ctx, request, data, path, request.clinician)
 
 
 def _audit_render(library, request, data: bytes) -> None:  # noqa: ANN001 - lazy imports

@@ -108,8 +108,8 @@ from handoutgen.core.errors import HandoutgenError
 @click.option(
     "--names",
     type=click.Choice(["as-given", "title"]),
-    help="'title' prints ALL-CAPS names as 'Maria Lopez' (and 'LAST, FIRST MD' "
-    "providers as 'First Last, MD').",
+    help="'title' (the default) prints ALL-CAPS names as 'Maria Lopez' (and 'LAST, FIRST MD' "
+    "providers as 'First Last, MD'); 'as-given' prints every name exactly as in the file.",
 )
 @click.option(
     "--default-options",

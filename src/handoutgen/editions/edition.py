@@ -21,6 +21,7 @@ from handoutgen.engine.weasy import (
 )
 from handoutgen.render.fullrender import render_pdf
 from handoutgen.render.marks import (
+    PAGE_REFS,
     SLOT_ATTR,
 )
 from handoutgen.render.standins import stand_in
@@ -59,7 +60,8 @@ def _unpack(key: str, payload: bytes) -> Edition:
         raise ValueError("checksum mismatch")
     slots = {int(k): [float(x) for x in v] for k, v in meta["slots"].items()}
     fallback = Fallback[meta["fallback"]] if meta.get("fallback") else None
-    return Edition(key, pdf, int(meta["pages"]), slots, bool(meta["verified"]), fallback)
+    anchors = {str(k): int(v) for k, v in meta.get("anchors", {}).items()}
+    return Edition(key, pdf, int(meta["pages"]), slots, bool(meta["verified"]), fallback, anchors)
 
 
 def cached_edition(key: str) -> Edition | None:
@@ -165,8 +167,12 @@ def build_edition(library: Library, s: Split) -> Edition:
             if index in slots:
                 fallback = Fallback.BOX_SPLIT
             slots[index] = [page_index, x, y, w, h]
+    anchors: dict[str, int] = {}  # the first page of each id a letter refers to
+    for page_index, page in enumerate(document.pages):
+        for name in set(page.anchors) & set(PAGE_REFS.values()):
+            anchors.setdefault(name, page_index)
     pdf = write_pdf(document, library, s.shared_request.pdf_variant)
-    edition = Edition(s.key, pdf, len(document.pages), slots, fallback=fallback)
+    edition = Edition(s.key, pdf, len(document.pages), slots, fallback=fallback, anchors=anchors)
     if fallback is None:
         edition.verified, edition.fallback = _self_check(library, edition, s)
     if not edition.usable:

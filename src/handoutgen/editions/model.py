@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -19,7 +19,7 @@ from handoutgen.render.marks import (
 log = logging.getLogger("handoutgen")
 
 
-FORMAT = 3  # bump when the cached edition layout changes meaning
+FORMAT = 4  # bump when the cached edition layout changes meaning
 
 
 class Mode(str, Enum):
@@ -91,6 +91,8 @@ class Edition:
     # every page, in reading order). An edition that was not is never used.
     verified: bool = False
     fallback: Fallback | None = None  # why it cannot be used, if it cannot
+    # id -> page index of the ids a letter refers to (marks.PAGE_REFS)
+    anchors: dict[str, int] = field(default_factory=dict)
 
     @property
     def usable(self) -> bool:
@@ -103,6 +105,7 @@ class Edition:
             "pages": self.pages,
             "slots": {str(k): v for k, v in self.slots.items()},
             "verified": self.verified,
+            "anchors": self.anchors,
             "fallback": self.fallback.name if self.fallback else None,
             "sha256": hashlib.sha256(self.pdf).hexdigest(),
         }

@@ -27,6 +27,8 @@ from handoutgen.render.marks import (
     HEAD_SLOTS,
     OVERLAY_PAGE_ATTR,
     PAGE_MARKS,
+    PAGE_REF_HTML,
+    PAGE_REFS,
     PERSONAL_CSS,
     RECIPIENT_ATTR,
     SLOT_ATTR,
@@ -76,6 +78,16 @@ def _overlay_html(oid: int, head: str, page: str, slots: str = "") -> str:
     return f'<section class="vdp-overlay" {OVERLAY_PAGE_ATTR}="{oid}">{strings}{slots}</section>'
 
 
+def _page_refs(html: str, personal_pages: int, edition: Edition) -> str:
+    """The page numbers a letter refers to (marks.PAGE_REFS), written in: the
+    page of the id in the edition, after the personal pages."""
+    for ref, name in PAGE_REFS.items():
+        if ref in html:
+            number = personal_pages + edition.anchors[name] + 1
+            html = html.replace(ref, PAGE_REF_HTML.format(number))
+    return html
+
+
 def _recipient_html(
     k: int, s: Split, edition: Edition, overlays: _Overlays
 ) -> tuple[str, list[list[int]]]:
@@ -89,9 +101,10 @@ def _recipient_html(
     lang = found.group(1) if found else "en"
     parts = []
     for i, section in enumerate(personal):
+        page_html = _page_refs(str(section), len(personal), edition)
         strings = Markup(_STRINGS).format("", page_of(i + 1, total, lang))
         # Inside the page's first element, so no named-page break comes first.
-        marked = _FIRST_TAG.sub(lambda m: m.group(0) + str(strings), str(section), count=1)  # noqa: B023 - used at once
+        marked = _FIRST_TAG.sub(lambda m: m.group(0) + str(strings), page_html, count=1)  # noqa: B023 - used at once
         parts.append(marked)
     head_page = min(
         (int(v[0]) for i, v in edition.slots.items() if s.marks.slots[i].name in HEAD_SLOTS),
@@ -137,6 +150,14 @@ def personalize(library: Library, edition: Edition, splits: list[Split]) -> list
     outcomes = [Outcome() for _ in splits]
     for s, o in zip(splits, outcomes, strict=True):
         if set(range(len(s.marks.slots))) - set(edition.slots):
+            o.fall_back(Fallback.NO_PLACE)
+        # A page the letter refers to that the edition does not have (a
+        # template without the "When to get help" box): target-counter's.
+        if any(
+            ref in page and name not in edition.anchors
+            for page in s.marks.personal
+            for ref, name in PAGE_REFS.items()
+        ):
             o.fall_back(Fallback.NO_PLACE)
     live = [k for k, o in enumerate(outcomes) if o.fallback is None]
     if not live:

@@ -10,7 +10,7 @@ A profile is YAML::
       Rendering Provider: clinician
     values:                      # field -> {value in the file: value to use}
       language: {Spanish: es}
-    names: title                 # all-caps names printed as "Maria Lopez"
+    names: title                 # ALL-CAPS names printed as "Maria Lopez" (the default)
     options: conservative-care   # options of rows that name none
     include_hidden: false
 
@@ -45,6 +45,8 @@ FIELDS = (
     "visit_date",
     "note",
 )
+# "title": names typed in capitals in proper case (content/names.py);
+# "as-given": every name exactly as in the file.
 NAME_CASES = ("as-given", "title")
 
 # Language names people type, folded (lower case): English name and endonym.
@@ -70,7 +72,7 @@ class ImportProfile:
     header_row: int | None = None
     columns: dict[str, str] = field(default_factory=dict)  # header as written -> field
     values: dict[str, dict[str, str]] = field(default_factory=dict)
-    names: str = "as-given"
+    names: str = "title"
     options: str | None = None
     include_hidden: bool = False
 
@@ -86,7 +88,7 @@ class ImportProfile:
             data["columns"] = dict(self.columns)
         if self.values:
             data["values"] = {f: dict(m) for f, m in sorted(self.values.items())}
-        if self.names != "as-given":
+        if self.names != "title":
             data["names"] = self.names
         if self.options:
             data["options"] = self.options
@@ -162,7 +164,7 @@ def load_profile(path: Path) -> ImportProfile:
                 f"{did_you_mean(str(name), FIELDS)}"
             )
         profile.values[str(name)] = {str(k): str(v) for k, v in mapping.items()}
-    names = data.get("names", "as-given")
+    names = data.get("names", "title")
     if names not in NAME_CASES:
         raise DataError(f"{where('names')}: names is one of {', '.join(NAME_CASES)}")
     profile.names = names
@@ -208,31 +210,3 @@ def language_code(value: str) -> str | None:
         return None
     lang = langcodes.Language.get(tag)
     return lang.language if lang.language and lang.language != "und" else None
-
-
-def title_name(value: str) -> str:
-    """An all-caps name in the case people write it: "MARIA LOPEZ-GARCIA" ->
-    "Maria Lopez-Garcia", "SEAN O'BRIEN" -> "Sean O'Brien". Mixed case is
-    someone's own spelling and stays."""
-    if value != value.upper() or not any(c.isalpha() for c in value):
-        return value
-    # str.title() gives "O'Brien" and "Lopez-Garcia" (and "Mcdonald", still readable).
-    return value.title()
-
-
-def clinician_name(value: str, names: str) -> str:
-    """ "RIVERA, SAM MD" (an all-caps provider list) -> "Sam Rivera, MD" with
-    ``names: title`` ("SAM RIVERA, MD" without); anything else stays."""
-    import re
-
-    degrees = "MD|DO|NP|PA|PA-C|DPT|PHD|RN|FNP|CNM|DNP"
-    m = re.fullmatch(rf"\s*([^,]+?)\s*,\s*([^,]+?)(?:[\s,]+({degrees}))?\.?\s*", value, re.I)
-    if m and re.fullmatch(degrees, m.group(2), re.I):  # "SAM RIVERA, MD"
-        name = title_name(m.group(1)) if names == "title" else m.group(1)
-        return f"{name}, {m.group(2).upper()}"
-    if value != value.upper() or not m:
-        return title_name(value) if names == "title" else value
-    last, first, degree = m.groups()
-    if names == "title":
-        last, first = title_name(last), title_name(first)
-    return f"{first} {last}" + (f", {degree.upper()}" if degree else "")

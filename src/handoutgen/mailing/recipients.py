@@ -23,14 +23,13 @@ from typing import Any
 
 from handoutgen.content.library import Library, did_you_mean, not_offered
 from handoutgen.content.models import LANG_RE, Document
+from handoutgen.content.names import clinician_name, family_name, given_name, person_name
 from handoutgen.core.errors import DataError
 from handoutgen.mailing.addresses import fix_zip, state_code, usps
 from handoutgen.mailing.importprofile import (
     FIELDS,
     ImportProfile,
-    clinician_name,
     language_code,
-    title_name,
 )
 from handoutgen.mailing.sheets import (
     DEFAULT_MAX_INPUT,
@@ -127,11 +126,21 @@ _WINDOWS_RESERVED = {
 }
 
 
+# How a row's names are put in proper case (names: title).
+RECASE = {
+    "name": person_name,
+    "first_name": given_name,
+    "last_name": family_name,
+    "clinician": clinician_name,
+}
+
+
 @dataclass
 class Recipient:
     row: int
     id: str
     fields: dict[str, Any] = field(default_factory=dict)
+    names: str = "title"  # the import profile's names: "as-given" keeps them as in the file
 
     @property
     def name(self) -> str | None:
@@ -160,6 +169,8 @@ class Recipient:
             "visit_date": f.get("visit_date"),
             "note": f.get("note"),
             "letter_date": letter_date,
+            # Only when asked: other rows keep their fingerprints.
+            **({"names": "as-given"} if self.names == "as-given" else {}),
         }
 
 
@@ -435,7 +446,7 @@ def load_recipients(
         if problems:
             result.raw[number] = {str(k): v for k, v in raw.items() if k in headers}
         else:
-            result.good.append(Recipient(number, fields["id"], fields))
+            result.good.append(Recipient(number, fields["id"], fields, profile.names))
     return result
 
 
@@ -464,12 +475,10 @@ def _apply_profile(
         if code:
             fields["language"] = code
             counts.setdefault(("language", lang), [code, 0])[1] += 1
-    if profile.names == "title":
-        for name in ("name", "first_name", "last_name"):
+    if profile.names == "title":  # the letter's render does the same (make_request)
+        for name, recase in RECASE.items():
             if fields.get(name):
-                fields[name] = title_name(fields[name])
-    if fields.get("clinician"):
-        fields["clinician"] = clinician_name(fields["clinician"], profile.names)
+                fields[name] = recase(fields[name])
     if profile.options and not fields.get("options"):
         fields["options"] = profile.options
 

@@ -28,6 +28,7 @@ from handoutgen.content.models import (
     RenderRequest,
     Term,
 )
+from handoutgen.content.names import clinician_name, family_name, given_name, person_name
 from handoutgen.content.signs import after_signs, region_signs, sign_sources
 from handoutgen.core.errors import DataError, RenderError
 from handoutgen.core.version import __version__
@@ -53,9 +54,27 @@ def isolate(value: str | None) -> str | None:
     return _FSI + value.translate(_ISOLATE_CONTROLS) + _PDI
 
 
+# Where a name enters every letter and handout: the CLI, the web form, a
+# mailing's rows and the library API all come through make_request.
+_RECASE = {
+    "patient": person_name,
+    "first_name": given_name,
+    "last_name": family_name,
+    "clinician": clinician_name,
+}
+
+
 def make_request(**fields: Any) -> RenderRequest:
-    """Build a RenderRequest from loose input, reporting bad fields as a DataError."""
+    """Build a RenderRequest from loose input, reporting bad fields as a DataError.
+
+    Names typed in capitals (a practice system's export) are put in proper case
+    (content/names.py); ``names="as-given"`` keeps them exactly as typed."""
+    names = fields.pop("names", None)
     fields = {k: v for k, v in fields.items() if v is not None}
+    if names != "as-given":
+        for key, recase in _RECASE.items():
+            if isinstance(fields.get(key), str):
+                fields[key] = recase(fields[key])
     try:
         return RenderRequest(**fields)
     except ValidationError as exc:

@@ -28,6 +28,11 @@ AUTHOR_PLACEHOLDER = "handoutgen-personal-author"
 # Marks a stylesheet repeats on every page with `position: fixed`: an edition
 # draws them on its pages, so the overlays stamped there leave them out.
 PAGE_MARKS = ("translation-mark", "approval-mark", "watermark")
+# Page references on personal pages: (the element a template writes, the id it
+# names). A full render numbers them with target-counter; an edition records
+# the page of each id and the personal layer writes the number in.
+PAGE_REFS = {'<span class="signs-page"></span>': "when-to-get-help"}
+PAGE_REF_HTML = '<span class="signs-page-number">{}</span>'
 # Attributes on the elements of a personal layer.
 SLOT_ATTR = "data-vdp-slot"
 RECIPIENT_ATTR = "data-vdp-r"
