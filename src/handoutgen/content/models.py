@@ -585,7 +585,7 @@ PATTERN_HINTS: dict[str, str] = {
 
 
 OutputFormat = Literal["pdf", "html", "png"]
-PdfVariant = Literal["pdf/ua-1", "pdf/a-3u"]
+PdfVariant = Literal["pdf/ua-1", "pdf/a-3u", "pdf/x-4"]
 
 
 # Every field of a request that describes the patient, the visit or who sent
@@ -653,11 +653,13 @@ class RenderRequest(BaseModel):
     )
     large_print: bool = Field(default=False, description="18 pt text, one column.")
     pdf_variant: PdfVariant = Field(
-        default="pdf/ua-1", description="Tagged PDF/UA-1 (accessible) or PDF/A-3u (archival)."
+        default="pdf/ua-1",
+        description="Tagged PDF/UA-1 (accessible), PDF/A-3u (archival) or PDF/X-4 (a print "
+        "shop's, with a CMYK output intent; use it with print_ready).",
     )
     brand: str | None = Field(
         default=None, description="The clinic profile's id (as --clinic); default: the document's."
     )
     print_ready: bool = Field(
-        default=False, description="Add 0.125 in bleed and crop marks for a print shop."
+        default=False, description="Add bleed, and crop marks outside it, for a print shop."
     )
