@@ -162,3 +162,133 @@ def test_pdf_x4_without_the_profile_names_the_package(run, tmp_path, monkeypatch
     assert result.exit_code != 0
     assert f"Debian package {CMYK_PACKAGE}" in result.output + result.stderr
     assert "none.icc is missing" in result.output + result.stderr
+
+
+def _use_logo(ws, name: str) -> None:  # noqa: ANN001
+    brand = ws / "handouts" / "brands" / "example-clinic.yaml"
+    text = brand.read_text()
+    brand.write_text(text.replace("logo: assets/example-clinic-logo.svg", f"logo: {name}"))
+
+
+def _images(pdf: bytes) -> list[tuple[str, int, int]]:
+    """(filter, width, height) of the images page 1 draws."""
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        found = []
+        for obj in doc.pages[0].get_images().values():
+            found.append((str(obj.get("/Filter", "")), int(obj.Width), int(obj.Height)))
+        return found
+
+
+def test_a_jpg_logo_with_spaces_in_its_name_prints(tmp_ws, run):
+    from PIL import Image
+
+    Image.new("RGB", (240, 120), (200, 30, 30)).save(tmp_ws / "assets" / "Clinic Logo.jpg")
+    _use_logo(tmp_ws, "assets/Clinic Logo.jpg")
+    assert run("validate", workspace=tmp_ws).exit_code == 0
+    out = tmp_ws / "b.pdf"
+    result = run("render", "spine-brochure", "-o", str(out), workspace=tmp_ws)
+    assert result.exit_code == 0, result.output
+    assert ("/DCTDecode", 240, 120) in _images(out.read_bytes())
+
+
+def test_a_pdf_logo_prints_as_a_picture(tmp_ws, run):
+    import weasyprint
+
+    logo = tmp_ws / "assets" / "Clinic Logo.pdf"
+    weasyprint.HTML(
+        string="<style>@page { size: 2in 1in; margin: 0 } div { height: 1in; background: #c00 }"
+        "</style><div></div>"
+    ).write_pdf(logo)
+    _use_logo(tmp_ws, "assets/Clinic Logo.pdf")
+    assert run("validate", workspace=tmp_ws).exit_code == 0
+    out = tmp_ws / "h.pdf"
+    result = run(
+        "render", "neck-surgery", "--clinic", "example-clinic", "-o", str(out), workspace=tmp_ws
+    )
+    assert result.exit_code == 0, result.output
+    assert [(w, h) for _, w, h in _images(out.read_bytes())] == [(1600, 800)]
+    # A PDF of two pages is no picture: the render says which file and why.
+    weasyprint.HTML(string="<p>1</p><p style='break-before: page'>2</p>").write_pdf(logo)
+    result = run(
+        "render", "neck-surgery", "--clinic", "example-clinic", "-o", str(out), workspace=tmp_ws
+    )
+    assert result.exit_code != 0
+    assert "image 'assets/Clinic Logo.pdf' cannot be placed: a PDF picture must have one page" in (
+        result.output + result.stderr
+    )
+
+
+def test_a_logo_name_that_cannot_be_used_is_a_located_error(tmp_ws, run):
+    _use_logo(tmp_ws, "assets/logo.gif")
+    result = run("validate", workspace=tmp_ws)
+    assert result.exit_code != 0
+    assert "example-clinic.yaml:" in result.output + result.stderr
+    assert "must be an .svg, .png, .jpg or .pdf file" in result.output + result.stderr
+
+
+SECOND = """  - src: assets/spine-segment.svg
+    alt: A second drawing of the spine.
+"""
+
+
+def _add_picture(ws, doc: str) -> None:  # noqa: ANN001
+    path = ws / "handouts" / f"{doc}.yaml"
+    lines = path.read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith("images:"))
+    end = next(i for i in range(at + 1, len(lines)) if not lines[i].startswith(" "))
+    lines.insert(end, SECOND)
+    path.write_text("".join(lines))
+
+
+def _figure_alts(pdf: bytes) -> list[str]:
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        return [
+            str(o.get("/Alt"))
+            for o in doc.objects
+            if isinstance(o, pikepdf.Dictionary) and o.get("/S") == pikepdf.Name("/Figure")
+        ]
+
+
+def test_every_picture_of_a_trifold_is_placed_or_named(tmp_ws, run):
+    _add_picture(tmp_ws, "spine-brochure")
+    # With its three options the tri-fold has no room for a second picture: the
+    # check names it, at its line, and the render refuses (never a silent drop).
+    result = run("check", "spine-brochure", workspace=tmp_ws)
+    assert result.exit_code != 0
+    assert (
+        "handouts/spine-brochure.yaml:25:10: error: [layout] images[1] "
+        "'assets/spine-segment.svg' cannot be placed: with it the tri-fold runs past its "
+        "2 pages"
+    ) in result.output
+    out = tmp_ws / "b.pdf"
+    assert run("render", "spine-brochure", "-o", str(out), workspace=tmp_ws).exit_code != 0
+    # With two options there is room: it prints in the inside flap.
+    result = run(
+        "render", "spine-brochure", "--option", "conservative-care", "--option",
+        "decompression", "-o", str(out), workspace=tmp_ws,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "A second drawing of the spine." in _figure_alts(out.read_bytes())
+
+
+def test_a_handout_places_every_picture(tmp_ws, run):
+    _add_picture(tmp_ws, "neck-surgery")
+    out = tmp_ws / "h.pdf"
+    result = run("render", "neck-surgery", "-o", str(out), workspace=tmp_ws)
+    assert result.exit_code == 0, result.output
+    alts = _figure_alts(out.read_bytes())
+    assert "A second drawing of the spine." in alts and len(alts) >= 2
+
+
+def test_a_template_that_drops_a_picture_is_named(tmp_ws, run):
+    (tmp_ws / "templates" / "nopicture.html").write_text(
+        '{% extends "handout.html" %}{% block picture %}{% endblock %}'
+    )
+    path = tmp_ws / "handouts" / "neck-surgery.yaml"
+    path.write_text(path.read_text().replace("template: handout.html", "template: nopicture.html"))
+    result = run("check", "neck-surgery", workspace=tmp_ws)
+    assert result.exit_code != 0
+    assert (
+        "error: [images] images[0] 'assets/spine-segment.svg' is not placed: the template "
+        "nopicture.html prints no picture for it"
+    ) in result.output

@@ -413,6 +413,10 @@ PhoneNumber = Annotated[
 ]
 
 
+# A clinic logo: what designers hand over (a JPG, a PDF, "Clinic Logo.png").
+LOGO_PATTERN = r"^[A-Za-z0-9_./-]+( [A-Za-z0-9_./-]+)*\.(svg|png|jpe?g|pdf|SVG|PNG|JPE?G|PDF)$"
+
+
 class Brand(_Model):
     """A clinic profile: the clinic's name, phone numbers, address and look,
     ``handouts/brands/<id>.yaml``. ``--clinic`` (or a document's ``brand:``)
@@ -434,8 +438,9 @@ class Brand(_Model):
     )
     logo: str | None = Field(
         default=None,
-        pattern=r"^[A-Za-z0-9_./-]+\.(svg|png)$",
-        description="An SVG or PNG file, relative to the workspace.",
+        pattern=LOGO_PATTERN,
+        description="An SVG, PNG, JPG or one-page PDF file, relative to the workspace "
+        "(single spaces in its name are fine).",
     )
     colors: BrandColors
     font_family: str | None = Field(
@@ -571,8 +576,9 @@ PATTERN_HINTS: dict[str, str] = {
         f"must be an .svg, .png or .jpg file inside the workspace, named with {_NAME_CHARS}"
     ),
     r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$": "must be a color like '#0b4a5e' (# and 3 or 6 hex digits)",
-    r"^[A-Za-z0-9_./-]+\.(svg|png)$": (
-        f"must be an .svg or .png file inside the workspace, named with {_NAME_CHARS}"
+    LOGO_PATTERN: (
+        "must be an .svg, .png, .jpg or .pdf file inside the workspace, named with "
+        "letters, digits, '-', '_', '.', '/' and single spaces"
     ),
     r"^[A-Za-z0-9 -]{1,60}$": (
         "must be a font family name of letters, digits, spaces and '-' (at most 60), "
