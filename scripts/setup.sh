@@ -11,9 +11,10 @@ cd "$(dirname "$0")/.."
 # fonts-noto-core/-cjk draw names in other scripts (Arabic, Chinese, Vietnamese...);
 # zbar-tools lets the tests scan the printed QR codes; chromium runs the web
 # app's end-to-end test (driven by Playwright, which downloads no browser);
-# openssl makes the HTTPS test's throwaway certificate.
+# openssl makes the HTTPS test's throwaway certificate; libgs-common ships the
+# CMYK printer profile PDF/X-4 output embeds (engine/pdfx.py).
 packages=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils fontconfig
-          fonts-noto-core fonts-noto-cjk zbar-tools chromium openssl)
+          fonts-noto-core fonts-noto-cjk zbar-tools chromium openssl libgs-common)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

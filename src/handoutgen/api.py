@@ -52,7 +52,7 @@ class RenderFields(TypedDict, total=False):
     allow_http: bool
     allow_draft: bool
     large_print: bool
-    pdf_variant: Literal["pdf/ua-1", "pdf/a-3u"]
+    pdf_variant: Literal["pdf/ua-1", "pdf/a-3u", "pdf/x-4"]
     brand: str
     print_ready: bool
 

@@ -15,7 +15,7 @@ def _line(path: Path, start: str) -> int:
 def test_brand_fields_are_explained_in_words(run, tmp_ws):
     path = tmp_ws / "handouts" / "brands" / "example-clinic.yaml"
     text = path.read_text()
-    text = text.replace("logo: assets/example-clinic-logo.svg", "logo: assets/Riverside Logo.jpg")
+    text = text.replace("logo: assets/example-clinic-logo.svg", "logo: assets/Riverside Logo.gif")
     text = text.replace('primary: "#0b4a5e"', "primary: teal")
     text = text.replace("website: https://example.org/spine", "website: example.org/spine")
     path.write_text(text)
@@ -25,9 +25,9 @@ def test_brand_fields_are_explained_in_words(run, tmp_ws):
     assert "String should match pattern" not in err
     where = "handouts/brands/example-clinic.yaml"
     assert (
-        f"{where}:{_line(path, 'logo:')}:7: logo: must be an .svg or .png file inside the "
-        "workspace, named with letters, digits, '-', '_', '.' and '/' only, no spaces; "
-        "got 'assets/Riverside Logo.jpg'" in err
+        f"{where}:{_line(path, 'logo:')}:7: logo: must be an .svg, .png, .jpg or .pdf file "
+        "inside the workspace, named with letters, digits, '-', '_', '.', '/' and single "
+        "spaces; got 'assets/Riverside Logo.gif'" in err
     )
     assert (
         f"{where}:{_line(path, '  primary:')}:12: colors.primary: must be a color like "

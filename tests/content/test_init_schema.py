@@ -133,7 +133,7 @@ def test_the_schema_catches_what_validate_catches():
     brand = _plain(yaml.safe_load((ROOT / "handouts/brands/example-clinic.yaml").read_text()))
     assert not list(validator.iter_errors(brand))
     for bad in (
-        {"logo": "assets/Riverside Logo.jpg"},
+        {"logo": "assets/Riverside Logo.gif"},  # a .jpg, .pdf or a space is fine
         {"colour": "#000000"},
         {"website": "example.org"},
         {"colors": {"primary": "teal"}},

@@ -391,6 +391,7 @@ def test_outputs_that_cannot_use_an_edition_say_why(library):
         (dict(document="spine-brochure"), "brochure layout"),
         (dict(document="fusion-alternatives", print_ready=True), "print-ready output"),
         (dict(document="fusion-alternatives", pdf_variant="pdf/a-3u"), "pdf/a-3u output"),
+        (dict(document="fusion-alternatives", pdf_variant="pdf/x-4"), "pdf/x-4 output"),
         (dict(document="fusion-alternatives", format="png"), "png output"),
     ]:
         assert vdp.ineligible(library, make_request(**fields)) == reason

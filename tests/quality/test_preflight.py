@@ -172,3 +172,46 @@ def test_the_large_print_flag_overrides_the_metadata(run, tmp_path, flag):
     assert auto["large_print"] is True and auto["min_size"] == 18.0
     forced = _json(run("preflight", str(path), flag, "--json"))
     assert forced["large_print"] is (flag == "--large-print")
+
+
+def test_crop_marks_must_lie_outside_the_bleed(run, tmp_path):
+    # WeasyPrint draws its marks in the outer half of the CSS bleed: with a
+    # 0.125 in bleed they fall inside the BleedBox (the old --print-ready).
+    inside = _pdf(tmp_path, "in.pdf", "<p>Marks</p>", css="@page { bleed: 0.125in; marks: crop; }")
+    result = run("preflight", inside)
+    assert result.exit_code == 1
+    assert "[crop-marks] The crop marks at the top left, top right, bottom left and bottom " in (
+        result.output
+    )
+    assert "inside the bleed (0.125 in)" in result.output
+    outside = _pdf(tmp_path, "out.pdf", "<p>Marks</p>", css="@page { bleed: 0.5in; marks: crop; }")
+    result = run("preflight", outside, "--json")
+    assert result.exit_code == 0, result.output
+    assert not [i for i in _json(result)["issues"] if i["rule"] == "crop-marks"]
+
+
+def test_colour_painted_over_a_crop_mark_fails(run, tmp_path):
+    # A box run far past the trim at the top right covers that corner's marks.
+    css = (
+        "@page { bleed: 0.5in; marks: crop; margin: 0 } "
+        ".band { position: absolute; top: -0.5in; right: -0.5in; width: 2in; height: 1in; "
+        "background: #123; }"
+    )
+    path = _pdf(tmp_path, "over.pdf", "<div class='band'></div><p>Text</p>", css=css)
+    result = run("preflight", path)
+    assert result.exit_code == 1
+    assert "No crop mark shows at the top right" in result.output
+
+
+def test_a_pdf_x_file_needs_its_output_intent(run, tmp_path):
+    # PDF/X-4 claimed, but no device-cmyk profile given: no output intent.
+    path = _pdf(tmp_path, "x.pdf", "<p>Press</p>", pdf_variant="pdf/x-4")
+    with pikepdf.open(path) as pdf:
+        assert "/OutputIntents" not in pdf.Root
+    result = run("preflight", path)
+    assert result.exit_code == 1
+    assert "[pdfx-intent] It claims PDF/X-4 but has no PDF/X output intent" in result.output
+    plain = _pdf(tmp_path, "plain.pdf", "<p>Plain</p>")
+    assert run("preflight", plain).exit_code == 0
+    result = run("preflight", "--pdf-x", plain)
+    assert result.exit_code == 1 and "does not claim PDF/X" in result.output

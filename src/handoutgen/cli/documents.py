@@ -68,7 +68,11 @@ from handoutgen.core.errors import HandoutgenError
 )
 @click.option("--large-print", is_flag=True, help="18 pt text, one column, no wide tables.")
 @click.option("--brand", metavar="ID", help="The clinic profile's id, as --clinic.")
-@click.option("--print-ready", is_flag=True, help="0.125 in bleed and crop marks for a print shop.")
+@click.option(
+    "--print-ready",
+    is_flag=True,
+    help="For a print shop: 0.125 in bleed, crop marks outside it, fold marks on a tri-fold.",
+)
 @click.option(
     "--impose",
     is_flag=True,
@@ -77,8 +81,9 @@ from handoutgen.core.errors import HandoutgenError
 )
 @click.option(
     "--pdf-variant",
-    type=click.Choice(["pdf/ua-1", "pdf/a-3u"], case_sensitive=False),
-    help="Tagged PDF/UA-1 (accessible, the default) or PDF/A-3u (archival, also tagged).",
+    type=click.Choice(["pdf/ua-1", "pdf/a-3u", "pdf/x-4"], case_sensitive=False),
+    help="Tagged PDF/UA-1 (accessible, the default), PDF/A-3u (archival, also tagged) or "
+    "PDF/X-4 (print shop: CMYK output intent; with --print-ready).",
 )
 @click.option(
     "--language",

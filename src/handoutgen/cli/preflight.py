@@ -28,7 +28,14 @@ from handoutgen.cli.base import cli
 @click.option(
     "--print-ready/--no-print-ready",
     default=None,
-    help="Require trim and bleed boxes. Default: when a page is trimmed smaller than the sheet.",
+    help="Require trim and bleed boxes and crop marks outside the bleed. Default: when a "
+    "page is trimmed smaller than the sheet.",
+)
+@click.option(
+    "--pdf-x",
+    "pdfx",
+    is_flag=True,
+    help="Require PDF/X (a file that claims it is always checked for its output intent).",
 )
 @click.option("--min-size", type=float, metavar="PT", help="The smallest text size allowed.")
 @click.option(
@@ -49,13 +56,14 @@ def preflight(
     print_ready: bool | None,
     min_size: float | None,
     safe_margin: float,
+    pdfx: bool,
     as_json: bool,
 ) -> None:
     """Check finished PDFs (any, not only ours) before they go to print.
 
     Colliding text, text outside the trim or safe area, text under the minimum size,
-    fonts not embedded, booklet page counts, PDF/UA-1 basics, trim and bleed boxes.
-    Exits 1 on any error."""
+    fonts not embedded, booklet page counts, PDF/UA-1 basics, trim and bleed boxes,
+    crop marks outside the bleed, a PDF/X output intent. Exits 1 on any error."""
     from handoutgen.engine.pdffacts import read
     from handoutgen.quality.preflight import preflight as judge
 
@@ -74,6 +82,7 @@ def preflight(
                 print_ready=print_ready,
                 min_size=min_size,
                 safe_margin=safe_margin * 72,
+                pdfx=pdfx,
             )
         )
     errors = sum(r.errors for r in reports)

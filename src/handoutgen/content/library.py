@@ -525,8 +525,8 @@ def _pydantic_problems(yf: YamlFile, model: type[BaseModel], exc: ValidationErro
         elif kind == "missing":
             problems.append(yf.problem(loc[:-1], f"missing required key '{loc[-1]}'"))
         elif kind == "string_pattern_mismatch" and err["ctx"]["pattern"] in PATTERN_HINTS:
-            # In words, with what was written: "logo: must be an .svg or .png file
-            # inside the workspace, ...; got 'assets/Riverside Logo.jpg'".
+            # In words, with what was written: "logo: must be an .svg, .png, .jpg or
+            # .pdf file inside the workspace, ...; got 'assets/Riverside Logo.gif'".
             field = ".".join(str(p) for p in loc)
             got = str(err["input"])
             got = got if len(got) <= 80 else got[:77] + "..."

@@ -383,6 +383,10 @@ PhoneNumber = Annotated[
 ]
 
 
+# A clinic logo: what designers hand over (a JPG, a PDF, "Clinic Logo.png").
+LOGO_PATTERN = r"^[A-Za-z0-9_./-]+( [A-Za-z0-9_./-]+)*\.(svg|png|jpe?g|pdf|SVG|PNG|JPE?G|PDF)$"
+
+
 class Brand(_Model):
     """A clinic profile: the clinic's name, phone numbers, address and look,
     ``handouts/brands/<id>.yaml``. ``--clinic`` (or a document's ``brand:``)
@@ -404,8 +408,9 @@ class Brand(_Model):
     )
     logo: str | None = Field(
         default=None,
-        pattern=r"^[A-Za-z0-9_./-]+\.(svg|png)$",
-        description="An SVG or PNG file, relative to the workspace.",
+        pattern=LOGO_PATTERN,
+        description="An SVG, PNG, JPG or one-page PDF file, relative to the workspace "
+        "(single spaces in its name are fine).",
     )
     colors: BrandColors
     font_family: str | None = Field(
@@ -541,8 +546,9 @@ PATTERN_HINTS: dict[str, str] = {
         f"must be an .svg, .png or .jpg file inside the workspace, named with {_NAME_CHARS}"
     ),
     r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$": "must be a color like '#0b4a5e' (# and 3 or 6 hex digits)",
-    r"^[A-Za-z0-9_./-]+\.(svg|png)$": (
-        f"must be an .svg or .png file inside the workspace, named with {_NAME_CHARS}"
+    LOGO_PATTERN: (
+        "must be an .svg, .png, .jpg or .pdf file inside the workspace, named with "
+        "letters, digits, '-', '_', '.', '/' and single spaces"
     ),
     r"^[A-Za-z0-9 -]{1,60}$": (
         "must be a font family name of letters, digits, spaces and '-' (at most 60), "
@@ -555,7 +561,7 @@ PATTERN_HINTS: dict[str, str] = {
 
 
 OutputFormat = Literal["pdf", "html", "png"]
-PdfVariant = Literal["pdf/ua-1", "pdf/a-3u"]
+PdfVariant = Literal["pdf/ua-1", "pdf/a-3u", "pdf/x-4"]
 
 
 # Every field of a request that describes the patient, the visit or who sent
@@ -623,11 +629,13 @@ class RenderRequest(BaseModel):
     )
     large_print: bool = Field(default=False, description="18 pt text, one column.")
     pdf_variant: PdfVariant = Field(
-        default="pdf/ua-1", description="Tagged PDF/UA-1 (accessible) or PDF/A-3u (archival)."
+        default="pdf/ua-1",
+        description="Tagged PDF/UA-1 (accessible), PDF/A-3u (archival) or PDF/X-4 (a print "
+        "shop's, with a CMYK output intent; use it with print_ready).",
     )
     brand: str | None = Field(
         default=None, description="The clinic profile's id (as --clinic); default: the document's."
     )
     print_ready: bool = Field(
-        default=False, description="Add 0.125 in bleed and crop marks for a print shop."
+        default=False, description="Add bleed, and crop marks outside it, for a print shop."
     )

@@ -64,6 +64,16 @@ def run_checks() -> list[Check]:
         )
     except (ImportError, OSError) as exc:
         checks.append(Check("Fallback fonts", False, str(exc), required=False))
+    from handoutgen.core.errors import RenderError
+    from handoutgen.engine.pdfx import CMYK_PACKAGE
+    from handoutgen.engine.pdfx import cmyk_profile_path as profile
+
+    try:
+        checks.append(Check("CMYK profile", True, f"{profile()} (for PDF/X-4)", False))
+    except RenderError:
+        checks.append(
+            Check("CMYK profile", False, f"missing: install {CMYK_PACKAGE} (for PDF/X-4)", False)
+        )
     for tool in ("pdftoppm", "pdfinfo", "pdffonts", "zbarimg"):
         found = shutil.which(tool)
         checks.append(

@@ -31,6 +31,18 @@ class Char:
     baseline: float = 0.0  # the y of its origin
 
 
+@dataclass(frozen=True)
+class MarkLine:
+    """Where a crop mark should be: a trim edge carried on outside the trim, at
+    one corner. ``ink`` is the stretch of it (distances from the trim, pt) drawn
+    as a thin dark line; None where nothing thin is drawn there (no mark, or one
+    painted over)."""
+
+    corner: str  # "top left", ...
+    axis: str  # "horizontal" (carries a top or bottom edge) or "vertical"
+    ink: tuple[float, float] | None
+
+
 @dataclass
 class PageFacts:
     number: int  # from 1
@@ -38,6 +50,14 @@ class PageFacts:
     trim: Box | None
     bleed: Box | None
     chars: list[Char] = field(default_factory=list)
+    marks: list[MarkLine] = field(default_factory=list)  # pages trimmed smaller than the sheet
+
+
+@dataclass(frozen=True)
+class OutputIntent:
+    subtype: str  # "GTS_PDFX", "GTS_PDFA1"...
+    condition: str  # OutputConditionIdentifier
+    profile: str  # the embedded ICC profile: "CMYK prtr", "" when none is embedded
 
 
 @dataclass(frozen=True)
@@ -69,6 +89,8 @@ class PdfFacts:
     fonts: list[FontFacts]
     info: dict[str, str]
     tags: TagFacts
+    pdfx: str = ""  # the PDF/X version the file claims (XMP or info), "" for none
+    output_intents: list[OutputIntent] = field(default_factory=list)
 
 
 def struct_children(node: object) -> list:
@@ -103,9 +125,11 @@ def read(data: bytes) -> PdfFacts:
         fonts = _fonts(pdf)
         info = {str(k).lstrip("/"): str(v) for k, v in pdf.docinfo.items()}
         tags = _tags(pdf)
+        pdfx, intents = _pdfx(pdf, info)
     for page, chars in zip(pages, _chars(data), strict=True):
         page.chars = chars
-    return PdfFacts(pages, fonts, info, tags)
+    _crop_marks(data, pages)
+    return PdfFacts(pages, fonts, info, tags, pdfx, intents)
 
 
 def _box(value: object) -> Box | None:
@@ -285,3 +309,111 @@ def _tags(pdf: object) -> TagFacts:
         ),
         wrong_parents=wrong,
     )
+
+
+def _pdfx(pdf: object, info: dict[str, str]) -> tuple[str, list[OutputIntent]]:
+    import pikepdf
+
+    try:
+        meta = pdf.open_metadata()  # type: ignore[attr-defined]
+        claim = str(meta.get("pdfxid:GTS_PDFXVersion", "") or "")
+    except Exception:  # noqa: BLE001 - unreadable XMP: judged as absent
+        claim = ""
+    claim = claim or info.get("GTS_PDFXVersion", "")
+    intents = []
+    found = pdf.Root.get("/OutputIntents")  # type: ignore[attr-defined]
+    for intent in found if isinstance(found, pikepdf.Array) else []:
+        if not isinstance(intent, pikepdf.Dictionary):
+            continue
+        profile = ""
+        stream = intent.get("/DestOutputProfile")
+        if isinstance(stream, pikepdf.Stream):
+            try:
+                head = stream.read_bytes()[:20]
+                # ICC header: device class at bytes 12-15, colour space at 16-19.
+                profile = f"{head[16:20].decode('ascii').strip()} {head[12:16].decode('ascii')}"
+            except (pikepdf.PdfError, UnicodeDecodeError):
+                profile = "unreadable"
+        intents.append(
+            OutputIntent(
+                str(intent.get("/S", "")).lstrip("/"),
+                str(intent.get("/OutputConditionIdentifier", "") or ""),
+                profile,
+            )
+        )
+    return claim, intents
+
+
+# Crop marks are found on the printed page: pdfium draws each sheet trimmed
+# smaller than itself, and each trim edge is followed outwards from a corner.
+MARK_DPI = 144
+MARK_DARK = 110  # a mark's darkest pixel on its line is darker than this (0-255)
+MARK_LIGHT = 200  # ...and the paper 3 pt to each side of it lighter than this
+MARK_SIDE = 3.0  # pt
+
+
+def _crop_marks(data: bytes, pages: list[PageFacts]) -> None:
+    import pypdfium2 as pdfium
+
+    todo = [p for p in pages if p.trim is not None and _larger(p.media, p.trim)]
+    if not todo:
+        return
+    doc = pdfium.PdfDocument(data)
+    try:
+        for page in todo:
+            image = doc[page.number - 1].render(scale=MARK_DPI / 72).to_pil().convert("L")
+            page.marks = _mark_lines(image, page.media, page.trim)  # type: ignore[arg-type]
+    finally:
+        doc.close()
+
+
+def _larger(media: Box, trim: Box) -> bool:
+    return min(trim[0] - media[0], trim[1] - media[1], media[2] - trim[2], media[3] - trim[3]) > 1
+
+
+def _mark_lines(image: object, media: Box, trim: Box) -> list[MarkLine]:
+    scale = MARK_DPI / 72
+    width, height = image.size  # type: ignore[attr-defined]
+
+    def pixel(x: float, y: float) -> int:
+        # PDF points (y up, from the MediaBox) to the image's pixels (y down).
+        px = min(width - 1, max(0, int((x - media[0]) * scale)))
+        py = min(height - 1, max(0, int((media[3] - y) * scale)))
+        return image.getpixel((px, py))  # type: ignore[attr-defined]
+
+    def thin(x: float, y: float, horizontal: bool) -> bool:
+        step = 1 / scale
+        if horizontal:
+            line = min(pixel(x, y + d * step) for d in (-1, 0, 1))
+            sides = (pixel(x, y + MARK_SIDE), pixel(x, y - MARK_SIDE))
+        else:
+            line = min(pixel(x + d * step, y) for d in (-1, 0, 1))
+            sides = (pixel(x + MARK_SIDE, y), pixel(x - MARK_SIDE, y))
+        return line < MARK_DARK and min(sides) > MARK_LIGHT
+
+    out = []
+    left, bottom, right, top = trim
+    corners = {
+        "top left": (left, top, -1, 1),
+        "top right": (right, top, 1, 1),
+        "bottom left": (left, bottom, -1, -1),
+        "bottom right": (right, bottom, 1, -1),
+    }
+    for corner, (cx, cy, sx, sy) in corners.items():
+        for axis in ("horizontal", "vertical"):
+            # Along the trim edge through the corner, outwards: a horizontal
+            # mark carries the top or bottom edge out to the side.
+            room = (
+                (cx - media[0] if sx < 0 else media[2] - cx)
+                if axis == "horizontal"
+                else (media[3] - cy if sy > 0 else cy - media[1])
+            )
+            hits = []
+            d = 1.0
+            while d < room - 0.5:
+                x, y = (cx + sx * d, cy) if axis == "horizontal" else (cx, cy + sy * d)
+                if thin(x, y, axis == "horizontal"):
+                    hits.append(d)
+                d += 0.5
+            out.append(MarkLine(corner, axis, (hits[0], hits[-1]) if hits else None))
+    return out

@@ -51,3 +51,26 @@ def _png(image) -> bytes:  # noqa: ANN001 - a PIL image
     buf = io.BytesIO()
     image.save(buf, format="PNG", optimize=False)
     return buf.getvalue()
+
+
+def pdf_picture_png(pdf: bytes, longest: int = 1600) -> bytes:
+    """A one-page PDF (a logo) drawn as a PNG with a transparent background,
+    ``longest`` pixels on its longer side. ValueError if it is not such a PDF."""
+    import pypdfium2 as pdfium
+
+    try:
+        doc = pdfium.PdfDocument(pdf)
+    except pdfium.PdfiumError as exc:
+        raise ValueError(f"it is not a readable PDF ({exc})") from None
+    try:
+        if len(doc) != 1:
+            raise ValueError(f"a PDF picture must have one page; this one has {len(doc)}")
+        page = doc[0]
+        width, height = page.get_size()
+        if min(width, height) <= 0:
+            raise ValueError("its page has no size")
+        scale = longest / max(width, height)
+        image = page.render(scale=scale, fill_color=(255, 255, 255, 0)).to_pil()
+        return _png(image)
+    finally:
+        doc.close()

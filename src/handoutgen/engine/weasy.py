@@ -282,11 +282,16 @@ def write_pdf(
     variant: str = "pdf/ua-1",
     *,
     strict: bool = False,
+    date: str | None = None,
 ) -> bytes:
     """Tagged (accessible) PDF; a fixed identifier from the content keeps it byte-identical.
-    Glyphs are drawn while writing, so missing-glyph warnings come from here."""
+    Glyphs are drawn while writing, so missing-glyph warnings come from here.
+    PDF/X-4 (pdfx.py) is dated ``date`` (ISO 8601), the content's."""
+    from handoutgen.engine import pdfx
     from handoutgen.engine.tagging import repair
 
+    if variant == pdfx.VARIANT:
+        pdfx.prepare(document, date or "2000-01-01T00:00:00+00:00")
     with watch(strict), lang_tags():  # elements in another language say so
         pdf = document.write_pdf(
             custom_metadata=True,
@@ -294,6 +299,8 @@ def write_pdf(
             pdf_variant=variant,
             pdf_tags=True,
         )
+    if variant == pdfx.VARIANT:
+        pdf = pdfx.settle(pdf, library.content_hash[:32])
     # The tag tree is repaired (tagging.py): header scopes, elements cut by page breaks.
     return repair(pdf, open_depths(document))
 

@@ -49,13 +49,18 @@ def measure(library: Library, doc: Document, option_ids: list[str] | tuple[str, 
     ids = tuple(option_ids)
     # A measure depends on the content and on the code that lays it out (the
     # cache keys every entry by the code, WeasyPrint's version included).
-    key = f"{library.content_hash} {doc.id} {','.join(ids)}"
+    # (The pictures are counted: the check lays a document out with fewer.)
+    key = f"{library.content_hash} {doc.id} {','.join(ids)} {len(doc.images)}"
     stored = cache.get("fit", key)
     if isinstance(stored, dict):
         try:
             return Fit(int(stored["pages"]), tuple(stored["overflowing"]), doc.pages)
         except (KeyError, TypeError, ValueError):
             pass  # an entry from another layout: measure again
+    if library.documents.get(doc.id) is not doc:  # a variant of it (fewer pictures)
+        from dataclasses import replace
+
+        library = replace(library, documents={**library.documents, doc.id: doc})
     html = render_html(library, make_request(document=doc.id, options=ids))
     rendered = layout(library, html)
     fit = Fit(len(rendered.pages), tuple(overflowing_panels(rendered)), doc.pages)

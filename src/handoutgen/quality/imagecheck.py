@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 PIXEL_BUDGET = 12_000_000  # about 4000x3000: more than any handout picture needs
 MAX_DPI = 600  # print shops want 300; beyond 600 adds bytes, not sharpness
@@ -83,7 +84,7 @@ def oversized(root: Path, sources: list[str], layout: Any | None) -> list[Oversi
 
         for page in document.pages:
             for box in _img_boxes(_page_box(page)):
-                src = box.element.get("src") or ""
+                src = unquote(box.element.get("src") or "")  # asset() quotes spaces
                 widths[src] = max(widths.get(src, 0.0), box.width / 96)  # CSS px -> in
     out = []
     for src, w, h in big:

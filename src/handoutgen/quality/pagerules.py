@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
@@ -14,6 +15,9 @@ from handoutgen.content.translations import text_fields
 from handoutgen.content.yamlfile import Loc, YamlFile
 from handoutgen.quality.finding import EN, Recorder
 from handoutgen.quality.signrules import region_findings
+
+if TYPE_CHECKING:
+    from handoutgen.quality.fit import Fit
 
 CALL_US = re.compile(r"\bcall us\b", re.I)
 PHONE = re.compile(r"\(?\b\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}\b")
@@ -104,6 +108,7 @@ class PageRules(Recorder):
         finder.feed(html)
         ids = {"document": doc.id}
         self.safety(doc, yf, finder, ids)
+        self.placed(doc, yf, finder, ids)
         self.terms(doc, yf, finder, ids, option_ids)
         if doc.kind == "brochure":
             for i, opt_id in enumerate(option_ids):
@@ -289,6 +294,8 @@ class PageRules(Recorder):
 
         fit = measure(self.library, doc, option_ids)
         ids = {"document": doc.id}
+        if self._pictures_unplaced(doc, yf, option_ids, fit, ids):
+            return  # a picture overflows: fewer options would hide that, not fix it
         message = too_many(self.library, doc, option_ids, fit)
         if message is not None:
             self.add(yf, ("options",), "error", "fit", message, key=True, **ids)
@@ -314,6 +321,68 @@ class PageRules(Recorder):
                 **ids,
             )
 
+    def _pictures_unplaced(
+        self, doc: Document, yf: YamlFile, options: list[str], fit: Fit, ids: dict
+    ) -> bool:
+        """When the layout does not fit but does with the first picture alone, the
+        first picture that breaks it cannot be placed: the error names it, at its
+        line (fewer options would hide it, not fix it)."""
+        from handoutgen.quality.fit import layout_name, measure
+
+        if fit.ok or len(doc.images) < 2:
+            return False
+
+        def fits(k: int) -> bool:
+            return measure(
+                self.library, doc.model_copy(update={"images": doc.images[:k]}), options
+            ).ok
+
+        if not fits(1):
+            return False
+        k = next(k for k in range(2, len(doc.images) + 1) if not fits(k))
+        i = k - 1
+        self.add(
+            yf,
+            ("images", i, "src"),
+            "error",
+            "layout",
+            f"images[{i}] '{doc.images[i].src}' cannot be placed: with it the "
+            f"{layout_name(doc)} runs past its {doc.pages} pages or a panel is cut. Remove it "
+            "from images: (and any after it), use a smaller picture, or use a handout, which "
+            "has room",
+            **ids,
+        )
+        return True
+
+    def placed(self, doc: Document, yf: YamlFile, finder: _ImageFinder, ids: dict) -> None:
+        """Every picture listed in images: is on the page: never a silent drop."""
+        for i, image in enumerate(doc.images):
+            if not any(_same_picture(src, image.src) for src in finder.srcs):
+                self.add(
+                    yf,
+                    ("images", i, "src"),
+                    "error",
+                    "images",
+                    f"images[{i}] '{image.src}' is not placed: the template {doc.template} "
+                    "prints no picture for it. Remove it from images:, or use a template "
+                    "that places every picture",
+                    **ids,
+                )
+
+
+def _same_picture(src: str, listed: str) -> bool:
+    """Whether a page's img ``src`` is the listed picture or its version for a
+    language (``spine.es.svg`` for ``spine.svg``); asset() quotes spaces."""
+    from pathlib import PurePosixPath
+    from urllib.parse import unquote
+
+    page, want = PurePosixPath(unquote(src)), PurePosixPath(listed)
+    return page == want or (
+        page.parent == want.parent
+        and page.suffix == want.suffix
+        and page.stem.rsplit(".", 1)[0] == want.stem
+    )
+
 
 def _first_use(model: BaseModel, pattern: re.Pattern[str]) -> Loc | None:
     """Where a model's English text first uses a word (its own definitions aside)."""
@@ -332,6 +401,7 @@ class _ImageFinder(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.missing_alt: list[str] = []
+        self.srcs: list[str] = []  # every picture's src, in order
         self.parts: list[str] = []
         self.get_help = ""
         self.signs: dict[str, list[str]] = {"emergency": [], "soon": []}  # data-sign ids
@@ -349,6 +419,7 @@ class _ImageFinder(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
         if tag == "img":
+            self.srcs.append(a.get("src") or "")
             if not (a.get("alt") or "").strip():
                 self.missing_alt.append(a.get("src") or "(no src)")
             return

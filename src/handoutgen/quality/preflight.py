@@ -3,9 +3,10 @@ finished PDF, ours or anyone's (``handoutgen preflight``).
 
 Each rule reads the page as printed (engine/pdffacts.py): text that collides,
 text outside the trim or too near it, text under the minimum size, fonts not
-embedded, the page count a booklet needs, the PDF/UA-1 basics, and for a
-print-ready file its trim and bleed boxes. A finding names the page and says
-what to change.
+embedded, the page count a booklet needs, the PDF/UA-1 basics, for a
+print-ready file its trim and bleed boxes and crop marks drawn outside the bleed
+(not painted over), and for a PDF/X file its output intent. A finding names the
+page and says what to change.
 """
 
 from __future__ import annotations
@@ -77,9 +78,11 @@ def preflight(
     print_ready: bool | None = None,
     min_size: float | None = None,
     safe_margin: float = SAFE_MARGIN,
+    pdfx: bool = False,
 ) -> Report:
     """Judge one PDF. A flag left as None is read from the file: our metadata
-    for large print and booklets, trim boxes smaller than the page for print-ready."""
+    for large print and booklets, trim boxes smaller than the page for print-ready.
+    ``pdfx``: the print shop asks for PDF/X (a file that claims it is judged as one)."""
     if large_print is None:
         large_print = facts.info.get(LARGE_PRINT_KEY, "").lower() == "yes"
     if booklet is None:
@@ -100,6 +103,10 @@ def preflight(
     _fonts(facts, add)
     _page_count(facts, booklet, add)
     _print_boxes(facts, print_ready, add)
+    if print_ready:
+        for page in facts.pages:
+            _crop_marks(page, add)
+    _pdfx(facts, pdfx, add)
     _tags(facts, add)
     return report
 
@@ -341,6 +348,104 @@ def _print_boxes(facts: PdfFacts, print_ready: bool, add) -> None:  # noqa: ANN0
         )
 
 
+def _crop_marks(page: PageFacts, add) -> None:  # noqa: ANN001
+    """Crop marks sit outside the bleed, or the trimmed sheet shows them; and
+    colour run into the bleed must not paint over them."""
+    if not page.marks:
+        return
+    inked = [m for m in page.marks if m.ink is not None]
+    if not inked:
+        add(
+            page.number,
+            "warning",
+            "crop-marks",
+            "No crop marks outside the trim.",
+            "Add crop marks outside the bleed (CSS: @page { bleed: 0.5in; marks: crop }), "
+            "or ask the print shop to add its own.",
+        )
+        return
+    trim, bleed = page.trim, page.bleed or page.trim
+    assert trim is not None and bleed is not None  # page.marks is found only with a TrimBox
+
+    def reach(corner: str, axis: str) -> float:
+        """How far past the trim the bleed runs where this mark is."""
+        if axis == "horizontal":
+            return trim[0] - bleed[0] if "left" in corner else bleed[2] - trim[2]
+        return bleed[3] - trim[3] if "top" in corner else trim[1] - bleed[1]
+
+    inside = [m for m in inked if m.ink and m.ink[0] < reach(m.corner, m.axis) - 0.5]
+    if inside:
+        near = min(m.ink[0] for m in inside if m.ink)
+        add(
+            page.number,
+            "error",
+            "crop-marks",
+            f"The crop marks at the {_corners(inside)} start {near / 72:.3g} in past the trim, "
+            f"inside the bleed ({reach(inside[0].corner, inside[0].axis) / 72:.3g} in): they "
+            "are printed where the sheet is cut and colour runs over them.",
+            "Draw the marks outside the bleed (BleedBox): with WeasyPrint, make the CSS "
+            "bleed at least twice the bleed the print shop asks for.",
+        )
+    missing = [m for m in page.marks if m.ink is None]
+    if missing:
+        add(
+            page.number,
+            "error",
+            "crop-marks",
+            f"No crop mark shows at the {_corners(missing)}, where the other corners have "
+            "them: it is missing or painted over (colour run past the bleed covers it).",
+            "Stop full-bleed colour at the bleed, short of the marks.",
+        )
+
+
+def _corners(marks: list) -> str:
+    names = list(dict.fromkeys(m.corner for m in marks))
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _pdfx(facts: PdfFacts, asked: bool, add) -> None:  # noqa: ANN001
+    """PDF/X: the claim, an output intent with the press's ICC profile, a TrimBox per page."""
+    if not facts.pdfx:
+        if asked:
+            add(
+                None,
+                "error",
+                "pdfx",
+                "The file does not claim PDF/X (XMP pdfxid:GTS_PDFXVersion).",
+                "Export as PDF/X-4 (handoutgen: --pdf-variant pdf/x-4).",
+            )
+        return
+    intents = [i for i in facts.output_intents if i.subtype == "GTS_PDFX"]
+    if not intents:
+        add(
+            None,
+            "error",
+            "pdfx-intent",
+            f"It claims {facts.pdfx} but has no PDF/X output intent (/OutputIntents, /S "
+            "/GTS_PDFX): the press cannot tell what colour it was made for.",
+            "Export with the press's ICC profile as output intent.",
+        )
+    elif not intents[0].profile.endswith("prtr"):
+        found = f"a {intents[0].profile} profile" if intents[0].profile else "no profile"
+        add(
+            None,
+            "error",
+            "pdfx-intent",
+            f"The output intent '{intents[0].condition}' embeds {found}, not a printer "
+            "(output) profile.",
+            "Embed the press's CMYK printer profile (DestOutputProfile).",
+        )
+    untrimmed = [str(p.number) for p in facts.pages if p.trim is None]
+    if untrimmed:
+        add(
+            None,
+            "error",
+            "pdfx",
+            f"PDF/X needs a TrimBox on every page; page {', '.join(untrimmed[:10])} has none.",
+            "Export with trim boxes.",
+        )
+
+
 def _tags(facts: PdfFacts, add) -> None:  # noqa: ANN001
     """The PDF/UA-1 basics. A file that claims PDF/UA-1 must meet them (errors);
     any other file is told what it lacks (warnings)."""
@@ -356,7 +461,8 @@ def _tags(facts: PdfFacts, add) -> None:  # noqa: ANN001
         )
         return
     problems = []
-    if not tags.claims_ua:
+    # A PDF/X file is for the press: it need not claim PDF/UA as well.
+    if not tags.claims_ua and not facts.pdfx:
         problems.append(
             ("pdfua-claim", "It does not claim PDF/UA-1 (XMP pdfuaid:part).", "Export as PDF/UA-1.")
         )

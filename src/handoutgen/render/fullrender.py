@@ -50,7 +50,16 @@ def render_pdf(library: Library, request: RenderRequest, *, draft: bool = False)
         html = render_html(library, request, draft=draft, pad_pages=pad)
         document = lay_out(library, html, strict=request.strict, allow_http=request.allow_http)
     require_visible(document, html, request.document)
-    return write_pdf(document, library, request.pdf_variant, strict=request.strict)
+    return write_pdf(
+        document, library, request.pdf_variant, strict=request.strict, date=_content_date(library)
+    )
+
+
+def _content_date(library: Library) -> str:
+    """When the content was last reviewed: the date a PDF/X file carries, so the
+    same content gives the same bytes."""
+    dates = [o.reviewed for o in library.options.values()]
+    return f"{max(dates).isoformat()}T00:00:00+00:00" if dates else "2000-01-01T00:00:00+00:00"
 
 
 # What every copy must show where the HTML has it: the marks on every page,
