@@ -165,7 +165,9 @@ def _offered_mixes(
         return []
     seen = {(f.path, f.line, f.rule, f.message) for f in own}
     out: list[Finding] = []
-    mixes = [(o,) for o in doc.offered] + list(itertools.combinations(doc.offered, 2))
+    # An option grid compares two or more: its smallest mixes are the pairs.
+    singles = [] if doc.kind == "grid" else [(o,) for o in doc.offered]
+    mixes = singles + list(itertools.combinations(doc.offered, 2))
     for mix in mixes:
         for f in rules(library, doc_id, mix, today=today, layout=layout):
             key = (f.path, f.line, f.rule, f.message)

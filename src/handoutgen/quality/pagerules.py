@@ -105,7 +105,7 @@ class PageRules(Recorder):
         ids = {"document": doc.id}
         self.safety(doc, yf, finder, ids)
         self.terms(doc, yf, finder, ids, option_ids)
-        if doc.kind == "brochure":
+        if doc.kind in ("brochure", "grid"):
             for i, opt_id in enumerate(option_ids):
                 missing = [k for k in ("benefits", "risks") if opt_id not in finder.shown[k]]
                 if missing:
@@ -114,11 +114,11 @@ class PageRules(Recorder):
                         ("options", i),
                         "error",
                         "balance",
-                        f"the brochure names option '{opt_id}' but shows no "
+                        f"the {doc.kind} names option '{opt_id}' but shows no "
                         f"{' or '.join(missing)} for it: every option it names needs both",
                         **ids,
                     )
-        if doc.kind == "brochure":
+        if doc.kind in ("brochure", "grid"):
             self.serious_shown(doc, yf, finder, option_ids, ids)
         if (m := WRITE_DOWN.search(finder.text())) and not finder.worksheet:
             self.add(
@@ -282,14 +282,18 @@ class PageRules(Recorder):
             )
 
     def layout(self, doc: Document, yf: YamlFile, option_ids: list[str]) -> None:  # noqa: D401
-        """Brochures and booklets have a fixed size: their text must fit it."""
-        if doc.kind != "brochure":
+        """Brochures, booklets and option grids have a fixed size: their text must fit it."""
+        from handoutgen.quality.fit import FIXED_KINDS, grid_unfit, measure, too_many
+
+        if doc.kind not in FIXED_KINDS:
             return
-        from handoutgen.quality.fit import measure, too_many
 
         fit = measure(self.library, doc, option_ids)
         ids = {"document": doc.id}
         message = too_many(self.library, doc, option_ids, fit)
+        if doc.kind == "grid":
+            # One sheet or refused, naming the options (the render gate stops on "fit").
+            message = grid_unfit(doc, option_ids, fit)
         if message is not None:
             self.add(yf, ("options",), "error", "fit", message, key=True, **ids)
             return
