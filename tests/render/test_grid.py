@@ -67,9 +67,7 @@ def test_a_question_an_option_cannot_answer_says_ask_your_care_team(library):
     fusion = library.options["fusion"]
     facts = {k: v for k, v in fusion.facts.items() if k != "cost"}
     options = {**library.options, "fusion": fusion.model_copy(update={"facts": facts})}
-    html = render_html(
-        dataclasses.replace(library, options=options), make_request(document=DOC)
-    )
+    html = render_html(dataclasses.replace(library, options=options), make_request(document=DOC))
     row = html.split("Will insurance pay?", 1)[1].split("</tr>", 1)[0]
     cells = re.findall(r"<td>(.*?)</td>", row, re.S)
     # conservative-care, spinal-injections, decompression, fusion
@@ -99,7 +97,9 @@ def _random_sets(library, count: int = 4) -> list[tuple[str, ...]]:
     sets = [tuple(rng.sample(offered, rng.choice((2, 3, 4)))) for _ in range(count)]
     # The four with the most text and sources (measured while building it): the
     # longest sheet the grid can be asked for.
-    sets.append(("spinal-injections", "fusion", "spinal-cord-stimulation", "lumbar-disc-replacement"))
+    sets.append(
+        ("spinal-injections", "fusion", "spinal-cord-stimulation", "lumbar-disc-replacement")
+    )
     return sets
 
 
@@ -145,7 +145,13 @@ def test_a_set_that_cannot_fit_the_sheet_is_refused_naming_document_and_options(
     [
         (["fusion"], "1 was chosen (fusion)"),
         (
-            ["fusion", "decompression", "spinal-injections", "conservative-care", "fibrin-injection"],
+            [
+                "fusion",
+                "decompression",
+                "spinal-injections",
+                "conservative-care",
+                "fibrin-injection",
+            ],
             "5 were chosen (fusion, decompression, spinal-injections, conservative-care, "
             "fibrin-injection)",
         ),
@@ -156,7 +162,10 @@ def test_fewer_than_two_or_more_than_four_options_is_a_clear_error(run, options,
     result = run("render", DOC, *args, "-o", "-")
     assert result.exit_code == 1
     message = " ".join(result.output.split())
-    assert f"option-grid is an option grid: it compares 2 to 4 options side by side, and {said}" in message
+    assert (
+        f"option-grid is an option grid: it compares 2 to 4 options side by side, and {said}"
+        in message
+    )
 
 
 def test_check_passes_the_shipped_grid(run):
