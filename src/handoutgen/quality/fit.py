@@ -1,9 +1,9 @@
 """Does a fixed-size document hold the options chosen for it?
 
 A tri-fold has two sides, a booklet a set number of pages and an option grid
-one sheet (the document's ``pages``). How many options fit is not a number written down anywhere: it is
-found by laying the document out, so it follows the templates, the styles and
-the text as they are today. ``capacity`` is the largest count of leading
+one sheet (the document's ``pages``). How many options fit is not a number
+written down anywhere: it is found by laying the document out, so it follows
+the templates, the styles and the text as they are today. ``capacity`` is the largest count of leading
 options whose layout fits; it is cached by content, so the search is paid once.
 """
 
@@ -19,7 +19,7 @@ from handoutgen.core.errors import HandoutgenError
 log = logging.getLogger("handoutgen")
 
 # What a reader calls each fixed-size template (by file name); others are "layout".
-LAYOUT_NAMES = {"trifold.html": "tri-fold", "booklet.html": "booklet", "grid.html": "option grid"}
+LAYOUT_NAMES = {"trifold.html": "tri-fold", "booklet.html": "booklet"}
 
 # The kinds whose page count is fixed: their options must fit it.
 FIXED_KINDS = ("brochure", "grid")
@@ -112,7 +112,8 @@ def capacity(
 
 def too_many(library: Library, doc: Document, option_ids: list[str], fit: Fit) -> str | None:
     """The message when the layout does not fit because of how many options were
-    chosen (fewer would fit), else None: then the text itself is too long."""
+    chosen (fewer would fit), else None: then the text itself is too long. An
+    option grid's message names the options that do not fit its sheet."""
     if fit.ok or doc.pages is None or len(option_ids) < 2:
         return None
     if doc.kind == "grid":

@@ -283,17 +283,15 @@ class PageRules(Recorder):
 
     def layout(self, doc: Document, yf: YamlFile, option_ids: list[str]) -> None:  # noqa: D401
         """Brochures, booklets and option grids have a fixed size: their text must fit it."""
-        from handoutgen.quality.fit import FIXED_KINDS, grid_unfit, measure, too_many
+        from handoutgen.quality.fit import FIXED_KINDS, measure, too_many
 
         if doc.kind not in FIXED_KINDS:
             return
 
         fit = measure(self.library, doc, option_ids)
         ids = {"document": doc.id}
+        # An option grid's message names its options (the render gate stops on "fit").
         message = too_many(self.library, doc, option_ids, fit)
-        if doc.kind == "grid":
-            # One sheet or refused, naming the options (the render gate stops on "fit").
-            message = grid_unfit(doc, option_ids, fit)
         if message is not None:
             self.add(yf, ("options",), "error", "fit", message, key=True, **ids)
             return
