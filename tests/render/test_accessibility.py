@@ -26,6 +26,7 @@ SHIPPED = [
     "spine-brochure",
     "spine-booklet",
     "followup-letter",
+    "option-grid",
 ]
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from handoutgen.content.color import AA_TEXT, contrast
 from handoutgen.content.models import (
+    GRID_OPTIONS,
     MOVED_TO_PROFILE,
     PATTERN_HINTS,
     RETIRED_DOCUMENT_KEYS,
@@ -86,16 +87,53 @@ def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
 
 def not_offered(library: Library, doc: Document, ids: typing.Iterable[str]) -> str | None:
     """Why ``doc`` cannot print these (known) option ids, or None: a document
-    prints its own options and the ones it ``offers:``, nothing else."""
+    prints its own options and the ones it ``offers:``, nothing else (an option
+    grid, 2 to 4 of them)."""
+    ids = list(ids)
     refused = [i for i in dict.fromkeys(ids) if i in library.options and i not in doc.offered]
     if not refused:
-        return None
+        return grid_count(doc, ids)
     where = library.document_files[doc.id].display if doc.id in library.document_files else doc.id
     return (
         f"{doc.id} does not offer {'option' if len(refused) == 1 else 'options'} "
         f"{', '.join(repr(i) for i in refused)}; it offers {', '.join(doc.offered)} "
         f"(a document offers more when {where} lists them under offers:)"
     )
+
+
+def grid_count(doc: Document, ids: typing.Iterable[str]) -> str | None:
+    """Why an option grid cannot compare these option ids (too few or too many),
+    or None; other kinds, and no ids (the document's own), pass."""
+    chosen = list(dict.fromkeys(ids))
+    least, most = GRID_OPTIONS
+    if doc.kind != "grid" or not chosen or least <= len(chosen) <= most:
+        return None
+    return (
+        f"{doc.id} is an option grid: it compares {least} to {most} options side by side, "
+        f"and {len(chosen)} {'was' if len(chosen) == 1 else 'were'} chosen "
+        f"({', '.join(chosen)}); choose {least} to {most} of: {', '.join(doc.offered)}"
+    )
+
+
+def _grid_problems(doc: Document, yf: YamlFile) -> list[Problem]:
+    least, most = GRID_OPTIONS
+    out = []
+    if doc.pages is None or doc.pages > 2:
+        out.append(
+            yf.problem(
+                ("pages",) if doc.pages else (),
+                "an option grid is one sheet: set pages: 2 (front and back) or pages: 1",
+            )
+        )
+    if not least <= len(doc.options) <= most:
+        out.append(
+            yf.problem(
+                ("options",),
+                f"an option grid compares {least} to {most} options; options: lists "
+                f"{len(doc.options)} (list the rest under offers:)",
+            )
+        )
+    return out
 
 
 def load_library(workspace: Workspace) -> Library:
@@ -460,6 +498,8 @@ def _check_document(
         problems.append(
             yf.problem((), "a document of kind letter needs a 'letter' section (sender, opening)")
         )
+    if doc.kind == "grid":
+        problems += _grid_problems(doc, yf)
     _check_file(workspace, "template", doc.template, yf, ("template",), problems)
     from handoutgen.content.workspace import PathRefused
 

@@ -432,7 +432,13 @@ class Brand(_Model):
     )
 
 
-DocumentKind = Literal["handout", "brochure", "letter"]
+DocumentKind = Literal["handout", "brochure", "letter", "grid"]
+"""handout: pages that flow; brochure: a tri-fold or booklet of fixed pages; letter:
+a mailing's letter, then the handout; grid: an option grid, questions down the
+side and 2 to 4 options across, on one sheet (``pages: 1`` or ``2``)."""
+
+GRID_OPTIONS = (2, 4)
+"""How many options an option grid compares: at least, at most."""
 PageSize = Literal["letter", "a4"]
 Status = Literal["draft", "approved"]
 
@@ -476,7 +482,8 @@ class Document(_Model):
         default=None,
         ge=1,
         le=64,
-        description="A fixed page count (brochures, booklets): `check` fails if the layout needs more.",
+        description="A fixed page count (brochures, booklets, grids): `check` fails if the "
+        "layout needs more.",
     )
     page_size: PageSize = "letter"
     status: Status | None = Field(

@@ -165,9 +165,14 @@ def _offered_mixes(
         return []
     seen = {(f.path, f.line, f.rule, f.message) for f in own}
     out: list[Finding] = []
-    mixes = [(o,) for o in doc.offered] + list(itertools.combinations(doc.offered, 2))
+    # An option grid compares two or more: its smallest mixes are the pairs. Its
+    # sheet is measured for its own options and for every render (not for each
+    # of its dozens of pairs: two options take less room than its four).
+    grid = doc.kind == "grid"
+    singles = [] if grid else [(o,) for o in doc.offered]
+    mixes = singles + list(itertools.combinations(doc.offered, 2))
     for mix in mixes:
-        for f in rules(library, doc_id, mix, today=today, layout=layout):
+        for f in rules(library, doc_id, mix, today=today, layout=layout and not grid):
             key = (f.path, f.line, f.rule, f.message)
             if f.severity != "error" or key in seen:
                 continue

@@ -1,9 +1,9 @@
 """Does a fixed-size document hold the options chosen for it?
 
-A tri-fold has two sides and a booklet a set number of pages (the document's
-``pages``). How many options fit is not a number written down anywhere: it is
-found by laying the document out, so it follows the templates, the styles and
-the text as they are today. ``capacity`` is the largest count of leading
+A tri-fold has two sides, a booklet a set number of pages and an option grid
+one sheet (the document's ``pages``). How many options fit is not a number
+written down anywhere: it is found by laying the document out, so it follows
+the templates, the styles and the text as they are today. ``capacity`` is the largest count of leading
 options whose layout fits; it is cached by content, so the search is paid once.
 """
 
@@ -13,13 +13,16 @@ import logging
 from dataclasses import dataclass
 
 from handoutgen.content.library import Library
-from handoutgen.content.models import Document
+from handoutgen.content.models import GRID_OPTIONS, Document
 from handoutgen.core.errors import HandoutgenError
 
 log = logging.getLogger("handoutgen")
 
 # What a reader calls each fixed-size template (by file name); others are "layout".
 LAYOUT_NAMES = {"trifold.html": "tri-fold", "booklet.html": "booklet"}
+
+# The kinds whose page count is fixed: their options must fit it.
+FIXED_KINDS = ("brochure", "grid")
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,26 @@ class Fit:
 
 
 def layout_name(doc: Document) -> str:
+    if doc.kind == "grid":
+        return "option grid"
     return LAYOUT_NAMES.get(doc.template.rsplit("/", 1)[-1], f"{doc.pages}-page layout")
+
+
+def grid_unfit(doc: Document, option_ids: list[str] | tuple[str, ...], fit: Fit) -> str | None:
+    """The message when an option grid's options do not fit its sheet, naming them."""
+    if fit.ok:
+        return None
+    sheet = "one side" if doc.pages == 1 else "one sheet, front and back"
+    why = (
+        f"needs {fit.pages} pages"
+        if doc.pages is not None and fit.pages > doc.pages
+        else f"cuts the text of {', '.join(fit.overflowing)}"
+    )
+    return (
+        f"the option grid with {', '.join(option_ids)} {why}, but it must fit {sheet} "
+        f"({doc.pages} page{'s' if doc.pages != 1 else ''}): choose fewer or other options, "
+        "or shorten their answers"
+    )
 
 
 def measure(library: Library, doc: Document, option_ids: list[str] | tuple[str, ...]) -> Fit:
@@ -95,9 +117,12 @@ def capacity(
 
 def too_many(library: Library, doc: Document, option_ids: list[str], fit: Fit) -> str | None:
     """The message when the layout does not fit because of how many options were
-    chosen (fewer would fit), else None: then the text itself is too long."""
+    chosen (fewer would fit), else None: then the text itself is too long. An
+    option grid's message names the options that do not fit its sheet."""
     if fit.ok or doc.pages is None or len(option_ids) < 2:
         return None
+    if doc.kind == "grid":
+        return grid_unfit(doc, option_ids, fit)
     # Pages grow with options: the share of them that filled the allowed pages is
     # a good first guess.
     guess = len(option_ids) * doc.pages // max(fit.pages, 1)
@@ -118,6 +143,10 @@ def form_limit(library: Library, doc_id: str) -> int | None:
     doc = library.documents[doc_id]
     if doc.pages is None:
         return None
+    if doc.kind == "grid":
+        # Any 2 to 4 it offers fit (the tests lay out random sets); a set that
+        # does not is refused by the render with the options named.
+        return GRID_OPTIONS[1]
     try:
         return max(1, capacity(library, doc, doc.offered, guess=len(doc.options)))
     except HandoutgenError as exc:  # the form still works; every render checks the fit
@@ -129,7 +158,7 @@ def unfit_rows(library: Library, doc: Document, recipients: list) -> dict[int, s
     """For a batch: row number -> why its options do not fit the document, for
     each row whose option set is too many for a fixed-size layout. Each distinct
     set is laid out once."""
-    if doc.pages is None or doc.kind != "brochure":
+    if doc.pages is None or doc.kind not in FIXED_KINDS:
         return {}
     verdicts: dict[tuple[str, ...], str | None] = {}
     out: dict[int, str] = {}

@@ -110,7 +110,7 @@ class PageRules(Recorder):
         self.safety(doc, yf, finder, ids)
         self.placed(doc, yf, finder, ids)
         self.terms(doc, yf, finder, ids, option_ids)
-        if doc.kind == "brochure":
+        if doc.kind in ("brochure", "grid"):
             for i, opt_id in enumerate(option_ids):
                 missing = [k for k in ("benefits", "risks") if opt_id not in finder.shown[k]]
                 if missing:
@@ -119,11 +119,11 @@ class PageRules(Recorder):
                         ("options", i),
                         "error",
                         "balance",
-                        f"the brochure names option '{opt_id}' but shows no "
+                        f"the {doc.kind} names option '{opt_id}' but shows no "
                         f"{' or '.join(missing)} for it: every option it names needs both",
                         **ids,
                     )
-        if doc.kind == "brochure":
+        if doc.kind in ("brochure", "grid"):
             self.serious_shown(doc, yf, finder, option_ids, ids)
         if (m := WRITE_DOWN.search(finder.text())) and not finder.worksheet:
             self.add(
@@ -287,15 +287,17 @@ class PageRules(Recorder):
             )
 
     def layout(self, doc: Document, yf: YamlFile, option_ids: list[str]) -> None:  # noqa: D401
-        """Brochures and booklets have a fixed size: their text must fit it."""
-        if doc.kind != "brochure":
+        """Brochures, booklets and option grids have a fixed size: their text must fit it."""
+        from handoutgen.quality.fit import FIXED_KINDS, measure, too_many
+
+        if doc.kind not in FIXED_KINDS:
             return
-        from handoutgen.quality.fit import measure, too_many
 
         fit = measure(self.library, doc, option_ids)
         ids = {"document": doc.id}
         if self._pictures_unplaced(doc, yf, option_ids, fit, ids):
             return  # a picture overflows: fewer options would hide that, not fix it
+        # An option grid's message names its options (the render gate stops on "fit").
         message = too_many(self.library, doc, option_ids, fit)
         if message is not None:
             self.add(yf, ("options",), "error", "fit", message, key=True, **ids)

@@ -154,8 +154,9 @@ def plan(library: Library, request: RenderRequest) -> Plan:
         # Panels and booklet pages of a fixed count: 18 pt text would not fit,
         # and a large print that is not large is worse than none.
         raise DataError(
-            f"'{doc.id}' has a fixed layout of {doc.pages} pages (a tri-fold or a booklet), "
-            "which cannot hold large print (18 pt text); render a handout with --large-print"
+            f"'{doc.id}' has a fixed layout of {doc.pages} pages (a tri-fold, a booklet or "
+            "an option grid), which cannot hold large print (18 pt text); render a handout "
+            "with --large-print"
         )
     options = [library.options[i] for i in ids]
     language = request.language or doc.language

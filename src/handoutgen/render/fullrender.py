@@ -49,6 +49,7 @@ def render_pdf(library: Library, request: RenderRequest, *, draft: bool = False)
         pad += multiple - len(document.pages) % multiple
         html = render_html(library, request, draft=draft, pad_pages=pad)
         document = lay_out(library, html, strict=request.strict, allow_http=request.allow_http)
+    require_one_sheet(library, request, len(document.pages))
     require_visible(document, html, request.document)
     return write_pdf(
         document, library, request.pdf_variant, strict=request.strict, date=_content_date(library)
@@ -60,6 +61,21 @@ def _content_date(library: Library) -> str:
     same content gives the same bytes."""
     dates = [o.reviewed for o in library.options.values()]
     return f"{max(dates).isoformat()}T00:00:00+00:00" if dates else "2000-01-01T00:00:00+00:00"
+
+
+def require_one_sheet(library: Library, request: RenderRequest, pages: int) -> None:
+    """An option grid is one sheet in every size, language and clinic: `check`
+    measures the document's own page size; this measures the render itself."""
+    doc = library.document(request.document)
+    if doc.kind != "grid" or doc.pages is None or pages <= doc.pages:
+        return
+    options = ", ".join(dict.fromkeys(request.options or doc.options))
+    size = request.page_size or doc.page_size
+    raise RenderError(
+        f"{doc.id}: the option grid with {options} needs {pages} pages in {size} "
+        f"({request.language or doc.language}), but it must fit one sheet ({doc.pages} "
+        "pages): choose fewer or other options, or shorten their answers"
+    )
 
 
 # What every copy must show where the HTML has it: the marks on every page,

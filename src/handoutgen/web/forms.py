@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from handoutgen.content import i18n
 from handoutgen.content.library import Library, did_you_mean
-from handoutgen.content.models import pick_text
+from handoutgen.content.models import GRID_OPTIONS, pick_text
 from handoutgen.core import clock
 from handoutgen.core.errors import HandoutgenError
 from handoutgen.render.context import DraftTranslation
@@ -119,6 +119,12 @@ def _submit(state: _State, request: Request, fields: RenderForm, *, preview: boo
         errors.append("Tick at least one option.")
     errors += refused_options(library, fields.document, fields.option)
     limit = _option_limit(library, fields.document)
+    least = GRID_OPTIONS[0] if library.documents[fields.document].kind == "grid" else 1
+    if fields.option and len(set(fields.option)) < least:
+        errors.append(
+            f"Tick at least {least} options: the {_layout_name(library, fields.document)} "
+            "compares them side by side."
+        )
     if limit is not None and len(set(fields.option)) > limit:
         errors.append(
             f"Tick at most {limit} options: the {_layout_name(library, fields.document)} "
