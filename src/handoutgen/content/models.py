@@ -413,6 +413,31 @@ PhoneNumber = Annotated[
 ]
 
 
+def _mailer_id(value: str) -> str:
+    # USPS-B-3200: a 6-digit Mailer ID begins with 0-8, a 9-digit one with 9.
+    if (len(value) == 9) != value.startswith("9"):
+        raise ValueError(
+            f"a Mailer ID of {len(value)} digits cannot begin with {value[0]}: 6-digit ones "
+            "begin with 0-8, 9-digit ones with 9 (as the USPS assigned it)"
+        )
+    return value
+
+
+def _quoted_digits(value: object) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(
+            'write the digits in quotes, like "012345": YAML reads bare digits as a '
+            "number and drops their leading zeros"
+        )
+    return value
+
+
+Digits = Annotated[str, BeforeValidator(_quoted_digits)]
+MailerId = Annotated[
+    Digits, StringConstraints(pattern=r"^(\d{6}|\d{9})$"), AfterValidator(_mailer_id)
+]
+
+
 class Brand(_Model):
     """A clinic profile: the clinic's name, phone numbers, address and look,
     ``handouts/brands/<id>.yaml``. ``--clinic`` (or a document's ``brand:``)
@@ -454,6 +479,25 @@ class Brand(_Model):
         default=None,
         pattern=r"^https?://[^\s/$.?#][^\s]*$",
         description="A URL printed as a QR code on brochures; wins over the document's qr.",
+    )
+    # The Intelligent Mail barcode's fields (USPS-B-3200, "Intelligent Mail
+    # Barcode 4-State Specification", table of the tracking code's fields).
+    mailer_id: MailerId | None = Field(
+        default=None,
+        description="The clinic's USPS Mailer ID: 6 digits (first 0-8) or 9 digits (first 9). "
+        "When set, mailed letters carry an Intelligent Mail barcode.",
+    )
+    service_type: Digits = Field(
+        default="300",
+        pattern=r"^\d{3}$",
+        description="The barcode's Service Type ID (3 digits). Default 300: First-Class Mail, "
+        "basic, no address corrections, no printed endorsement (USPS STID table).",
+    )
+    barcode_id: Digits = Field(
+        default="00",
+        pattern=r"^\d[0-4]$",
+        description='The barcode identifier (2 digits, the second 0-4); "00" unless the USPS '
+        "says otherwise.",
     )
 
 
@@ -604,6 +648,7 @@ PERSONAL_FIELDS = (
     "clinician",
     "visit_date",
     "letter_date",
+    "imb",
 )
 
 
@@ -639,6 +684,9 @@ class RenderRequest(BaseModel):
     state: str | None = Field(default=None, max_length=100)
     zip: str | None = Field(default=None, max_length=20)
     letter_date: dt.date | None = None
+    # A mailing's Intelligent Mail barcode as its 65 bars (A ascender, D
+    # descender, F full, T tracker): it encodes the ZIP, so it is personal.
+    imb: str | None = Field(default=None, pattern=r"^[ADFT]{65}$")
     page_size: PageSize | None = Field(default=None, description="Default: the document's.")
     # Any case ('ES', 'es-mx'): stored in its canonical form.
     language: Annotated[str | None, BeforeValidator(_language_or_none)] = Field(

@@ -160,6 +160,8 @@ class Recipient:
             "visit_date": f.get("visit_date"),
             "note": f.get("note"),
             "letter_date": letter_date,
+            # Only with a Mailer ID: other mailings keep their fingerprints.
+            **({"imb": f["imb"]} if f.get("imb") else {}),
         }
 
 
