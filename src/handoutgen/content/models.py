@@ -28,6 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from handoutgen.content.mailcodes import BarcodeId, MailerId, ServiceType
+
 DEFAULT_LANGUAGE = "en"
 
 
@@ -413,31 +415,6 @@ PhoneNumber = Annotated[
 ]
 
 
-def _mailer_id(value: str) -> str:
-    # USPS-B-3200: a 6-digit Mailer ID begins with 0-8, a 9-digit one with 9.
-    if (len(value) == 9) != value.startswith("9"):
-        raise ValueError(
-            f"a Mailer ID of {len(value)} digits cannot begin with {value[0]}: 6-digit ones "
-            "begin with 0-8, 9-digit ones with 9 (as the USPS assigned it)"
-        )
-    return value
-
-
-def _quoted_digits(value: object) -> object:
-    if isinstance(value, int) and not isinstance(value, bool):
-        raise ValueError(
-            'write the digits in quotes, like "012345": YAML reads bare digits as a '
-            "number and drops their leading zeros"
-        )
-    return value
-
-
-Digits = Annotated[str, BeforeValidator(_quoted_digits)]
-MailerId = Annotated[
-    Digits, StringConstraints(pattern=r"^(\d{6}|\d{9})$"), AfterValidator(_mailer_id)
-]
-
-
 class Brand(_Model):
     """A clinic profile: the clinic's name, phone numbers, address and look,
     ``handouts/brands/<id>.yaml``. ``--clinic`` (or a document's ``brand:``)
@@ -487,15 +464,13 @@ class Brand(_Model):
         description="The clinic's USPS Mailer ID: 6 digits (first 0-8) or 9 digits (first 9). "
         "When set, mailed letters carry an Intelligent Mail barcode.",
     )
-    service_type: Digits = Field(
+    service_type: ServiceType = Field(
         default="300",
-        pattern=r"^\d{3}$",
         description="The barcode's Service Type ID (3 digits). Default 300: First-Class Mail, "
         "basic, no address corrections, no printed endorsement (USPS STID table).",
     )
-    barcode_id: Digits = Field(
+    barcode_id: BarcodeId = Field(
         default="00",
-        pattern=r"^\d[0-4]$",
         description='The barcode identifier (2 digits, the second 0-4); "00" unless the USPS '
         "says otherwise.",
     )

@@ -274,9 +274,7 @@ def run_batch(
     if brand is not None and brand.mailer_id and doc.kind == "letter":
         from handoutgen.mailing.imb import assign_barcodes
 
-        recipients.warnings += assign_barcodes(
-            brand, good, recipients.source, recipients.records
-        )
+        recipients.warnings += assign_barcodes(brand, good, recipients.source, recipients.records)
     if settings.sort == "zip":
         good.sort(key=lambda r: (r.fields.get("zip") or "", r.row))
     check_paths(settings, [r.id for r in good])
