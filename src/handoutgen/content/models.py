@@ -33,6 +33,7 @@ from handoutgen.content.localized import Text as Text
 from handoutgen.content.localized import _language_or_none, _Model
 from handoutgen.content.localized import normalize_language as normalize_language
 from handoutgen.content.localized import pick_text as pick_text
+from handoutgen.content.mailcodes import BarcodeId, MailerId, ServiceType
 
 ReportedBy = Literal["study", "manufacturer", "competitor", "clinic", "rival-clinic", "group"]
 """Who reported a claim: an independent study; the maker of this device; the maker of a
@@ -430,6 +431,23 @@ class Brand(_Model):
         pattern=r"^https?://[^\s/$.?#][^\s]*$",
         description="A URL printed as a QR code on brochures; wins over the document's qr.",
     )
+    # The Intelligent Mail barcode's fields (USPS-B-3200, "Intelligent Mail
+    # Barcode 4-State Specification", table of the tracking code's fields).
+    mailer_id: MailerId | None = Field(
+        default=None,
+        description="The clinic's USPS Mailer ID: 6 digits (first 0-8) or 9 digits (first 9). "
+        "When set, mailed letters carry an Intelligent Mail barcode.",
+    )
+    service_type: ServiceType = Field(
+        default="300",
+        description="The barcode's Service Type ID (3 digits). Default 300: First-Class Mail, "
+        "basic, no address corrections, no printed endorsement (USPS STID table).",
+    )
+    barcode_id: BarcodeId = Field(
+        default="00",
+        description='The barcode identifier (2 digits, the second 0-4); "00" unless the USPS '
+        "says otherwise.",
+    )
 
 
 DocumentKind = Literal["handout", "brochure", "letter", "grid"]
@@ -587,6 +605,7 @@ PERSONAL_FIELDS = (
     "clinician",
     "visit_date",
     "letter_date",
+    "imb",
 )
 
 
@@ -622,6 +641,9 @@ class RenderRequest(BaseModel):
     state: str | None = Field(default=None, max_length=100)
     zip: str | None = Field(default=None, max_length=20)
     letter_date: dt.date | None = None
+    # A mailing's Intelligent Mail barcode as its 65 bars (A ascender, D
+    # descender, F full, T tracker): it encodes the ZIP, so it is personal.
+    imb: str | None = Field(default=None, pattern=r"^[ADFT]{65}$")
     page_size: PageSize | None = Field(default=None, description="Default: the document's.")
     # Any case ('ES', 'es-mx'): stored in its canonical form.
     language: Annotated[str | None, BeforeValidator(_language_or_none)] = Field(

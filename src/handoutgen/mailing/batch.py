@@ -270,6 +270,11 @@ def run_batch(
     if drafts:
         problems += [RowProblem(recipients.source, row, "language", m) for row, m in drafts.items()]
         good = [r for r in good if r.row not in drafts]
+    brand = library.brands.get(profile) if profile else None
+    if brand is not None and brand.mailer_id and doc.kind == "letter":
+        from handoutgen.mailing.imb import assign_barcodes
+
+        recipients.warnings += assign_barcodes(brand, good, recipients.source, recipients.records)
     if settings.sort == "zip":
         good.sort(key=lambda r: (r.fields.get("zip") or "", r.row))
     check_paths(settings, [r.id for r in good])

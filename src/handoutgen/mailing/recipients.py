@@ -171,6 +171,8 @@ class Recipient:
             "letter_date": letter_date,
             # Only when asked: other rows keep their fingerprints.
             **({"names": "as-given"} if self.names == "as-given" else {}),
+            # Only with a Mailer ID: other mailings keep their fingerprints.
+            **({"imb": f["imb"]} if f.get("imb") else {}),
         }
 
 

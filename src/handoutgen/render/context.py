@@ -33,6 +33,7 @@ from handoutgen.content.names import clinician_name, family_name, given_name, pe
 from handoutgen.content.signs import after_signs, region_signs, sign_sources
 from handoutgen.core.errors import DataError, RenderError
 from handoutgen.core.version import __version__
+from handoutgen.render.mailbars import barcode
 from handoutgen.render.marks import Marks
 
 # Unicode isolates: a name typed or pasted with a right-to-left override (or
@@ -530,6 +531,8 @@ def context(
                 if line
             ],
             "letter_date": req.letter_date,
+            # A mailing's Intelligent Mail barcode, as bars to draw (mailbars.py).
+            "imb": barcode(req.imb),
         },
         # Other handouts, in the reader's language only: a Spanish reader is not
         # sent to ask for a handout that exists only in English.

@@ -26,6 +26,7 @@ PERSONAS: tuple[dict[str, Any], dict[str, Any]] = (
         "clinician": "Dr. Avery Example",
         "visit_date": dt.date(2001, 2, 3),
         "letter_date": dt.date(2001, 2, 4),
+        "imb": "T" * 65,
     },
     {
         "patient": "Moe Q. Placeholder-Wright",
@@ -40,6 +41,7 @@ PERSONAS: tuple[dict[str, Any], dict[str, Any]] = (
         "clinician": "Jo Other, NP",
         "visit_date": dt.date(2019, 11, 28),
         "letter_date": dt.date(2019, 12, 30),
+        "imb": "ADF" * 21 + "FA",
     },
 )
 
