@@ -95,7 +95,6 @@ def test_shipped_documents_pass_preflight(rendered, combo):
     assert report.small_chars == 0 or known == "text-too-small"
 
 
-@pytest.mark.xfail(reason="the tri-fold's panel disclaimer is 8.5 pt (brochure text sizes)")
 def test_the_brochure_has_no_text_under_9_pt(rendered):
     report = preflight(read(rendered("spine-brochure", "en", "a4", False, True)), "brochure")
     assert report.small_chars == 0
