@@ -138,6 +138,13 @@ def test_assembled_pdf_is_tagged_with_fonts_embedded(library, fresh_cache, tmp_p
         # The personal layer is an artifact, not content screen readers read twice.
         for page in pdf.pages[1:]:
             assert b"/Artifact BMC" in page.obj.Contents[-1].read_bytes()
+    # The print-shop and accessibility preflight passes the assembled letter: its
+    # two parts (the letter, then the handout) are not WeasyPrint's page cuts.
+    from handoutgen.engine.pdffacts import read
+    from handoutgen.quality.preflight import preflight
+
+    report = preflight(read(outcome.pdf), "letter")
+    assert [i for i in report.issues if i.severity == "error"] == []
 
 
 def test_each_recipient_gets_its_own_running_name_laid_out_once(library, fresh_cache):
