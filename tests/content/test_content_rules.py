@@ -257,7 +257,7 @@ def test_a_word_the_document_itself_uses_belongs_in_its_glossary(tmp_ws):
 
 
 def test_a_brochure_that_overflows_its_pages_is_an_error(tmp_ws):
-    _set(_doc(tmp_ws, "spine-booklet"), "pages: 20\n", "pages: 8\n")
+    _set(_doc(tmp_ws, "spine-booklet"), "pages: 24\n", "pages: 8\n")
     # The fit rule measures what the pages hold and names the way out.
     errors = _errors(tmp_ws, "spine-booklet", "fit", layout=True)
     assert len(errors) == 1
