@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from handoutgen.content.approval import clean_approver
-from handoutgen.core.errors import DataError
 
 if TYPE_CHECKING:
     from handoutgen.content.library import Library
@@ -37,25 +36,11 @@ def review(library: Library, path: Path, by: str, now: dt.datetime) -> tuple[str
 
     Refuses a file with problems (a review vouches for a complete translation).
     Returns (display path, reviewer, timestamp)."""
-    from handoutgen.content.translations import stamp_text
+    from handoutgen.content.translations import sound_record, stamp_text
     from handoutgen.core.output import write_atomic
 
     name = clean_approver(by)
-    ws = library.workspace
-    real = path.resolve()
-    shown = ws.display(real)
-    rec = next((r for r in library.translations.records.values() if r.path == shown), None)
-    if rec is None:
-        raise DataError(
-            f"{shown}: not a translation file (they live in handouts/translations/<lang>/, "
-            "mirroring the English file's path)"
-        )
-    mine = [p for p in library.translations.problems if p.path == shown]
-    if mine or not rec.usable or rec.record is None:
-        raise DataError(
-            f"{shown}: has {len(mine) or 'some'} problem(s); fix them (see `handoutgen check`) "
-            "before recording a review"
-        )
+    real, shown, rec = sound_record(library, path, "recording a review", need_record=True)
     at = now.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     method = "human" if rec.record.method == "human" else "machine+human-review"
     text = real.read_text(encoding="utf-8")

@@ -620,17 +620,16 @@ def stamp_text(
     return "".join(lines[: start + 1] + kept + new + blank + tail)
 
 
-def stamp(library: Any, path: Path) -> tuple[str, bool]:
-    """Write the English hashes into one translation file's record.
-
-    Refuses a file with problems (stamping says "this matches the English",
-    which an incomplete file does not). Returns (display path, changed)."""
+def sound_record(
+    library: Any, path: Path, before: str, *, need_record: bool = False
+) -> tuple[Path, str, Any]:
+    """(real path, display path, record) of a translation file with no problems:
+    stamping and reviewing both vouch for a complete file. ``before`` ends the
+    refusal ("fix them ... before stamping it")."""
     from handoutgen.core.errors import DataError
-    from handoutgen.core.output import write_atomic
 
-    ws = library.workspace
     real = path.resolve()
-    shown = ws.display(real)
+    shown = library.workspace.display(real)
     rec = next((r for r in library.translations.records.values() if r.path == shown), None)
     if rec is None:
         raise DataError(
@@ -638,11 +637,22 @@ def stamp(library: Any, path: Path) -> tuple[str, bool]:
             "mirroring the English file's path)"
         )
     mine = [p for p in library.translations.problems if p.path == shown]
-    if mine or not rec.usable:
+    if mine or not rec.usable or (need_record and rec.record is None):
         raise DataError(
             f"{shown}: has {len(mine) or 'some'} problem(s); fix them (see `handoutgen check`) "
-            "before stamping it"
+            f"before {before}"
         )
+    return real, shown, rec
+
+
+def stamp(library: Any, path: Path) -> tuple[str, bool]:
+    """Write the English hashes into one translation file's record.
+
+    Refuses a file with problems (stamping says "this matches the English",
+    which an incomplete file does not). Returns (display path, changed)."""
+    from handoutgen.core.output import write_atomic
+
+    real, shown, rec = sound_record(library, path, "stamping it")
     whole, per_field = rec.current_sha256, dict(rec.field_hashes)
     text = real.read_text(encoding="utf-8")
     new = stamp_text(text, whole, per_field)
