@@ -60,14 +60,21 @@ def tmp_ws(tmp_path: Path, monkeypatch) -> Path:
     runs inside it. The shipped translations are left out: a test that edits the
     English would otherwise also (rightly) make every translation of it stale.
     Tests of the languages use ``tmp_ws_translated``."""
-    shutil.copytree(ROOT / "handouts", tmp_path / "handouts", ignore=_top_translations)
-    shutil.copytree(ROOT / "assets", tmp_path / "assets")
-    # A clinic's workspace starts with empty override folders. (This checkout's
-    # top-level templates/ and styles/ are the packaged defaults themselves.)
-    for name in ("templates", "styles"):
-        (tmp_path / name).mkdir()
+    copy_workspace(tmp_path, translations=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def copy_workspace(dest: Path, *, translations: bool) -> Path:
+    """The shipped content (with or without its translations) in ``dest``, as
+    a clinic's workspace: empty override folders (this checkout's top-level
+    templates/ and styles/ are the packaged defaults themselves)."""
+    ignore = None if translations else _top_translations
+    shutil.copytree(ROOT / "handouts", dest / "handouts", ignore=ignore)
+    shutil.copytree(ROOT / "assets", dest / "assets")
+    for name in ("templates", "styles"):
+        (dest / name).mkdir()
+    return dest
 
 
 def _top_translations(folder: str, names: list[str]) -> list[str]:

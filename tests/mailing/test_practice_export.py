@@ -108,17 +108,11 @@ def reviewed_clinic(tmp_path_factory) -> Path:
     """The shipped workspace after a qualified translator reviewed its Spanish:
     unreviewed machine translations are drafts no patient is mailed (issue #26),
     and these exports have Spanish-speaking patients."""
-    import shutil
-
     from click.testing import CliRunner
 
     from handoutgen.cli import cli
 
-    ws = tmp_path_factory.mktemp("clinic")
-    shutil.copytree(conftest.ROOT / "handouts", ws / "handouts")
-    shutil.copytree(conftest.ROOT / "assets", ws / "assets")
-    for name in ("templates", "styles"):
-        (ws / name).mkdir()
+    ws = conftest.copy_workspace(tmp_path_factory.mktemp("clinic"), translations=True)
     for path in sorted((ws / "handouts" / "translations" / "es").rglob("*.yaml")):
         result = CliRunner().invoke(
             cli,
