@@ -164,6 +164,31 @@ def test_pdf_x4_without_the_profile_names_the_package(run, tmp_path, monkeypatch
     assert "none.icc is missing" in result.output + result.stderr
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"not an ICC profile at all", "cannot be read"),
+        ("srgb", "is not a CMYK printer profile (it is RGB mntr)"),
+    ],
+    ids=["malformed", "rgb-profile"],
+)
+def test_pdf_x4_refuses_a_profile_that_is_not_a_cmyk_printer_profile(
+    run, tmp_path, monkeypatch, content, message
+):
+    from importlib.resources import files
+
+    profile = tmp_path / "shop.icc"
+    if content == "srgb":
+        content = (files("weasyprint.pdf") / "sRGB2014.icc").read_bytes()
+    profile.write_bytes(content)
+    monkeypatch.setenv("HANDOUTGEN_CMYK_PROFILE", str(profile))
+    out = tmp_path / "x.pdf"
+    result = run("render", "neck-surgery", "--pdf-variant", "pdf/x-4", "-o", str(out))
+    assert result.exit_code == 1
+    assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert not out.exists()  # nothing half-written
+
+
 def _use_logo(ws, name: str) -> None:  # noqa: ANN001
     brand = ws / "handouts" / "brands" / "example-clinic.yaml"
     text = brand.read_text()
