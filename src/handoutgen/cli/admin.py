@@ -14,18 +14,31 @@ from handoutgen.core.errors import HandoutgenError
 
 @cli.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--kind",
+    # scaffold.KINDS (not imported here: the CLI starts fast); a test keeps them equal.
+    type=click.Choice(["handout", "brochure", "booklet", "letter", "grid"]),
+    default="handout",
+    show_default=True,
+    help="The kind of document the workspace starts with (reviewed sample content).",
+)
 @click.pass_context
-def init(ctx: click.Context, directory: Path) -> None:
-    """Start a workspace in DIRECTORY (default: here): a handout, its options, a
-    brand, templates/ and styles/ to start from, a README and editor schemas."""
-    from handoutgen.content.scaffold import DOCUMENT, init_workspace
+def init(ctx: click.Context, directory: Path, kind: str) -> None:
+    """Start a workspace in DIRECTORY (default: here): a document of KIND, its
+    options, a brand, a template and stylesheet to start from, the template
+    reference, a README and editor schemas."""
+    from handoutgen.content.scaffold import KINDS, MAILED, RECIPIENTS, init_workspace
     from handoutgen.content.workspace import display_path
 
-    written = init_workspace(directory)
+    written = init_workspace(directory, kind)
     if not ctx.obj["quiet"]:
         where = display_path(directory.resolve())
-        click.echo(f"Created a workspace in {where} ({len(written)} files). Try:", err=True)
-        click.echo(f"  cd {where}\n  handoutgen check\n  handoutgen render {DOCUMENT}", err=True)
+        click.echo(f"Created a {kind} workspace in {where} ({len(written)} files). Try:", err=True)
+        document = KINDS[kind]
+        click.echo(f"  cd {where}\n  handoutgen check\n  handoutgen render {document}", err=True)
+        click.echo(f"  handoutgen preview {document} --serve", err=True)
+        if kind in MAILED:
+            click.echo(f"  handoutgen batch {document} {RECIPIENTS} -o output/mailing", err=True)
 
 
 @cli.command()
