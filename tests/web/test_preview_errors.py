@@ -42,8 +42,11 @@ def test_watch_keeps_the_last_good_pages_with_the_error_on_them(tmp_ws, tmp_path
         raise AssertionError(f"no {prefix!r} line; got {lines}")
 
     try:
-        wait_for("Updated")
+        # It says where the pages are, and which files each update rewrote.
+        assert f"the pages are {out}/neck-surgery-N.png (N = 1, 2, ...)" in wait_for("Watching")
+        updated = wait_for("Updated")
         pages = sorted(out.glob("neck-surgery-*.png"))
+        assert updated.rstrip().endswith(f": {pages[0]} to {pages[-1].name}")
         assert len(pages) >= 2
         good = {p: p.read_bytes() for p in pages}
         assert not any(_top_is_red(p) for p in pages)

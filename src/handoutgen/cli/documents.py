@@ -343,12 +343,24 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     "-o",
     "--output",
     "out_dir",
-    required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for DOCUMENT-1.png, DOCUMENT-2.png, ...",
+    help="Folder for DOCUMENT-1.png, DOCUMENT-2.png, ... (needed unless --serve).",
 )
 @click.option(
     "--watch", is_flag=True, help="Re-render whenever a YAML, template, style or image changes."
+)
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Instead of PNG files, serve a page on this machine (127.0.0.1) that shows the "
+    "pages and reloads itself when a workspace file changes; prints its address.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="The port for --serve (0: any free port).",
 )
 @click.option(
     "--dpi",
@@ -367,18 +379,36 @@ def list_(ctx: click.Context, as_json: bool) -> None:
 def preview(
     ctx: click.Context,
     document: str,
-    out_dir: Path,
+    out_dir: Path | None,
     watch: bool,
+    serve: bool,
+    port: int,
     dpi: int,
     clinic: str | None,
     brand: str | None,
 ) -> None:
-    """Write DOCUMENT as PNG pages for designers; --watch keeps them current."""
+    """Write DOCUMENT as PNG pages for designers; --watch keeps them current,
+    --serve shows them on a page in the browser that reloads itself."""
     from handoutgen.content.workspace import Workspace
     from handoutgen.web.preview import render_preview
     from handoutgen.web.preview import watch as watch_loop
 
     workspace = Workspace.at(ctx.obj["workspace"])
+    if serve:
+        flags = {"out_dir": "-o", "watch": "--watch", "dpi": "--dpi", "clinic": "--clinic"}
+        flags["brand"] = "--brand"
+        given = [flag for name, flag in flags.items() if _given(ctx, name)]
+        if given:
+            raise click.UsageError(
+                f"--serve shows the document as it is (its own brand, on screen): "
+                f"leave out {', '.join(given)}"
+            )
+        _serve_preview(ctx, workspace, document, port)
+        return
+    if _given(ctx, "port"):
+        raise click.UsageError("--port is for --serve")
+    if out_dir is None:
+        raise click.UsageError("give -o DIR for the PNG pages, or --serve for a browser page")
     options: dict[str, Any] = {"dpi": dpi}
     options.update({k: v for k, v in (("clinic", clinic), ("brand", brand)) if v})
     if not watch:
@@ -386,11 +416,57 @@ def preview(
         if not ctx.obj["quiet"]:
             click.echo(f"Wrote {len(pages)} page(s) to {out_dir}", err=True)
         return
-    click.echo(f"Watching {workspace.root} (Ctrl-C to stop)", err=True)
+    # Where the pages are: a designer opens these files and keeps them open.
+    pages_at = out_dir.resolve() / f"{document}-N.png"
+    click.echo(
+        f"Watching {workspace.root} (Ctrl-C to stop); the pages are "
+        f"{pages_at} (N = 1, 2, ...), rewritten after every change",
+        err=True,
+    )
     try:
         watch_loop(workspace, document, out_dir, lambda msg: click.echo(msg, err=True), **options)
     except KeyboardInterrupt:
         pass
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    """Whether the command line (not a default) gave this parameter."""
+    from click.core import ParameterSource
+
+    return ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+
+
+def _serve_preview(ctx: click.Context, workspace: Any, document: str, port: int) -> None:
+    """``preview --serve``: the designer page of ``serve``, on loopback only."""
+    from urllib.parse import quote
+
+    from handoutgen.content.library import load_library
+    from handoutgen.content.workspace import display_path
+    from handoutgen.web.app import ServeConfig
+    from handoutgen.web.app import serve as run_server
+
+    try:
+        library = load_library(workspace)
+    except HandoutgenError:
+        library = None  # a broken edit: the page shows the error until it is fixed
+    if library is not None and document not in library.documents:
+        raise HandoutgenError(
+            f"no document {document!r} in {display_path(workspace.handouts_dir)}; "
+            f"the documents are: {', '.join(sorted(library.documents))}"
+        )
+    # Loopback only, so nobody signs in; one render worker is plenty for one
+    # designer, and no editions are warmed (a preview never uses them).
+    config = ServeConfig(host="127.0.0.1", port=port, workers=1, warm=False)
+
+    def ready() -> None:
+        # Printed even with --quiet: with --port 0 it is the only way to the page.
+        click.echo(
+            f"Previewing {document} at http://127.0.0.1:{config.port}/design/{quote(document)} "
+            "(it reloads when a workspace file changes; Ctrl-C stops)",
+            err=True,
+        )
+
+    run_server(workspace, config, on_ready=ready)
 
 
 # -- warm (issue 18) --------------------------------------------------------------------

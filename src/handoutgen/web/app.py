@@ -491,6 +491,8 @@ def serve(
     if certfile:
         check_tls(certfile, keyfile)
     sock = bind(config.host, config.port)
+    if config.port == 0:  # any free port: the one bound, for the address printed
+        config.port = sock.getsockname()[1]
     app = create_app(workspace, config=config)
     # No access log: URLs carry no patient data, but nothing personal belongs in logs.
     from handoutgen.web.conn import guarded_protocol

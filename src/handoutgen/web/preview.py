@@ -98,7 +98,9 @@ class Previewer:
                 self.report("The last good pages stay, marked with the error, until it is fixed.")
             return False
         self.last_good = {p: p.read_bytes() for p in pages}
-        self.report(f"Updated {len(pages)} page(s) in {time.perf_counter() - start:.2f} s")
+        where = f": {pages[0]}" if pages else ""
+        where += f" to {pages[-1].name}" if len(pages) > 1 else ""
+        self.report(f"Updated {len(pages)} page(s) in {time.perf_counter() - start:.2f} s{where}")
         return True
 
 
