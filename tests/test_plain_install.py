@@ -159,3 +159,25 @@ def test_a_plain_install_serves_a_full_render_over_http(plain_venv, tmp_ws, tmp_
     pages = pages_text(pdf)
     assert len(pages) == 2  # the tri-fold's outside and inside
     assert "Back pain" in " ".join(pages)
+
+
+@pytest.mark.timeout(1200)  # the session's venv may be made in this test's set-up
+def test_a_plain_install_starts_every_kind_of_workspace(plain_venv, tmp_path):
+    """The wheel carries the starter's files themselves (in the checkout they
+    are links to handouts/ and docs/): each kind's workspace is complete."""
+    env = _clean_env(
+        HANDOUTGEN_CACHE_DIR=str(tmp_path / "cache"),
+        HANDOUTGEN_PRIVATE_DIR=str(tmp_path / "private"),
+    )
+    handoutgen = plain_venv / "bin" / "handoutgen"
+    for kind in ("handout", "brochure", "booklet", "letter", "grid"):
+        ws = tmp_path / kind
+        _run([handoutgen, "init", "--kind", kind, ws], 120, f"init --kind {kind}", env=env)
+        for path in ws.rglob("*"):
+            assert not path.is_symlink(), path
+        assert (ws / "docs" / "templates.md").read_text() == (
+            ROOT / "docs" / "templates.md"
+        ).read_text()
+        assert (ws / "mailing" / "recipients.csv").is_file() == (kind in ("letter", "grid"))
+        # Exit 0: no content errors (the tests of init --kind read the summary).
+        _run([handoutgen, "--workspace", ws, "check"], 300, f"check ({kind})", env=env)
