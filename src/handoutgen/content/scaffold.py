@@ -30,7 +30,6 @@ KINDS = {
     "grid": "option-grid",
 }
 DEFAULT_KIND = "handout"
-DOCUMENT = KINDS[DEFAULT_KIND]
 # Sample recipients (fictional) for `handoutgen batch`: the kinds that mail.
 RECIPIENTS = "mailing/recipients.csv"
 MAILED = ("letter", "grid")
@@ -120,7 +119,9 @@ def _wire(text: str, rel: str, template: str) -> str:
     brand, so a designer sees an edit to any of them at once."""
     line = re.compile(r"^template: .*\n", re.MULTILINE)
     if not line.search(text) or re.search(r"^styles:", text, re.MULTILINE):
-        raise ContentError(f"the starter {rel} has no 'template:' line to wire")  # pragma: no cover
+        raise ContentError(  # pragma: no cover - caught by the init tests
+            f"the starter {rel} needs one 'template:' line to wire and no 'styles:'"
+        )
     wiring = f"template: {template}\n"
     if not re.search(r"^brand:", text, re.MULTILINE):
         wiring += f"brand: {SAMPLE_BRAND}\n"
