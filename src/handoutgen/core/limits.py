@@ -29,7 +29,7 @@ class Limit:
 
 # A hostile (or broken) template must not hang a render or eat the machine:
 # defaults far above what any shipped document needs (a few hundred
-# milliseconds, a few hundred kilobytes of HTML, see memory_baseline_mb).
+# milliseconds, a few hundred kilobytes of HTML; memory: MEMORY_BASELINE_MB).
 LIMITS: dict[str, Limit] = {
     "render_timeout": Limit(
         "--render-timeout",
