@@ -5,7 +5,9 @@ full the request is refused at once (``Busy``: the page says "try again in a
 moment", 503 with Retry-After) instead of waiting behind an endless line.
 Workers are separate processes (WeasyPrint holds the GIL), started with
 ``spawn`` so they inherit no fontconfig or WeasyPrint state, and recycled
-after a number of renders to bound their memory. Jobs and results are plain
+after a number of renders to bound their memory. Each sits in an executor
+of its own: a render stuck past the timeout, or out of memory (the OS caps
+each worker, core/limits.py), stops and replaces its worker alone. Jobs and results are plain
 dicts: a worker loads the workspace itself and checks that it sees the same
 content (hash) as the server did when it checked the form.
 """
@@ -467,8 +469,8 @@ class RenderPool:
         def too_long() -> None:
             overdue.set()
             if self.workers > 0:
-                log.warning("a background build ran over %g seconds; stopping its worker",
-                            self.timeout)  # fmt: skip
+                seconds = self.timeout
+                log.warning("a background build ran over %g seconds; stopping its worker", seconds)
                 for proc in worker.processes():
                     proc.terminate()
 
