@@ -136,14 +136,13 @@ def test_the_sign_in_key_never_reaches_a_served_handout(tmp_ws, tmp_path, monkey
 # -- 2. credentials never reach the log ----------------------------------------------------
 
 
-def test_a_password_typed_as_the_user_name_is_not_logged(tmp_path):
+def test_a_password_typed_as_the_user_name_is_not_logged(tmp_path, monkeypatch):
     private = tmp_path / "private"
     env = {"HANDOUTGEN_PRIVATE_DIR": str(private)}
-    os.environ["HANDOUTGEN_PRIVATE_DIR"] = str(private)
-    try:
+    # monkeypatch, not del: the session's own private folder must come back.
+    with monkeypatch.context() as patch:
+        patch.setenv("HANDOUTGEN_PRIVATE_DIR", str(private))
         auth.add_user(Workspace.at(ROOT), "alice", PASSWORD)
-    finally:
-        del os.environ["HANDOUTGEN_PRIVATE_DIR"]
     typed = "Tr0ub4dor&3-my-real-password"
     with Server(ROOT, tmp_path, "--allowed-host", "localhost", env=env) as server:
         with server.client() as c:

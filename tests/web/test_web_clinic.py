@@ -487,9 +487,7 @@ def test_renders_run_in_worker_processes(tmp_path):
         assert response.status_code == 200, response.text[:500]
         text = " ".join(pages_text(response.content))
         assert f"Prepared for {SECRET_PATIENT}" in text and "Walk every day." in text
-        executor = client.app.state.hg.pool._executor
-        assert type(executor).__name__ == "ProcessPoolExecutor"
-        pids = {p.pid for p in executor._processes.values()}
+        pids = {p.pid for p in client.app.state.hg.pool.processes()}
         assert pids and os.getpid() not in pids
     finally:
         client.app.state.hg.pool.close()
@@ -504,8 +502,7 @@ def test_a_worker_that_dies_is_replaced():
     try:
         fields = form_fields(client)
         assert client.post("/render", data=fields).status_code == 200
-        executor = client.app.state.hg.pool._executor
-        for proc in list(executor._processes.values()):
+        for proc in client.app.state.hg.pool.processes():
             os.kill(proc.pid, signal.SIGKILL)
             proc.join(timeout=10)
         after = client.post("/render", data=fields)

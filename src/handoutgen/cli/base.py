@@ -138,3 +138,36 @@ def _add_verbosity(group: click.Group) -> None:
         command.params.extend(_verbosity_options())
         if isinstance(command, click.Group):
             _add_verbosity(command)
+
+
+def limit_options(*names: str):  # noqa: ANN201 - a decorator
+    """Flags for these limits (core/limits.py), each also read from its
+    HANDOUTGEN_* variable (flag > variable > default; a bad value is a usage
+    error naming the flag or the variable); the command runs under them."""
+    import functools
+
+    from handoutgen.core import limits
+
+    def decorate(f):  # noqa: ANN001, ANN202
+        @functools.wraps(f)
+        def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            given = {name: kwargs.pop(name) for name in names}
+            with limits.using(**given):
+                return f(*args, **kwargs)
+
+        for name in reversed(names):
+            limit = limits.LIMITS[name]
+            kind = click.IntRange(min=1) if limit.integer else click.FloatRange(0, min_open=True)
+            wrapper = click.option(
+                limit.flag,
+                name,
+                type=kind,
+                envvar=limit.env,
+                show_envvar=True,
+                default=int(limit.default) if limit.integer else limit.default,
+                show_default=True,
+                help=limit.help,
+            )(wrapper)
+        return wrapper
+
+    return decorate

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from handoutgen.cli.base import _DATE, _day, _language, _library, cli
+from handoutgen.cli.base import _DATE, _day, _language, _library, cli, limit_options
 from handoutgen.cli.ehr import fhir_options
 from handoutgen.cli.ehr import start as ehr_start
 from handoutgen.core.errors import HandoutgenError
@@ -93,6 +93,7 @@ from handoutgen.core.errors import HandoutgenError
     "patient's with --fhir-patient. `list` shows them.",
 )
 @fhir_options
+@limit_options("template_seconds", "template_max_mb")
 @click.pass_context
 def render(
     ctx: click.Context,

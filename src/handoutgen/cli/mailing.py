@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from handoutgen.cli.base import _DATE, _day, cli, log
+from handoutgen.cli.base import _DATE, _day, cli, limit_options, log
 from handoutgen.core.errors import HandoutgenError
 
 
@@ -164,6 +164,7 @@ from handoutgen.core.errors import HandoutgenError
     is_flag=True,
     help="Render every document in full instead of stamping recipients on shared editions.",
 )
+@limit_options("template_seconds", "template_max_mb")
 @click.pass_context
 def batch(
     ctx: click.Context,

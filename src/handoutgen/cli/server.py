@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from handoutgen.cli.base import _DATE, _day, cli, log
+from handoutgen.cli.base import _DATE, _day, cli, limit_options, log
 from handoutgen.core.errors import HandoutgenError
 
 
@@ -70,6 +70,14 @@ from handoutgen.core.errors import HandoutgenError
     metavar="ADDR",
     help="Address or network of that proxy; repeatable.  [default: 127.0.0.1 and ::1]",
 )
+@limit_options(
+    "render_timeout",
+    "template_seconds",
+    "template_max_mb",
+    "header_timeout",
+    "idle_timeout",
+    "max_connections",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -92,11 +100,17 @@ def serve(
     NAME') or --trusted-proxy-header; it answers only to its own names and
     addresses plus --allowed-host, and should use HTTPS (--certfile/--keyfile)
     or sit behind a reverse proxy that does. Nothing a patient typed is
-    written to disk or logs."""
+    written to disk or logs.
+
+    The limits (--render-timeout ... --max-connections) come from their flag,
+    else their HANDOUTGEN_* variable, else the default shown. A render over
+    --render-timeout has its own worker stopped and replaced (the others go
+    on); each worker's memory is capped (--template-max-mb)."""
     import ipaddress
     import os
 
     from handoutgen.content.workspace import Workspace, display_path
+    from handoutgen.core import limits
     from handoutgen.web.app import LOOPBACK, ServeConfig
     from handoutgen.web.app import serve as run_server
     from handoutgen.web.auth import users
@@ -124,9 +138,9 @@ def serve(
         session_hours=session_hours,
         proxy_header=trusted_proxy_header,
         trusted_proxies=trusted_proxies or ("127.0.0.1", "::1"),
-        header_timeout=_env_number("HANDOUTGEN_HEADER_TIMEOUT", 10.0),
-        idle_timeout=_env_number("HANDOUTGEN_IDLE_TIMEOUT", 30.0),
-        max_per_address=int(_env_number("HANDOUTGEN_MAX_CONNECTIONS", 32)),
+        header_timeout=limits.get("header_timeout"),
+        idle_timeout=limits.get("idle_timeout"),
+        max_per_address=int(limits.get("max_connections")),
     )
     if config.sign_in and not trusted_proxy_header and not users(workspace):
         reach = f"--allowed-host {allowed_hosts[0]}" if host in LOOPBACK else f"listening on {host}"
@@ -156,22 +170,6 @@ def serve(
                 click.echo(f"Clinicians open {scheme}://{name}:{port}/", err=True)
 
     run_server(workspace, config, certfile=certfile, keyfile=keyfile, on_ready=ready)
-
-
-def _env_number(name: str, default: float) -> float:
-    """A positive number from the environment, or a clear error."""
-    import os
-
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        number = 0
-    if number <= 0:
-        raise HandoutgenError(f"{name}={value!r}: give a number above 0 (default {default:g})")
-    return number
 
 
 @cli.group()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import re
 import threading
 import time
@@ -44,6 +43,7 @@ from handoutgen.content.workspace import (
     display_path,
     inside,
 )
+from handoutgen.core import limits
 from handoutgen.core.errors import HandoutgenError, RenderError
 
 _BLANK_LINES = re.compile(r"\r?\n\s*\r?\n|\r?\n")
@@ -123,10 +123,15 @@ MAX_SEQUENCE = 1_000_000  # longest string or list a template may make with * (c
 MAX_EXPONENT = 64
 
 # A hostile (or broken) template must not hang a render or eat the machine:
-# every render has a time and an output budget, far above what any shipped
-# document needs (a few hundred milliseconds, a few hundred kilobytes).
-DEFAULT_SECONDS = 30.0
-DEFAULT_MAX_MB = 64.0
+# every render has a time and an output budget (core/limits.py: flags,
+# HANDOUTGEN_TEMPLATE_SECONDS and _MAX_MB, defaults there).
+DEFAULT_SECONDS = limits.LIMITS["template_seconds"].default
+DEFAULT_MAX_MB = limits.LIMITS["template_max_mb"].default
+
+
+class OutOfMemory(RenderError):
+    """A template (or the render) hit the process's memory cap (MemoryError):
+    the process may be left fragmented, so a pool replaces its worker."""
 
 
 class TemplateLimit(Exception):
@@ -135,14 +140,6 @@ class TemplateLimit(Exception):
     def __init__(self, kind: str) -> None:
         super().__init__(kind)
         self.kind = kind
-
-
-def _limit(name: str, default: float) -> float:
-    try:
-        value = float(os.environ.get(name, default))
-    except ValueError:
-        return default
-    return value if value > 0 else default
 
 
 @dataclass
@@ -351,8 +348,8 @@ def render_template(template_dirs: list[Path], name: str, context: dict) -> str:
     catalog_dirs = tuple(Path(d).parent / "locale" for d in template_dirs)
     lang_token = i18n.current_language.set(lang)
     dirs_token = i18n.current_catalog_dirs.set(catalog_dirs)
-    seconds = _limit("HANDOUTGEN_TEMPLATE_SECONDS", DEFAULT_SECONDS)
-    max_mb = _limit("HANDOUTGEN_TEMPLATE_MAX_MB", DEFAULT_MAX_MB)
+    seconds = limits.get("template_seconds")
+    max_mb = limits.get("template_max_mb")
     budget = _Budget(time.monotonic() + seconds, int(max_mb * 1024 * 1024))
     budget_token = _budget.set(budget)
     try:
@@ -363,11 +360,20 @@ def render_template(template_dirs: list[Path], name: str, context: dict) -> str:
         if exc.kind == "time":
             raise RenderError(
                 f"the template ran too long at {where} (over {seconds:g} seconds; a loop "
-                "that never ends, or one far too big? HANDOUTGEN_TEMPLATE_SECONDS sets the "
-                "limit)"
+                "that never ends, or one far too big? --template-seconds or "
+                "HANDOUTGEN_TEMPLATE_SECONDS sets the limit)"
             ) from None
         raise RenderError(
             f"the template used too much memory at {where} (over {max_mb:g} MB of text; "
+            "--template-max-mb or HANDOUTGEN_TEMPLATE_MAX_MB sets the limit)"
+        ) from None
+    except MemoryError as exc:
+        # The OS cap of a worker process (limits.cap_memory), hit by something
+        # the budget above does not see (a list or string built in a variable).
+        where = _template_location(exc, name)
+        raise OutOfMemory(
+            f"the template used too much memory at {where} (over the "
+            f"{limits.memory_cap_mb()} MB a render may use; --template-max-mb or "
             "HANDOUTGEN_TEMPLATE_MAX_MB sets the limit)"
         ) from None
     except jinja2.TemplateNotFound as exc:

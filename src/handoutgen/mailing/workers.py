@@ -13,6 +13,7 @@ from typing import Any
 from handoutgen.content.library import Library, load_library
 from handoutgen.content.models import PERSONAL_FIELDS
 from handoutgen.content.workspace import Workspace
+from handoutgen.core import limits
 from handoutgen.core.errors import DataError, HandoutgenError
 from handoutgen.engine.raster import page_count
 from handoutgen.mailing.recipients import (
@@ -182,7 +183,7 @@ def execute(
         mp_context=ctx,
         max_tasks_per_child=per_child,
         initializer=_watch_parent,
-        initargs=(os.getpid(),),
+        initargs=(os.getpid(), limits.current()),
     )
     finished_cleanly = False
     try:
@@ -219,12 +220,17 @@ def execute(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _watch_parent(parent: int) -> None:
+def _watch_parent(parent: int, given: dict[str, float] | None = None) -> None:
     """Worker start-up: exit as soon as the batch process is gone, so a killed
     parent (even ``kill -9``) never leaves workers rendering patient letters.
     Ctrl-C reaches the whole process group: the parent alone handles it
-    (stops the workers, reports), instead of a traceback from every worker."""
+    (stops the workers, reports), instead of a traceback from every worker.
+    The limits the batch was given apply here too, and a cap on the worker's
+    memory (a template building a huge list fails its rows, not the machine)."""
     import signal
+
+    limits.apply(given or {})
+    limits.cap_memory()
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
