@@ -66,9 +66,8 @@ class WriteBacks:
                 created = self.chart.store(
                     self.library, fields, pdf.read_bytes(), fhir_id, self.allow_draft
                 )
-            except Unavailable as exc:
+            except Unavailable as exc:  # the report says it once (cli/mailing.py)
                 self.stopped = exc.format_message()
-                log.error("write-back stopped at row %s (id %s): %s", row, rid, self.stopped)
             except HandoutgenError as exc:
                 log.warning("row %s (id %s): not stored in the EHR: %s", row, rid, exc)
                 self.missing.append((row, rid))
