@@ -634,7 +634,7 @@ def _check_row(
                 warn.append(RowProblem(source, number, "zip", message, rollup="ZIPs restored"))
     if letter:
         if not any(fields.get(k) for k in ("first_name", "last_name", "name", FIELD)):
-            bad("name", "missing; a letter needs the recipient's name (or a fhir_patient id)")
+            bad("name", "missing; a letter needs the recipient's name")
         for name in LETTER_REQUIRED:
             if not fields.get(name):
                 bad(name, "missing; a letter needs a full mailing address")
