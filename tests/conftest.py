@@ -10,6 +10,8 @@ import pypdf
 import pytest
 from click.testing import CliRunner
 
+# The session's FHIR server (tests/ehr, tests/mailing), started when first used.
+from fhirserver import fhir_server  # noqa: F401
 from handoutgen.cli import cli
 from handoutgen.content.library import load_library
 from handoutgen.content.workspace import Workspace

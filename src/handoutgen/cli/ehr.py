@@ -182,3 +182,46 @@ def start(
     settings = FhirSettings.resolve(Workspace.at(ctx.obj["workspace"]), server, client_id)
     client = ctx.with_resource(FhirClient(settings))
     return EhrRun(client, patient_id, encounter, write_back, teach_back)
+
+
+def batch_options(f: F) -> F:
+    """The EHR flags of `batch` (rows with a fhir_patient id)."""
+    options = [
+        click.option(
+            "--fhir-server",
+            metavar="URL",
+            help="The EHR that rows with a fhir_patient id are read from (their name and "
+            "language); as for render. Token: $HANDOUTGEN_FHIR_TOKEN.",
+        ),
+        click.option(
+            "--fhir-client-id",
+            metavar="ID",
+            help="The client id the EHR registered handoutgen under (named in errors).",
+        ),
+        click.option(
+            "--write-back",
+            is_flag=True,
+            help="Store each letter of a fhir_patient row in the EHR as render --write-back "
+            "does (each rendered in full); a rerun stores only what is missing.",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def batch_chart(
+    ctx: click.Context, server: str | None, client_id: str | None, write_back: bool
+) -> Any:
+    """The EHR for a batch's fhir_patient rows (mailing/chart.py), connected
+    only if a row has one."""
+    from handoutgen.content.workspace import Workspace
+    from handoutgen.ehr.client import FhirSettings
+    from handoutgen.ehr.rows import RowChart
+
+    workspace = Workspace.at(ctx.obj["workspace"])
+    chart = RowChart(
+        lambda: FhirSettings.resolve(workspace, server, client_id), write_back=write_back
+    )
+    ctx.call_on_close(chart.close)
+    return chart

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from handoutgen.cli.base import _DATE, _day, cli, limit_options, log
+from handoutgen.cli.ehr import batch_chart, batch_options
 from handoutgen.core.errors import HandoutgenError
 
 
@@ -165,6 +166,7 @@ from handoutgen.core.errors import HandoutgenError
     help="Render every document in full instead of stamping recipients on shared editions.",
 )
 @limit_options("template_seconds", "template_max_mb")
+@batch_options
 @click.pass_context
 def batch(
     ctx: click.Context,
@@ -196,6 +198,9 @@ def batch(
     allow_draft: bool,
     chunk_size: int | None,
     full_render: bool,
+    fhir_server: str | None,
+    fhir_client_id: str | None,
+    write_back: bool,
 ) -> None:
     """Render DOCUMENT for every row of RECIPIENTS (CSV, XLSX, JSON or YAML).
 
@@ -206,7 +211,12 @@ def batch(
 
     Exit status: 0 every row was mailed (or, with --dry-run, is valid); 3 some
     rows were not (letters were written for the rest; a dry run found valid
-    rows too); 1 nothing could be done; 130 interrupted."""
+    rows too), or --write-back could not store some letters; 1 nothing could
+    be done; 130 interrupted.
+
+    A fhir_patient column gives rows whose name and language come from the
+    EHR's record (--fhir-server); --write-back stores their letters there
+    (README: FHIR write-back)."""
     from handoutgen.content.workspace import Workspace
     from handoutgen.mailing.batch import BatchInterrupted, BatchSettings, run_batch
 
@@ -240,7 +250,12 @@ def batch(
     )
     try:
         with _terminate_as_exit(), _progress(ctx.obj["quiet"] or dry_run) as progress:
-            report = run_batch(Workspace.at(ctx.obj["workspace"]), settings, progress)
+            report = run_batch(
+                Workspace.at(ctx.obj["workspace"]),
+                settings,
+                progress,
+                batch_chart(ctx, fhir_server, fhir_client_id, write_back),
+            )
     except BatchInterrupted as stop:
         click.echo(
             f"Interrupted: {_n(stop.written, 'letter')} written and kept (the manifest "
@@ -315,6 +330,8 @@ def batch(
                 "(printed duplex).",
                 err=True,
             )
+    if report.write_backs is not None:
+        _show_write_backs(report.write_backs, quiet, out_dir, date)
     if report.failed:
         written = report.rendered + report.resumed
         what = (
@@ -324,12 +341,39 @@ def batch(
         if written:
             raise PartialBatch(f"{what}; {_n(written, 'letter')} written")
         raise HandoutgenError(what)
+    if report.write_backs is not None and report.write_backs.missing:
+        raise PartialBatch(
+            f"{_n(len(report.write_backs.missing), 'letter')} written but not stored in the EHR"
+        )
 
 
 class PartialBatch(HandoutgenError):
     """Some rows were not mailed, but letters were written for the others."""
 
     exit_code = 3
+
+
+def _show_write_backs(backs, quiet: bool, out_dir: Path, date) -> None:  # noqa: ANN001
+    """What the EHR got, and the rows a rerun stores."""
+    if backs.stopped:
+        click.echo(f"Error: {backs.stopped}", err=True)
+    if not quiet and (backs.added or backs.found):
+        click.echo(
+            f"Stored in the EHR: {_n(backs.added, 'letter')}"
+            + (f"; {backs.found} already there (nothing added)" if backs.found else "")
+            + ".",
+            err=True,
+        )
+    if backs.missing:
+        rows = ", ".join(f"{row} (id {rid})" for row, rid in backs.missing[:20])
+        more = f" and {len(backs.missing) - 20} more" if len(backs.missing) > 20 else ""
+        click.echo(
+            f"Not stored in the EHR: rows {rows}{more} (the manifest's ehr column says why). "
+            f"Their PDFs are kept in {out_dir}; when the EHR takes them, run the same command "
+            f"again with --resume --letter-date {date.isoformat()} to store only these "
+            "(nothing is stored twice).",
+            err=True,
+        )
 
 
 def _import_profile(  # noqa: ANN202

@@ -29,6 +29,11 @@ class RenderError(HandoutgenError):
     """Rendering failed: a template error, a refused file or URL, a WeasyPrint failure."""
 
 
+class Unavailable(HandoutgenError):
+    """An outside service a run depends on (the EHR) is unreachable or refuses
+    handoutgen as a whole: a batch stops once instead of failing every row."""
+
+
 @dataclass(frozen=True, order=True)
 class Problem:
     """One located problem: ``path:line:column: message``."""

@@ -1,5 +1,5 @@
-"""A small FHIR R4 REST client: reads and one transaction, every failure a
-clear EhrError.
+"""A small FHIR R4 REST client: reads, searches, a transaction or conditional
+creates, every failure a clear EhrError.
 
 The token comes from the environment (HANDOUTGEN_FHIR_TOKEN) and lives only in
 memory: it is never logged, written to a file or cache, or put in a message.
@@ -11,12 +11,12 @@ import ipaddress
 import os
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
 
 from handoutgen.content.workspace import Workspace
-from handoutgen.core.errors import HandoutgenError
+from handoutgen.core.errors import HandoutgenError, Unavailable
 from handoutgen.store import private
 
 TOKEN_ENV = "HANDOUTGEN_FHIR_TOKEN"
@@ -27,6 +27,15 @@ TIMEOUT = 30.0
 class EhrError(HandoutgenError):
     """The EHR could not be read or written: unreachable, refused, or a record
     handoutgen cannot use."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status  # the server's HTTP status; None: no answer
+
+
+class EhrUnavailable(EhrError, Unavailable):
+    """No request to this server can succeed now: it is unreachable, or it
+    refuses the token (401, 403), or it redirects. A batch stops at the first."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,8 @@ class FhirClient:
             follow_redirects=False,  # a redirect would carry the token somewhere else
             transport=transport,
         )
+        self._asked = False  # the CapabilityStatement, once per client
+        self._transactions: bool | None = None
 
     def __enter__(self) -> FhirClient:
         return self
@@ -144,6 +155,54 @@ class FhirClient:
             raise EhrError(f"the FHIR server answered {what} with no transaction-response Bundle")
         return body
 
+    def create(self, resource: dict[str, Any], if_none_exist: str, what: str) -> tuple[str, bool]:
+        """Conditional create (``If-None-Exist``): ``Type/id`` of the new resource,
+        or of the one already matching, and whether it was created."""
+        rtype = resource["resourceType"]
+        response = self._request(
+            "POST",
+            rtype,
+            what=what,
+            json_body=resource,
+            headers={"If-None-Exist": if_none_exist, "Prefer": "return=representation"},
+        )
+        body = self._json(response, what) if response.content else {}
+        if body.get("resourceType") == rtype and body.get("id"):
+            return f"{rtype}/{body['id']}", response.status_code == 201
+        location = response.headers.get("Location") or response.headers.get("Content-Location")
+        if location:
+            parts = location.split("/_history")[0].rstrip("/").split("/")
+            if len(parts) >= 2 and parts[-2] == rtype:
+                return f"{rtype}/{parts[-1]}", response.status_code == 201
+        # A server may answer a create that matched with 200 and nothing more.
+        found = self.search(rtype, dict(parse_qsl(if_none_exist)))
+        if len(found) == 1 and found[0].get("id"):
+            return f"{rtype}/{found[0]['id']}", response.status_code == 201
+        raise EhrError(f"the FHIR server answered {what} without saying which {rtype} it holds")
+
+    def supports_transaction(self) -> bool | None:
+        """What the CapabilityStatement says (``rest.interaction`` of the server
+        part); None when it says nothing usable. Asked once per client."""
+        if not self._asked:
+            self._transactions = _says_transaction(self._capabilities())
+            self._asked = True
+        return self._transactions
+
+    def check(self) -> None:
+        """Reach the server (its CapabilityStatement) before any work: an
+        unreachable server is an EhrUnavailable here, once."""
+        self.supports_transaction()
+
+    def _capabilities(self) -> dict[str, Any] | None:
+        try:
+            return self._send("GET", "metadata", what="read the CapabilityStatement (metadata)")
+        except EhrUnavailable as exc:
+            if exc.status is None:
+                raise  # unreachable: nothing else would work either
+            return None  # refused: the requests that need the token will say so
+        except EhrError:
+            return None
+
     def _send(
         self,
         method: str,
@@ -153,23 +212,43 @@ class FhirClient:
         params: dict[str, str] | None = None,
         json_body: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        response = self._request(method, path, what=what, params=params, json_body=json_body)
+        return self._json(response, what)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        params: dict[str, str] | None = None,
+        json_body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         base = self.settings.base_url
-        headers = {"Content-Type": FHIR_JSON} if json_body is not None else None
+        if json_body is not None:
+            headers = {"Content-Type": FHIR_JSON, **(headers or {})}
         try:
             response = self._http.request(
                 method, path, params=params, json=json_body, headers=headers
             )
         except httpx.TimeoutException:
-            raise EhrError(
+            raise EhrUnavailable(
                 f"the FHIR server at {base} did not answer {what} within {TIMEOUT:.0f} s"
             ) from None
         except httpx.HTTPError as exc:
-            raise EhrError(
+            raise EhrUnavailable(
                 f"cannot reach the FHIR server at {base} ({type(exc).__name__}: "
                 f"{self._scrub(str(exc))}); check --fhir-server and the network"
             ) from None
-        if response.status_code >= 300:
-            raise EhrError(self._refusal(response, what))
+        code = response.status_code
+        if code >= 300:
+            error = EhrUnavailable if code in (401, 403) or code < 400 else EhrError
+            raise error(self._refusal(response, what), status=code)
+        return response
+
+    def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
+        base = self.settings.base_url
         try:
             body = response.json()
         except ValueError:
@@ -225,3 +304,18 @@ class FhirClient:
     def _scrub(self, text: str) -> str:
         token = self.settings.token
         return text.replace(token, "***") if token else text
+
+
+def _says_transaction(statement: dict[str, Any] | None) -> bool | None:
+    if not statement or statement.get("resourceType") != "CapabilityStatement":
+        return None
+    servers = [
+        r for r in statement.get("rest") or [] if isinstance(r, dict) and r.get("mode") == "server"
+    ]
+    if not servers or not any(isinstance(r.get("interaction"), list) for r in servers):
+        return None
+    return any(
+        isinstance(i, dict) and i.get("code") == "transaction"
+        for r in servers
+        for i in r.get("interaction") or []
+    )

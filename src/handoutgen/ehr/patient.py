@@ -22,6 +22,20 @@ BCP47 = "urn:ietf:bcp:47"
 
 
 @dataclass(frozen=True)
+class Fixes:
+    """How the user gives what the record cannot: render's flags by default; a
+    batch names its columns (ehr/rows.py)."""
+
+    name: str = "pass --patient NAME instead of --fhir-patient"
+    language: str = "pass --language CODE"
+    current: str = "use the current record's id"
+    name_other: bool = True  # name the record that replaced a merged one
+
+
+RENDER = Fixes()
+
+
+@dataclass(frozen=True)
 class Wanted:
     """A language the record asks for, and the rule that picked it."""
 
@@ -29,7 +43,7 @@ class Wanted:
     rule: str
 
 
-def check_not_merged(patient: dict[str, Any], ref: str) -> None:
+def check_not_merged(patient: dict[str, Any], ref: str, fixes: Fixes = RENDER) -> None:
     """A record merged into another is not written to: the handout would sit
     in a chart no one reads."""
     for link in _list(patient.get("link")):
@@ -39,17 +53,16 @@ def check_not_merged(patient: dict[str, Any], ref: str) -> None:
                 if isinstance(link.get("other"), dict)
                 else None
             )
+            other = other if fixes.name_other else None
             raise EhrError(
                 f"{ref} was replaced by {other or 'another record'} (Patient.link replaced-by); "
-                "use the current record's id"
+                f"{fixes.current}"
             )
     if patient.get("active") is False:
-        raise EhrError(
-            f"{ref} is not active (Patient.active is false); use the current record's id"
-        )
+        raise EhrError(f"{ref} is not active (Patient.active is false); {fixes.current}")
 
 
-def patient_name(patient: dict[str, Any], ref: str) -> str:
+def patient_name(patient: dict[str, Any], ref: str, fixes: Fixes = RENDER) -> str:
     """Given names and family name of the official name, else the usual one,
     else the first current one; its ``text`` when it has no parts."""
     names = [n for n in _list(patient.get("name")) if isinstance(n, dict)]
@@ -68,25 +81,27 @@ def patient_name(patient: dict[str, Any], ref: str) -> str:
             return " ".join(name["text"].split())
     raise EhrError(
         f"{ref} has no name to print (Patient.name has no official or usual name with given "
-        "or family parts); correct the record in the EHR, or pass --patient NAME instead of "
-        "--fhir-patient"
+        f"or family parts); correct the record in the EHR, or {fixes.name}"
     )
 
 
-def wanted_language(patient: dict[str, Any], ref: str) -> Wanted:
+def wanted_language(patient: dict[str, Any], ref: str, fixes: Fixes = RENDER) -> Wanted:
     """The preferred entry of Patient.communication, else the first, else English."""
     entries = [c for c in _list(patient.get("communication")) if isinstance(c, dict)]
     preferred = [c for c in entries if c.get("preferred") is True]
     if preferred:
-        return Wanted(_code(preferred[0], ref), "the preferred language in Patient.communication")
+        return Wanted(
+            _code(preferred[0], ref, fixes), "the preferred language in Patient.communication"
+        )
     if entries:
         return Wanted(
-            _code(entries[0], ref), "the first language in Patient.communication (none preferred)"
+            _code(entries[0], ref, fixes),
+            "the first language in Patient.communication (none preferred)",
         )
     return Wanted(DEFAULT_LANGUAGE, "English: the record lists no language (Patient.communication)")
 
 
-def _code(entry: dict[str, Any], ref: str) -> str:
+def _code(entry: dict[str, Any], ref: str, fixes: Fixes) -> str:
     concept: dict[str, Any] = entry.get("language") or {}
     if not isinstance(concept, dict):
         concept = {}
@@ -98,11 +113,13 @@ def _code(entry: dict[str, Any], ref: str) -> str:
     said = concept.get("text") if isinstance(concept.get("text"), str) else "no code"
     raise EhrError(
         f"{ref}: a Patient.communication language has no code ({said!r}); code it in the EHR "
-        "(BCP-47, like 'es'), or pass --language CODE"
+        f"(BCP-47, like 'es'), or {fixes.language}"
     )
 
 
-def match_language(wanted: Wanted, available: list[str], document: str, ref: str) -> str:
+def match_language(
+    wanted: Wanted, available: list[str], document: str, ref: str, fixes: Fixes = RENDER
+) -> str:
     """The document's language for ``wanted``: the same code, else its base
     language ('es-MX' -> 'es'). A language the document lacks is an error, not
     English in silence: the patient asked for it."""
@@ -122,10 +139,11 @@ def match_language(wanted: Wanted, available: list[str], document: str, ref: str
                 "" if lang == code else f" ('{code}')",
             )
             return lang
+    fix = fixes.language[:1].upper() + fixes.language[1:]
     raise EhrError(
         f"{ref} asks for language '{code}' ({wanted.rule}), and '{document}' has no "
-        f"translation in it (it has: {', '.join(available)}). Pass --language CODE to give "
-        "one of those after talking with the patient, or add the translation"
+        f"translation in it (it has: {', '.join(available)}). {fix} "
+        "to give one of those after talking with the patient, or add the translation"
     )
 
 

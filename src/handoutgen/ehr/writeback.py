@@ -4,7 +4,10 @@ it, in one transaction so the record never has one without the other.
 
 Both are conditional creates on identifiers derived from the PDF's bytes, the
 patient and the encounter: a retry with the same inputs finds what the first
-try wrote and adds nothing.
+try wrote and adds nothing. A server without transactions (its
+CapabilityStatement lists none, or it answers the Bundle with 400, 405 or
+501) gets the two conditional creates one after the other, DocumentReference
+first: a failure between them leaves a DocumentReference that the retry finds.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ DOC_CATEGORY = {
     "display": "Clinical Note",
 }
 EDUCATION = {"system": SNOMED, "code": "311401005", "display": "Patient education"}
+# What a server that has no transactions answers a transaction Bundle with.
+NO_TRANSACTIONS = (400, 405, 501)
 TEACH_BACK = (
     "verbalized understanding",
     "demonstrated understanding",
@@ -66,6 +71,17 @@ def education_identifier(pdf: bytes, patient: str, encounter: str | None) -> str
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Education:
+    """The two resources of one write-back, each with the search that finds it
+    if it is there already (its ``If-None-Exist``)."""
+
+    docref: dict[str, Any]
+    docref_if: str
+    procedure: dict[str, Any]  # its report is filled in when it is sent
+    procedure_if: str
+
+
 def build_bundle(
     plan: Plan,
     pdf: bytes,
@@ -78,6 +94,30 @@ def build_bundle(
 ) -> dict[str, Any]:
     """The transaction: DocumentReference then Procedure, each created only if
     its identifier is not there yet."""
+    return _bundle(
+        build_education(
+            plan,
+            pdf,
+            patient=patient,
+            encounter=encounter,
+            clinician=clinician,
+            teach_back=teach_back,
+            now=now,
+        )
+    )
+
+
+def build_education(
+    plan: Plan,
+    pdf: bytes,
+    *,
+    patient: str,
+    encounter: str | None,
+    clinician: str | None,
+    teach_back: str | None,
+    now: dt.datetime,
+) -> Education:
+    """The DocumentReference and the Procedure, checked against the FHIR models."""
     doc = plan.document
     lang = plan.language
     title = doc.title.get(lang) or doc.title[DEFAULT_LANGUAGE]
@@ -137,25 +177,40 @@ def build_bundle(
         procedure["performer"] = [{"actor": {"display": clinician}}]
     if teach_back:
         procedure["outcome"] = {"text": f"Teach-back: {teach_back}"}
-    docref_url = f"urn:uuid:{uuid.uuid4()}"
-    procedure["report"] = [{"reference": docref_url}]
     _validate(docref)
-    _validate(procedure)
-    docref_if = f"identifier={PDF_SYSTEM}|{pdf_id}&subject=Patient/{patient}"
-    proc_if = f"identifier={EDUCATION_SYSTEM}|{procedure['identifier'][0]['value']}"
+    _validate({**procedure, "report": [{"reference": "DocumentReference/example"}]})
+    return Education(
+        docref=docref,
+        docref_if=f"identifier={PDF_SYSTEM}|{pdf_id}&subject=Patient/{patient}",
+        procedure=procedure,
+        procedure_if=f"identifier={EDUCATION_SYSTEM}|{procedure['identifier'][0]['value']}",
+    )
+
+
+def _bundle(education: Education) -> dict[str, Any]:
+    docref_url = f"urn:uuid:{uuid.uuid4()}"
+    procedure = {**education.procedure, "report": [{"reference": docref_url}]}
     return {
         "resourceType": "Bundle",
         "type": "transaction",
         "entry": [
             {
                 "fullUrl": docref_url,
-                "resource": docref,
-                "request": {"method": "POST", "url": "DocumentReference", "ifNoneExist": docref_if},
+                "resource": education.docref,
+                "request": {
+                    "method": "POST",
+                    "url": "DocumentReference",
+                    "ifNoneExist": education.docref_if,
+                },
             },
             {
                 "fullUrl": f"urn:uuid:{uuid.uuid4()}",
                 "resource": procedure,
-                "request": {"method": "POST", "url": "Procedure", "ifNoneExist": proc_if},
+                "request": {
+                    "method": "POST",
+                    "url": "Procedure",
+                    "ifNoneExist": education.procedure_if,
+                },
             },
         ],
     }
@@ -193,7 +248,7 @@ def write_back(
     content version, teach-back outcome: nothing about the patient)."""
     if teach_back is not None and teach_back not in TEACH_BACK:
         raise EhrError(f"--teach-back {teach_back!r}: use one of {', '.join(TEACH_BACK)}")
-    bundle = build_bundle(
+    education = build_education(
         plan,
         pdf,
         patient=patient,
@@ -202,15 +257,7 @@ def write_back(
         teach_back=teach_back,
         now=now or dt.datetime.now(dt.UTC),
     )
-    answer = client.transaction(bundle, "the write-back (DocumentReference and Procedure)")
-    entries = answer.get("entry") or []
-    if len(entries) != 2:
-        raise EhrError(
-            f"the FHIR server answered the write-back with {len(entries)} entries, not 2; "
-            "check the EHR for a DocumentReference with identifier "
-            f"{PDF_SYSTEM}|{pdf_identifier(pdf)}"
-        )
-    (docref, doc_new), (proc, proc_new) = (_stored(e) for e in entries)
+    (docref, doc_new), (proc, proc_new) = _send(client, education, pdf)
     try:
         AuditLog(library.workspace).add(
             user=f"cli:{_user()}",
@@ -230,6 +277,43 @@ def write_back(
             f"written ({exc}); tell IT (the disk may be full or the log damaged)"
         ) from None
     return Stored(docref, proc, doc_new or proc_new)
+
+
+def _send(
+    client: FhirClient, education: Education, pdf: bytes
+) -> tuple[tuple[str, bool], tuple[str, bool]]:
+    """A transaction where the server has them, else two conditional creates."""
+    if client.supports_transaction() is not False:
+        try:
+            answer = client.transaction(
+                _bundle(education), "the write-back (DocumentReference and Procedure)"
+            )
+        except EhrError as exc:
+            if exc.status not in NO_TRANSACTIONS:
+                raise
+            log.info(
+                "the FHIR server refused the transaction (%s); writing the DocumentReference "
+                "and the Procedure one after the other",
+                exc.status,
+            )
+        else:
+            entries = answer.get("entry") or []
+            if len(entries) != 2:
+                raise EhrError(
+                    f"the FHIR server answered the write-back with {len(entries)} entries, not "
+                    "2; check the EHR for a DocumentReference with identifier "
+                    f"{PDF_SYSTEM}|{pdf_identifier(pdf)}"
+                )
+            return _stored(entries[0]), _stored(entries[1])
+    docref = client.create(
+        education.docref, education.docref_if, "the write-back (DocumentReference)"
+    )
+    procedure = {**education.procedure, "report": [{"reference": docref[0]}]}
+    return docref, client.create(
+        procedure,
+        education.procedure_if,
+        "the write-back (Procedure; the DocumentReference is stored)",
+    )
 
 
 def _stored(entry: Any) -> tuple[str, bool]:

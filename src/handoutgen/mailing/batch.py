@@ -24,6 +24,7 @@ from handoutgen.content.workspace import Workspace
 from handoutgen.core.errors import DataError
 from handoutgen.core.output import make_private_dir, remove_parts, write_atomic
 from handoutgen.engine.raster import page_count
+from handoutgen.mailing.chart import FIELD, STORED, Chart, WriteBacks
 from handoutgen.mailing.manifest import (
     LOCK,
     MANIFEST,
@@ -215,12 +216,22 @@ def draft_rows(library: Library, doc: Document, good: list[Recipient]) -> dict[i
 
 
 def run_batch(
-    workspace: Workspace, settings: BatchSettings, progress: Progress | None = None
+    workspace: Workspace,
+    settings: BatchSettings,
+    progress: Progress | None = None,
+    chart: Chart | None = None,
 ) -> BatchReport:
-    """Validate every row, then render the good ones. Raises DataError on unusable input."""
+    """Validate every row, then render the good ones. Raises DataError on unusable input.
+
+    ``chart`` fills rows that give a fhir_patient id and, with its write_back,
+    stores each letter in the EHR (mailing/chart.py)."""
     start = time.perf_counter()
     if settings.resume and settings.overwrite:
         raise DataError("--resume keeps finished PDFs and --overwrite replaces them; pick one")
+    if chart is not None and chart.write_back:
+        # As `render --write-back`: a full render's bytes depend on the inputs
+        # alone, so a rerun makes the same PDF and the EHR finds it.
+        settings = dataclasses.replace(settings, editions=False)
     # A mailing's folders (output and merged file) are made private (0700)
     # with their parents, as tests/test_batch_integrity.py requires.
     library = load_library(workspace)
@@ -249,6 +260,7 @@ def run_batch(
         max_bytes=settings.max_input_size,
         profile=settings.profile,
         address_style=settings.address_style,
+        chart=chart,
     )
     good = list(recipients.good)
     problems = recipients.problems
@@ -314,6 +326,8 @@ def run_batch(
             )
             _stale(held)
         _stale(stack.enter_context(FolderLock(out_dir / LOCK, what="batch")))
+        if chart is not None and chart.write_back:
+            report.write_backs = WriteBacks(chart, library, settings.allow_draft)
         try:
             _run_locked(library, settings, good, fps, report, progress)
         finally:
@@ -409,13 +423,35 @@ def _run_locked(
         v = existing.reusable.get(rec.id) if settings.resume else None
         if v is not None:
             results[rec.id] = RowResult(
-                rec.id, rec.row, "ok", v.pages, v.size, v.sha256, render=v.render, resumed=True
+                rec.id,
+                rec.row,
+                "ok",
+                v.pages,
+                v.size,
+                v.sha256,
+                render=v.render,
+                resumed=True,
+                ehr=v.ehr,
             )
             results[rec.id].fingerprint = v.fingerprint
             report.resumed += 1
         else:
             todo.append(rec)
     report.changed = len(set(existing.changed) & set(fps)) if settings.resume else 0
+    backs = report.write_backs
+    by_id = {r.id: r for r in good}
+
+    def write_back(rec_id: str, result: RowResult) -> None:
+        """Store a letter the EHR lacks: a new one, or a kept one not "stored"."""
+        rec = by_id[rec_id]
+        if backs is not None and rec.fields.get(FIELD) and result.ehr != STORED:
+            fields = rec.request_fields(settings.document, settings.letter_date, settings.clinic)
+            result.ehr = backs.store(
+                rec.row, rec_id, fields, rec.fields[FIELD], out_dir / f"{rec_id}.pdf"
+            )
+
+    for rec_id, result in results.items():  # kept by --resume, before any render
+        write_back(rec_id, result)
 
     order = [r.id for r in good]
     # Invalid rows are named by the record's id where it is a safe one and no
@@ -501,6 +537,8 @@ def _run_locked(
                             " ".join(item["missing"]),
                         )
                 result.fingerprint = fps[rec_id]
+                if result.status == "ok":
+                    write_back(rec_id, result)
                 record(result)
                 report.peak_rss_kb = max(report.peak_rss_kb, item.get("rss_kb", 0))
                 done += 1

@@ -44,6 +44,7 @@ FIELDS = (
     "clinician",
     "visit_date",
     "note",
+    "fhir_patient",  # the EHR's Patient id: name and language from the record
 )
 # "title": names typed in capitals in proper case (content/names.py);
 # "as-given": every name exactly as in the file.

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from handoutgen.core.output import write_atomic
 from handoutgen.engine.raster import page_count
+from handoutgen.mailing.chart import FIELD
 from handoutgen.mailing.recipients import (
     Recipient,
 )
@@ -35,6 +36,8 @@ def fingerprint(rec: Recipient, settings: BatchSettings, content_hash: str) -> s
 
     payload = {
         "fields": rec.request_fields(settings.document, settings.letter_date, settings.clinic),
+        # Only when given: other rows keep their fingerprints.
+        **({FIELD: rec.fields[FIELD]} if rec.fields.get(FIELD) else {}),
         "content": content_hash,
         "allow_draft": settings.allow_draft,
         "editions": settings.editions,
@@ -55,6 +58,7 @@ class Voucher:
     sha256: str
     render: str
     fingerprint: str
+    ehr: str = ""  # the write-back, as the manifest's ehr column says
 
 
 def read_vouchers(path: Path) -> dict[str, Voucher]:
@@ -81,6 +85,7 @@ def read_vouchers(path: Path) -> dict[str, Voucher]:
                         row["sha256"],
                         row.get("render") or "",
                         row["fingerprint"],
+                        row.get("ehr") or "",
                     )
                 except (KeyError, TypeError, ValueError):
                     continue

@@ -26,6 +26,7 @@ from handoutgen.content.models import LANG_RE, Document
 from handoutgen.content.names import clinician_name, family_name, given_name, person_name
 from handoutgen.core.errors import DataError
 from handoutgen.mailing.addresses import fix_zip, state_code, usps
+from handoutgen.mailing.chart import FIELD, Chart, fill_from_record
 from handoutgen.mailing.importprofile import (
     FIELDS,
     ImportProfile,
@@ -110,6 +111,7 @@ SYNONYMS: dict[str, str] = {
         "visit_date",
     ),
     **dict.fromkeys(["note", "notes", "message", "personalnote"], "note"),
+    **dict.fromkeys(["fhirpatient", "fhirpatientid", "fhirid"], "fhir_patient"),
 }
 
 # What a letter cannot go out without: a name and a full US mailing address.
@@ -313,8 +315,10 @@ def load_recipients(
     max_bytes: int = DEFAULT_MAX_INPUT,
     profile: ImportProfile | None = None,
     address_style: str = "usps",
+    chart: Chart | None = None,
 ) -> RecipientList:
-    """Read and check every row; return the good rows and every problem found."""
+    """Read and check every row; return the good rows and every problem found.
+    Rows with a fhir_patient id are filled from ``chart`` (mailing/chart.py)."""
     profile = profile or ImportProfile()
     mapping = {
         **{fold(k): v for k, v in profile.columns.items()},
@@ -377,10 +381,12 @@ def load_recipients(
                 f"no 'id' column; add one, or map yours with --map COLUMN=id{where}",
             )
         )
+    for problem in _chart_columns(read_as, chart):
+        result.problems.append(RowProblem(source, head, FIELD, problem))
     letter = document.kind == "letter"
     if letter:
         lacking = [f for f in LETTER_REQUIRED if f not in read_as]
-        if not read_as & {"name", "first_name", "last_name"}:
+        if not read_as & {"name", "first_name", "last_name", FIELD}:
             lacking.insert(0, "first_name/last_name")
         if lacking:
             result.problems.append(
@@ -422,6 +428,11 @@ def load_recipients(
             if h in by_header
         ]
         _apply_profile(fields, profile, result.mapped_values, letter)
+        if fields.get(FIELD) and chart is not None:
+            problems += [
+                RowProblem(source, number, name, message)
+                for name, message in fill_from_record(chart, library, document.id, fields)
+            ]
         found, warnings = _check_row(source, number, fields, library, letter, seen, address_style)
         problems += found
         if not problems and (
@@ -450,6 +461,16 @@ def load_recipients(
         else:
             result.good.append(Recipient(number, fields["id"], fields, profile.names))
     return result
+
+
+def _chart_columns(read_as: set[str], chart: Chart | None) -> list[str]:
+    if FIELD in read_as and chart is None:
+        return ["the file has a fhir_patient column: name the EHR with --fhir-server URL"]
+    if FIELD not in read_as and chart is not None and chart.write_back:
+        return [
+            "--write-back stores the letters of rows with a fhir_patient id; no column reads as it"
+        ]
+    return []
 
 
 def _named(problem: RowProblem, record: str) -> RowProblem:
@@ -612,7 +633,7 @@ def _check_row(
             if message:
                 warn.append(RowProblem(source, number, "zip", message, rollup="ZIPs restored"))
     if letter:
-        if not (fields.get("first_name") or fields.get("last_name") or fields.get("name")):
+        if not any(fields.get(k) for k in ("first_name", "last_name", "name", FIELD)):
             bad("name", "missing; a letter needs the recipient's name")
         for name in LETTER_REQUIRED:
             if not fields.get(name):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from handoutgen.mailing.chart import WriteBacks
 from handoutgen.mailing.importprofile import ImportProfile
 from handoutgen.mailing.recipients import (
     Column,
@@ -20,7 +21,17 @@ from handoutgen.mailing.sheets import DEFAULT_MAX_INPUT
 log = logging.getLogger("handoutgen")
 
 
-MANIFEST_FIELDS = ("id", "status", "pages", "bytes", "sha256", "render", "error", "fingerprint")
+MANIFEST_FIELDS = (
+    "id",
+    "status",
+    "pages",
+    "bytes",
+    "sha256",
+    "render",
+    "error",
+    "fingerprint",
+    "ehr",  # with --write-back: "stored", or "not stored: why" (a rerun stores it)
+)
 
 
 @dataclass
@@ -79,6 +90,7 @@ class RowResult:
     resumed: bool = False
     fingerprint: str = ""
     fallback: bool = False  # an edition was tried for this row and could not be used
+    ehr: str = ""  # the write-back: "stored", "not stored: why", "" (none asked)
 
     @property
     def full_render(self) -> str:
@@ -95,6 +107,7 @@ class RowResult:
             "render": self.render,
             "error": self.error,
             "fingerprint": self.fingerprint,
+            "ehr": self.ehr,
         }
 
 
@@ -113,6 +126,7 @@ class BatchReport:
     recipients: RecipientList | None = None
     merged_pages: int = 0  # pages of the print file (padding pages included)
     errors_written: int = 0  # rows written to --errors
+    write_backs: WriteBacks | None = None  # --write-back: what the EHR got
 
     @property
     def failed(self) -> int:
