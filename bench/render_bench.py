@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DOC = "fusion-alternatives"
-PERSON = ["--patient", "Alex Example", "--visit-date", "2026-11-20", "--clinic", "Example Clinic"]
+PERSON = ["--patient", "Alex Example", "--visit-date", "2026-11-20", "--clinic", "example-clinic"]
 
 NAIVE = """
 import sys, weasyprint
@@ -85,7 +85,7 @@ def main() -> None:
 
         library = load_library(Workspace.at(ROOT))
         request = make_request(
-            document=DOC, patient="Alex Example", visit_date="2026-11-20", clinic="Example Clinic"
+            document=DOC, patient="Alex Example", visit_date="2026-11-20", clinic="example-clinic"
         )
         html_text = html.read_text()
         render(library, request)
@@ -103,7 +103,7 @@ def main() -> None:
         # then each render in a new process assembles from a cached edition
         # (after the in-process rows, which stay full renders).
         subprocess.run(
-            [handoutgen, "-q", "warm", DOC, "--clinic", "Example Clinic"],
+            [handoutgen, "-q", "warm", DOC, "--clinic", "example-clinic"],
             check=True,
             cwd=ROOT,
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from handoutgen.content.library import Library
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 
-def gate(library: Library, request: RenderRequest, *, today: dt.date | None = None) -> bool:
+def gate(library: Library, request: RenderRequest | Plan, *, today: dt.date | None = None) -> bool:
     """The content gate: the same rules as ``handoutgen check``, over the
     document and the options this request asks for.
 
@@ -63,7 +64,7 @@ def gate(library: Library, request: RenderRequest, *, today: dt.date | None = No
             raise RenderError(f"{p.document.id}: {error.message}")
     profile = p.request.brand or p.document.brand
     wrong = check_profile(library, profile, today) if profile else []
-    if wrong and not request.allow_draft:
+    if wrong and not p.request.allow_draft:
         # A made-up number never reaches a patient looking real.
         raise RenderError(
             f"clinic profile '{profile}' cannot print: "
@@ -71,10 +72,10 @@ def gate(library: Library, request: RenderRequest, *, today: dt.date | None = No
             + ". Fix it (see `handoutgen check`) or pass --allow-draft to print a DRAFT"
         )
     errors = [*errors, *wrong]
-    if errors and not request.allow_draft:
+    if errors and not p.request.allow_draft:
         shown = "; ".join(str(e) for e in errors[:5])
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-        options = "".join(f" --option {o.id}" for o in p.options) if request.options else ""
+        options = "".join(f" --option {o.id}" for o in p.options) if p.request.options else ""
         raise RenderError(
             f"document '{p.document.id}' has {len(errors)} content error"
             f"{'s' if len(errors) != 1 else ''}: {shown}{more}. Fix them (see "
@@ -83,29 +84,34 @@ def gate(library: Library, request: RenderRequest, *, today: dt.date | None = No
     return bool(errors)
 
 
-def render_html(library: Library, request: RenderRequest, *, standalone: bool = False) -> str:
+def render_html(
+    library: Library, request: RenderRequest | Plan, *, standalone: bool = False
+) -> str:
     """The document's HTML after the content gate."""
-    return compose_html(library, request, standalone=standalone, draft=gate(library, request))
+    p = plan(library, request)
+    return compose_html(library, p, standalone=standalone, draft=gate(library, p))
 
 
-def render_pdf(library: Library, request: RenderRequest) -> bytes:
+def render_pdf(library: Library, request: RenderRequest | Plan) -> bytes:
     """A full render (no edition) after the content gate."""
-    return full_pdf(library, request, draft=gate(library, request))
+    p = plan(library, request)
+    return full_pdf(library, p, draft=gate(library, p))
 
 
 def render_many(
     library: Library,
-    requests: list[RenderRequest],
+    requests: Sequence[RenderRequest | Plan],
     *,
     build: bool = True,
 ) -> list[Outcome]:
     """PDFs for many requests (a batch chunk), sharing editions where it is safe.
     A request the gate refuses gets an Outcome with its error; the rest go on."""
     outcomes: list[Outcome | None] = []
-    passed: list[tuple[int, RenderRequest, bool]] = []
+    passed: list[tuple[int, Plan, bool]] = []
     for i, request in enumerate(requests):
         try:
-            passed.append((i, request, gate(library, request)))
+            p = plan(library, request)  # resolved here once; every stage below takes the plan
+            passed.append((i, p, gate(library, p)))
             outcomes.append(None)
         except RenderError as exc:
             outcomes.append(Outcome(error=exc))
@@ -120,7 +126,7 @@ def render_many(
     return [o for o in outcomes if o is not None]
 
 
-def render_one(library: Library, request: RenderRequest, *, build: bool = False) -> Outcome:
+def render_one(library: Library, request: RenderRequest | Plan, *, build: bool = False) -> Outcome:
     """One PDF, from a cached edition when there is one (``build``: make it if not)."""
     outcome = render_many(library, [request], build=build)[0]
     if outcome.error is not None:
@@ -128,14 +134,15 @@ def render_one(library: Library, request: RenderRequest, *, build: bool = False)
     return outcome
 
 
-def warm_edition(library: Library, request: RenderRequest) -> bool:
+def warm_edition(library: Library, request: RenderRequest | Plan) -> bool:
     """Build (and cache) the edition this request would use; True if it has a usable one."""
     from handoutgen.editions import vdp
 
-    draft = gate(library, request)
-    if vdp.ineligible(library, request):
+    p = plan(library, request)
+    draft = gate(library, p)
+    if vdp.ineligible(library, p):
         return False
-    s = vdp.split(library, request, draft=draft)
+    s = vdp.split(library, p, draft=draft)
     if s.fallback is not None:
         return False
     edition = vdp.get_edition(library, s)
@@ -183,10 +190,11 @@ def warm(
                 request = make_request(document=doc.id, clinic=clinic, **fields)
                 tried += 1
                 try:
-                    if warm_edition(library, request):
+                    p = plan(library, request)
+                    if warm_edition(library, p):
                         made += 1
                         continue
-                    s = vdp.split(library, request, draft=gate(library, request))
+                    s = vdp.split(library, p, draft=gate(library, p))
                 except HandoutgenError as exc:
                     reasons.add(str(exc))
                     continue
@@ -197,25 +205,27 @@ def warm(
     return results
 
 
-def render(library: Library, request: RenderRequest, *, editions: bool = True) -> bytes:
+def render(library: Library, request: RenderRequest | Plan, *, editions: bool = True) -> bytes:
     """Render in the request's format and return the bytes.
 
     A PDF is assembled from a cached edition when one exists (see editions/): it
     reads exactly like a full render, in a fraction of the time."""
+    p = plan(library, request)
+    request = p.request
     if request.format == "html":
-        return render_html(library, request, standalone=True).encode("utf-8")
+        return render_html(library, p, standalone=True).encode("utf-8")
     if request.format == "pdf" and editions:
-        outcome = render_one(library, request)
+        outcome = render_one(library, p)
         assert outcome.pdf is not None
         log.info(
             "%s: %s",
-            request.document,
+            p.document.id,
             "assembled from a cached edition"
             if outcome.mode == "edition"
             else f"rendered in full ({outcome.reason or 'nothing cached'})",
         )
         return outcome.pdf
-    pdf = render_pdf(library, request)
+    pdf = render_pdf(library, p)
     if request.format == "png":
         return stacked_png(pdf, request.png_dpi)
     return pdf

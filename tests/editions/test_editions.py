@@ -515,3 +515,41 @@ def test_a_letter_is_never_longer_than_its_options_in_one_flow(library, fresh_ca
         assert counts == [counts[2]] * 3, (fields["options"], counts)
         assert outcome.mode == "edition", outcome.reason
         assert page_words(outcome.pdf) == page_words(full), fields["options"]
+
+
+def count_resolutions(monkeypatch) -> list[str]:
+    """Every time a request is resolved into its plan (render/context.py plan)."""
+    from handoutgen.render import context
+
+    seen: list[str] = []
+    real = context.resolve_clinic
+
+    def spy(library, request):  # noqa: ANN001, ANN202
+        seen.append(request.document)
+        return real(library, request)
+
+    monkeypatch.setattr(context, "resolve_clinic", spy)
+    return seen
+
+
+def test_warming_an_edition_resolves_the_request_once(library, fresh_cache, monkeypatch):
+    """The plan is made once and passed down: the gate, the split, the
+    stand-ins and the self-check's probe all take it (the issue: three
+    look-ups of the document and a request carried through ten modules)."""
+    from handoutgen.pipeline import gate, warm_edition
+
+    request = make_request(document="neck-surgery", patient="Ana Li", visit_date="2026-11-20")
+    gate(library, request)  # the content checks' own renders, cached before counting
+    seen = count_resolutions(monkeypatch)
+    assert warm_edition(library, request)  # built, self-checked and usable
+    assert seen == ["neck-surgery"]
+
+
+def test_a_render_resolves_its_request_once(library, fresh_cache, monkeypatch):
+    from handoutgen.pipeline import gate
+
+    request = make_request(document="neck-surgery", patient="Ana Li", clinic="example-clinic")
+    gate(library, request)  # the content checks' own renders, cached before counting
+    seen = count_resolutions(monkeypatch)
+    assert render(library, request).startswith(b"%PDF")
+    assert seen == ["neck-surgery"]

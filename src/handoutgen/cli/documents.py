@@ -129,7 +129,7 @@ def render(
     --write-back stores the PDF there (README: FHIR write-back)."""
     from handoutgen.content.workspace import display_path
     from handoutgen.core.output import require_parent, write_atomic
-    from handoutgen.pipeline import make_request
+    from handoutgen.pipeline import make_request, plan
     from handoutgen.pipeline import render as do_render
 
     if output not in (None, "-"):
@@ -176,10 +176,11 @@ def render(
         require_imposable(doc, request.format, request.print_ready)
     # A write-back renders in full: its bytes then depend on the inputs alone
     # (not on whether an edition was cached), so a retry finds the same PDF.
-    data = do_render(library, request, editions=not (run and run.write_back))
+    p = plan(library, request)  # resolved once: the render and its audit row share it
+    data = do_render(library, p, editions=not (run and run.write_back))
     if impose:
-        data = make_spreads(data, request.page_size or doc.page_size)
-    _audit_render(library, request, data)  # no handout without its audit row
+        data = make_spreads(data, p.page_size)
+    _audit_render(library, p, data)  # no handout without its audit row
     if output == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
@@ -194,12 +195,11 @@ def render(
         run.store(ctx, request, data, path, request.clinician)
 
 
-def _audit_render(library, request, data: bytes) -> None:  # noqa: ANN001 - lazy imports
+def _audit_render(library, p, data: bytes) -> None:  # noqa: ANN001 - lazy imports
     """One audit row for a CLI render: what and from which content, never for whom."""
-    from handoutgen.pipeline import plan
     from handoutgen.store.audit import record
 
-    p = plan(library, request)
+    request = p.request
     pages = 0
     if request.format == "pdf":
         from handoutgen.engine.raster import page_count

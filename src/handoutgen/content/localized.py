@@ -113,4 +113,9 @@ Text = Annotated[
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # defer_build: a validator is built when a model first validates. A render
+    # whose content comes from the cache (store/librarycache.py) never validates
+    # it, and building some twenty validators was a tenth of its start-up.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, defer_build=True
+    )

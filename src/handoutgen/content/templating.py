@@ -298,8 +298,11 @@ class ConfinedLoader(jinja2.BaseLoader):
 
 
 @lru_cache(maxsize=8)
-def environment(template_dirs: tuple[Path, ...]) -> jinja2.Environment:
-    """One compiled environment per set of template folders (kept for warm renders)."""
+def environment(
+    template_dirs: tuple[Path, ...], code_cache: jinja2.BytecodeCache | None = None
+) -> jinja2.Environment:
+    """One compiled environment per set of template folders (kept for warm renders).
+    ``code_cache`` keeps compiled templates between processes (store/templatecode.py)."""
     # Each template folder sits in its workspace (or the package): that is its root.
     roots = tuple(dict.fromkeys(Path(d).parent.resolve() for d in template_dirs)) + PACKAGE_ROOTS
     loader = jinja2.ChoiceLoader(
@@ -316,6 +319,7 @@ def environment(template_dirs: tuple[Path, ...]) -> jinja2.Environment:
         lstrip_blocks=True,
         auto_reload=True,
         extensions=["jinja2.ext.i18n"],
+        bytecode_cache=code_cache,
     )
     # Template strings through gettext, in the language of the render in
     # progress (i18n.current_language): imported macros translate too.
@@ -340,9 +344,15 @@ def environment(template_dirs: tuple[Path, ...]) -> jinja2.Environment:
     return env
 
 
-def render_template(template_dirs: list[Path], name: str, context: dict) -> str:
+def render_template(
+    template_dirs: list[Path],
+    name: str,
+    context: dict,
+    *,
+    code_cache: jinja2.BytecodeCache | None = None,
+) -> str:
     """Render one template, turning every Jinja error into a located RenderError."""
-    env = environment(tuple(template_dirs))
+    env = environment(tuple(template_dirs), code_cache)
     lang = context.get("lang", DEFAULT_LANGUAGE)
     # Workspace catalogs sit beside the workspace's template folder.
     catalog_dirs = tuple(Path(d).parent / "locale" for d in template_dirs)

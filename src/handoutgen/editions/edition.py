@@ -193,13 +193,15 @@ def _self_check(library: Library, edition: Edition, s: Split) -> tuple[bool, Fal
         # Persona B's two-paragraph note outgrows the note box's minimum height
         # (that recipient would rightly render in full); the probe must fit.
         probe = probe.model_copy(update={"note": "A different stand-in note."})
-    ps = split(library, probe, draft=s.draft)
+    # The probe differs only in personal fields: the request's plan serves it.
+    probe_plan = s.plan.personal(probe) if s.plan is not None else probe
+    ps = split(library, probe_plan, draft=s.draft)
     if ps.key != s.key or ps.fallback is not None:
         return False, Fallback.UNVERIFIED
     outcome = personalize(library, edition, [ps])[0]
     if outcome.pdf is None:
         return False, Fallback.UNVERIFIED
-    full = render_pdf(library, probe, draft=s.draft)
+    full = render_pdf(library, probe_plan, draft=s.draft)
     if page_words(outcome.pdf) != page_words(full):
         return True, Fallback.SELF_CHECK
     return True, None

@@ -7,7 +7,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from handoutgen.content.models import RenderRequest
 from handoutgen.core.errors import HandoutgenError
@@ -15,6 +15,9 @@ from handoutgen.render.marks import (
     EDITION_CSS,
     Marks,
 )
+
+if TYPE_CHECKING:
+    from handoutgen.render.context import Plan
 
 log = logging.getLogger("handoutgen")
 
@@ -69,6 +72,7 @@ class Split:
     key: str = ""
     fallback: Fallback | None = None  # why this recipient needs a full render
     detail: str = ""
+    plan: Plan | None = None  # the request resolved (render/context.py), for its stand-ins
 
     @property
     def edition_html(self) -> str:

@@ -15,6 +15,7 @@ from handoutgen.engine.weasy import (
     version,
 )
 from handoutgen.render.compose import render_html
+from handoutgen.render.context import Plan, plan
 from handoutgen.render.marks import (
     Marks,
 )
@@ -23,9 +24,12 @@ from handoutgen.render.standins import PERSONAS, stand_in
 log = logging.getLogger("handoutgen")
 
 
-def ineligible(library: Library, request: RenderRequest) -> str:
+def ineligible(library: Library, request: RenderRequest | Plan) -> str:
     """Why this request cannot use an edition, or "" if it can."""
-    doc = library.document(request.document)
+    if isinstance(request, Plan):
+        doc, request = request.document, request.request
+    else:
+        doc = library.document(request.document)
     if request.format != "pdf":
         return f"{request.format} output"
     if doc.kind not in ("handout", "letter"):
@@ -41,7 +45,7 @@ def ineligible(library: Library, request: RenderRequest) -> str:
     return ""
 
 
-def split(library: Library, request: RenderRequest, *, draft: bool = False) -> Split:
+def split(library: Library, request: RenderRequest | Plan, *, draft: bool = False) -> Split:
     """Split a request into the edition it can share and its personal parts.
 
     The edition's HTML is rendered from stand-ins (:func:`stand_in`), never from
@@ -49,10 +53,11 @@ def split(library: Library, request: RenderRequest, *, draft: bool = False) -> S
     check (:func:`_shared`) proves the template keeps personal data in its
     marked parts; the request's own split render must then give the same shared
     HTML, or it renders in full."""
+    p = plan(library, request)
     marks = Marks(splitting=True)
-    html = render_html(library, request, draft=draft, marks=marks)
-    shared = _shared(library, request, draft)
-    s = Split(request, shared.html, marks, draft, shared_request=shared.request)
+    html = render_html(library, p, draft=draft, marks=marks)
+    shared = _shared(library, p, draft)
+    s = Split(p.request, shared.html, marks, draft, shared_request=shared.request, plan=p)
     if marks.draft:
         s.fallback = Fallback.DRAFT
     elif "<main>" not in html or "</style>" not in html:
@@ -65,7 +70,7 @@ def split(library: Library, request: RenderRequest, *, draft: bool = False) -> S
             "personal data changes the shared pages (the template treats some values specially)",
         )
     h = hashlib.sha256()
-    for part in (str(FORMAT), library.content_hash, version(), request.pdf_variant):
+    for part in (str(FORMAT), library.content_hash, version(), p.request.pdf_variant):
         h.update(part.encode() + b"\n")
     h.update(s.edition_html.encode())
     s.key = h.hexdigest()
@@ -83,20 +88,20 @@ class _Shared:
 _SHARED: OrderedDict[tuple, _Shared] = OrderedDict()
 
 
-def _shared(library: Library, request: RenderRequest, draft: bool) -> _Shared:
+def _shared(library: Library, p: Plan, draft: bool) -> _Shared:
     """The stand-in render and its differential check, once per document,
     options and set of filled-in fields (a batch has a handful)."""
-    shared_request = stand_in(request, 0)
+    shared_request = stand_in(p.request, 0)
     key = (library.content_hash, str(library.workspace.root), draft, shared_request)
     if key in _SHARED:
         _SHARED.move_to_end(key)
         return _SHARED[key]
     marks_a, marks_b = Marks(splitting=True), Marks(splitting=True)
-    html_a = render_html(library, shared_request, draft=draft, marks=marks_a)
-    html_b = render_html(library, stand_in(request, 1), draft=draft, marks=marks_b)
+    html_a = render_html(library, p.personal(shared_request), draft=draft, marks=marks_a)
+    html_b = render_html(library, p.personal(stand_in(p.request, 1)), draft=draft, marks=marks_b)
     reason = ""
     if html_a != html_b or marks_a.shape != marks_b.shape:
-        names = _leaking_fields(library, shared_request, html_a, draft)
+        names = _leaking_fields(library, p.personal(shared_request), html_a, draft)
         shown = ", ".join(n.replace("_", " ") for n in names) or "fields together"
         reason = f"personal data ({shown}) printed outside the template's marked personal parts"
     result = _Shared(shared_request, html_a, marks_a.shape, reason)
@@ -106,15 +111,13 @@ def _shared(library: Library, request: RenderRequest, draft: bool) -> _Shared:
     return result
 
 
-def _leaking_fields(
-    library: Library, shared_request: RenderRequest, html_a: str, draft: bool
-) -> list[str]:
+def _leaking_fields(library: Library, shared: Plan, html_a: str, draft: bool) -> list[str]:
     """Which fields change the shared HTML, one at a time (only when the check fails)."""
     names = []
     for name in PERSONAL_FIELDS:
-        if getattr(shared_request, name) is None:
+        if getattr(shared.request, name) is None:
             continue
-        other = shared_request.model_copy(update={name: PERSONAS[1][name]})
+        other = shared.personal(shared.request.model_copy(update={name: PERSONAS[1][name]}))
         if render_html(library, other, draft=draft, marks=Marks(splitting=True)) != html_a:
             names.append(name)
     return names

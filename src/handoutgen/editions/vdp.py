@@ -28,6 +28,7 @@ comes in as ``draft``, and WeasyPrint is reached only through engine/weasy.py.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from handoutgen.content.library import Library
@@ -38,6 +39,7 @@ from handoutgen.editions.edition import cached_edition, get_edition, may_have_ed
 from handoutgen.editions.model import Fallback, Mode, Outcome, Split
 from handoutgen.editions.personal import personalize
 from handoutgen.editions.splitting import ineligible, split
+from handoutgen.render.context import Plan, plan
 from handoutgen.render.fullrender import render_pdf
 
 log = logging.getLogger("handoutgen")
@@ -62,7 +64,7 @@ __all__ = [
 
 @dataclass
 class Job:
-    request: RenderRequest
+    request: RenderRequest | Plan  # resolved once (render/context.py plan), then a Plan
     draft: bool = False
     split: Split | None = None
     outcome: Outcome = field(default_factory=Outcome)
@@ -70,7 +72,7 @@ class Job:
 
 def render_many(
     library: Library,
-    requests: list[RenderRequest],
+    requests: Sequence[RenderRequest | Plan],
     *,
     drafts: list[bool] | None = None,
     build: bool = True,
@@ -85,17 +87,18 @@ def render_many(
     groups: dict[str, list[Job]] = {}
     for job in jobs:
         try:
-            why = ineligible(library, job.request)
+            p = job.request = plan(library, job.request)
+            why = ineligible(library, p)
             if why:
                 job.outcome.fall_back(Fallback.INELIGIBLE, why)
                 continue
             if job.draft:
                 job.outcome.fall_back(Fallback.DRAFT)
                 continue
-            if not build and not may_have_editions(library, job.request.document):
+            if not build and not may_have_editions(library, p.document.id):
                 job.outcome.fall_back(Fallback.NOT_CACHED)
                 continue
-            job.split = split(library, job.request, draft=job.draft)
+            job.split = split(library, p, draft=job.draft)
         except HandoutgenError as exc:
             job.outcome = Outcome(error=exc)
             continue

@@ -15,16 +15,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
+from typing import TYPE_CHECKING
 
 from handoutgen.content.library import Library, did_you_mean, not_offered
 from handoutgen.content.models import Document, ReadingLevel
 from handoutgen.core import clock
-from handoutgen.quality.catalogrules import catalog_findings
-from handoutgen.quality.contentrules import ContentRules
 from handoutgen.quality.finding import EN, Finding
 from handoutgen.quality.phonerules import profile_findings
-from handoutgen.quality.signrules import translation_findings as sign_translation_findings
-from handoutgen.quality.translationrules import translation_findings
+
+if TYPE_CHECKING:
+    from handoutgen.quality.contentrules import ContentRules
+
+# The rule families are imported where they run: a render whose checks are
+# cached (every render after the first) never loads them (bench/render_bench.py).
 
 # Finding lives in finding.py (the rule modules make them); importers use this one.
 __all__ = ["Finding", "check", "check_profile", "check_render", "clear_caches", "rules"]
@@ -55,6 +58,8 @@ def rules(
     refused = not_offered(library, doc, ids)
     if refused:
         raise DataError(refused)  # what render refuses, check refuses: they never disagree
+    from handoutgen.quality.contentrules import ContentRules
+
     checker = ContentRules(library, today)
     checker.document(doc, ids)
     for opt_id in ids:
@@ -76,6 +81,11 @@ def check(
     own, and then each option it offers alone and in pairs). With no document
     named, every option is checked, and an option file no document offers is a
     warning."""
+    from handoutgen.quality.catalogrules import catalog_findings
+    from handoutgen.quality.contentrules import ContentRules
+    from handoutgen.quality.signrules import translation_findings as sign_translation_findings
+    from handoutgen.quality.translationrules import translation_findings
+
     today = today or clock.today()
     doc_ids = documents if documents else list(library.documents)
     if options and not documents:

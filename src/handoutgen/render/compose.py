@@ -17,13 +17,14 @@ from handoutgen.content.models import RenderRequest
 from handoutgen.content.templating import render_template
 from handoutgen.content.workspace import display_path
 from handoutgen.core.errors import RenderError
-from handoutgen.render.context import context, plan
+from handoutgen.render.context import Plan, context, plan
 from handoutgen.render.marks import Marks
+from handoutgen.store import templatecode
 
 
 def render_html(
     library: Library,
-    request: RenderRequest,
+    request: RenderRequest | Plan,
     *,
     standalone: bool = False,
     draft: bool = False,
@@ -41,7 +42,9 @@ def render_html(
     )
     if marks is not None:
         marks.draft = ctx["draft"]
-    html = render_template(library.workspace.template_dirs, p.document.template, ctx)
+    html = render_template(
+        library.workspace.template_dirs, p.document.template, ctx, code_cache=templatecode.CODE
+    )
     check_reach(library, html)
     return html
 

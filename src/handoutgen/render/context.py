@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,11 @@ class Plan:
     # a qualified human translator (their paths): every page says so.
     translation_mark: tuple[str, ...] = ()
 
+    def personal(self, request: RenderRequest) -> Plan:
+        """The same plan for a request that differs only in its personal fields
+        (a stand-in persona): nothing is looked up again."""
+        return replace(self, request=request)
+
 
 def clinic_profile(library: Library, clinic: str) -> Brand:
     """The clinic profile ``clinic`` names: its id, or its name in any case.
@@ -138,7 +143,13 @@ def resolve_clinic(library: Library, request: RenderRequest) -> RenderRequest:
     return request.model_copy(update={"clinic": None, "brand": profile.id})
 
 
-def plan(library: Library, request: RenderRequest) -> Plan:
+def plan(library: Library, request: RenderRequest | Plan) -> Plan:
+    """Resolve a request once: its clinic, document, options, page size and
+    language, and whether it may print in that language. A Plan passed in is
+    returned as it is, so every stage below the pipeline takes either and none
+    resolves the same request again."""
+    if isinstance(request, Plan):
+        return request
     request = resolve_clinic(library, request)
     doc = library.document(request.document)
     ids = list(dict.fromkeys(request.options)) if request.options else list(doc.options)
@@ -392,9 +403,40 @@ def _qr_svg(url: str, dark: str, lang: str = "en") -> Markup:
     return Markup(svg)
 
 
-def _stylesheet_text(ws: Any, path: Any) -> str:
+def _stylesheet_text(library: Library, path: Any) -> str:
+    """The stylesheet with its url()s rewritten; kept in the cache by content
+    hash (which covers every stylesheet and asset), since tokenizing it is a
+    good part of a one-off render's own work (bench/render_bench.py)."""
     stat = path.stat()
-    return _rewritten(ws, str(path), stat.st_mtime_ns, stat.st_size)
+    ws = library.workspace
+    key = f"{library.content_hash} {ws.root} {path} {stat.st_mtime_ns} {stat.st_size}"
+    return _kept("css", key, lambda: _rewritten(ws, str(path), stat.st_mtime_ns, stat.st_size))
+
+
+def _kept(kind: str, key: str, make: Any) -> Any:
+    """``make()``, kept in the private cache under ``kind`` and ``key``: for
+    values of the content alone (never personal data), which a new process
+    would otherwise work out again."""
+    from handoutgen.store import cache
+
+    value = cache.get(kind, key)
+    if value is None:
+        value = make()
+        cache.put(kind, key, value)
+    return value
+
+
+def _pending(library: Library, doc_id: str) -> bool:
+    """Whether the document awaits the clinic's approval. Hashing the text a
+    patient reads reads every content file, so the answer is kept per content
+    hash (which covers the approval records too)."""
+    return bool(
+        _kept(
+            "approval",
+            f"{library.content_hash} {doc_id}",
+            lambda: approval_state(library, doc_id).state == "pending",
+        )
+    )
 
 
 @lru_cache(maxsize=64)
@@ -441,7 +483,7 @@ def context(
         # Stylesheets are trusted workspace files, inlined so the HTML stands alone;
         # their url()s are made relative to them, as a browser reads them, and
         # the strings they print are put in the page's language.
-        return Markup(i18n.translate_css(_stylesheet_text(ws, path), p.language))
+        return Markup(i18n.translate_css(_stylesheet_text(library, path), p.language))
 
     @lru_cache(maxsize=1)
     def declared() -> frozenset:
@@ -563,7 +605,7 @@ def context(
         # Not approved by the clinic, or changed since (approval.py): every page says so.
         # The approved text covers every option the document offers, and plan()
         # refuses any other.
-        "pending": approval_state(library, doc.id).state == "pending",
+        "pending": _pending(library, doc.id),
         "brand": brand,
         # The profile's QR target wins, so --clinic changes it with the clinic's name.
         "qr_url": (qr_url := (brand.qr if brand and brand.qr else None) or doc.qr),

@@ -9,6 +9,7 @@ from handoutgen.content.models import RenderRequest
 from handoutgen.core.errors import RenderError
 from handoutgen.engine.weasy import layout, visible_share, write_pdf
 from handoutgen.render.compose import render_html
+from handoutgen.render.context import Plan, plan
 
 _STYLE = re.compile(r"<style>(.*?)</style>", re.S)
 
@@ -29,11 +30,13 @@ def lay_out(library: Library, html: str, *, strict: bool = False, allow_http: bo
     return layout(library, bare, strict=strict, allow_http=allow_http, css=styles[0])
 
 
-def render_pdf(library: Library, request: RenderRequest, *, draft: bool = False) -> bytes:
+def render_pdf(library: Library, request: RenderRequest | Plan, *, draft: bool = False) -> bytes:
     """The PDF of one request, laid out in full (``draft``: the content gate's verdict)."""
-    html = render_html(library, request, draft=draft)
+    p = plan(library, request)
+    request = p.request
+    html = render_html(library, p, draft=draft)
     document = lay_out(library, html, strict=request.strict, allow_http=request.allow_http)
-    multiple = library.document(request.document).pages_multiple_of
+    multiple = p.document.pages_multiple_of
     pad = 0
     while len(document.pages) % multiple:
         # Booklets: lay out again with notes pages (before the back cover), so
@@ -47,9 +50,9 @@ def render_pdf(library: Library, request: RenderRequest, *, draft: bool = False)
                 "notes page run over one page (.notes-page)"
             )
         pad += multiple - len(document.pages) % multiple
-        html = render_html(library, request, draft=draft, pad_pages=pad)
+        html = render_html(library, p, draft=draft, pad_pages=pad)
         document = lay_out(library, html, strict=request.strict, allow_http=request.allow_http)
-    require_one_sheet(library, request, len(document.pages))
+    require_one_sheet(p, len(document.pages))
     require_visible(document, html, request.document)
     return write_pdf(
         document, library, request.pdf_variant, strict=request.strict, date=_content_date(library)
@@ -63,17 +66,16 @@ def _content_date(library: Library) -> str:
     return f"{max(dates).isoformat()}T00:00:00+00:00" if dates else "2000-01-01T00:00:00+00:00"
 
 
-def require_one_sheet(library: Library, request: RenderRequest, pages: int) -> None:
+def require_one_sheet(p: Plan, pages: int) -> None:
     """An option grid is one sheet in every size, language and clinic: `check`
     measures the document's own page size; this measures the render itself."""
-    doc = library.document(request.document)
+    doc = p.document
     if doc.kind != "grid" or doc.pages is None or pages <= doc.pages:
         return
-    options = ", ".join(dict.fromkeys(request.options or doc.options))
-    size = request.page_size or doc.page_size
+    options = ", ".join(o.id for o in p.options)
     raise RenderError(
-        f"{doc.id}: the option grid with {options} needs {pages} pages in {size} "
-        f"({request.language or doc.language}), but it must fit one sheet ({doc.pages} "
+        f"{doc.id}: the option grid with {options} needs {pages} pages in {p.page_size} "
+        f"({p.language}), but it must fit one sheet ({doc.pages} "
         "pages): choose fewer or other options, or shorten their answers"
     )
 

@@ -75,16 +75,15 @@ def render_job(root: str, content_hash: str, fields: dict[str, Any], images: boo
 
     try:
         library = _library(root, content_hash)
-        request = make_request(**fields)
-        language = plan(library, request).language
-        outcome = render_one(library, request)
+        p = plan(library, make_request(**fields))  # resolved once, passed down
+        outcome = render_one(library, p)
         assert outcome.pdf is not None  # render_one raises rather than return no PDF
         return {
             "pdf": outcome.pdf,
             "pages": outcome.pages or _page_count(outcome.pdf),
             "mode": outcome.mode.value,
             "missed": outcome.fallback is not None and outcome.fallback.missed,
-            "language": language,
+            "language": p.language,
             "images": png_pages(outcome.pdf) if images else [],
         }
     except OutOfMemory as exc:
