@@ -14,7 +14,7 @@ from pathlib import Path
 
 from conftest import ROOT
 
-PLUGIN = '''
+PLUGIN = """
 import os
 from pathlib import Path
 
@@ -27,7 +27,7 @@ class Spy:
 
 
 plugin = Spy()
-'''
+"""
 
 
 def install_spy(site: Path) -> None:
