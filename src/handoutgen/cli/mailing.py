@@ -164,6 +164,7 @@ from handoutgen.core.errors import HandoutgenError
     is_flag=True,
     help="Render every document in full instead of stamping recipients on shared editions.",
 )
+@click.option("--large-print", is_flag=True, help="18 pt text, one column, for every recipient.")
 @click.pass_context
 def batch(
     ctx: click.Context,
@@ -195,6 +196,7 @@ def batch(
     allow_draft: bool,
     chunk_size: int | None,
     full_render: bool,
+    large_print: bool,
 ) -> None:
     """Render DOCUMENT for every row of RECIPIENTS (CSV, XLSX, JSON or YAML).
 
@@ -232,6 +234,7 @@ def batch(
         clinic=clinic,
         allow_draft=allow_draft,
         editions=not full_render,
+        large_print=large_print,
         chunk_size=chunk_size,
         profile=import_profile,
         address_style="as-given" if address_style == "as-given" else "usps",

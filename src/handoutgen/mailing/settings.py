@@ -20,7 +20,11 @@ from handoutgen.mailing.sheets import DEFAULT_MAX_INPUT
 log = logging.getLogger("handoutgen")
 
 
-MANIFEST_FIELDS = ("id", "status", "pages", "bytes", "sha256", "render", "error", "fingerprint")
+# "tracking": the letter's IMb tracking code (no patient data), which a
+# resumed batch reads back to reuse its block of serials (mailing/imb.py).
+MANIFEST_FIELDS = (
+    "id", "status", "pages", "bytes", "sha256", "render", "error", "fingerprint", "tracking",
+)  # fmt: skip
 
 
 @dataclass
@@ -43,6 +47,7 @@ class BatchSettings:
     clinic: str | None = None  # the clinic profile (id or name); None: the document's
     allow_draft: bool = False
     editions: bool = True  # share laid-out editions (editions/); False renders each in full
+    large_print: bool = False  # every letter in large print (--large-print)
     chunk_size: int | None = None  # None: 24 with editions, 4 without
     recycle_after: int | None = None  # documents per worker before it is replaced
     profile: ImportProfile | None = None  # how the recipient file is read (--profile and flags)
@@ -79,6 +84,7 @@ class RowResult:
     resumed: bool = False
     fingerprint: str = ""
     fallback: bool = False  # an edition was tried for this row and could not be used
+    tracking: str = ""  # the IMb tracking code, when the letter has a barcode
 
     @property
     def full_render(self) -> str:
@@ -95,6 +101,7 @@ class RowResult:
             "render": self.render,
             "error": self.error,
             "fingerprint": self.fingerprint,
+            "tracking": self.tracking,
         }
 
 
