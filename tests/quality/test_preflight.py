@@ -215,3 +215,27 @@ def test_a_pdf_x_file_needs_its_output_intent(run, tmp_path):
     assert run("preflight", plain).exit_code == 0
     result = run("preflight", "--pdf-x", plain)
     assert result.exit_code == 1 and "does not claim PDF/X" in result.output
+
+
+@pytest.mark.parametrize("kind", ["letter", "handout"])
+def test_only_a_large_print_letters_address_window_may_be_under_18_pt(run, tmp_path, kind):
+    """The address in a #10 window is for the post office's machines: a
+    large-print letter's page 1 window is judged by 9 pt; nothing else is."""
+    css = (
+        "@page { size: letter; margin: 0; } body { font: 18pt sans-serif; margin: 0; }"
+        ".w { position: absolute; left: 0.9in; top: 2.3in; font-size: 13pt; }"
+        ".out { position: absolute; left: 0.9in; top: 4in; font-size: 13pt; }"
+        ".tiny { position: absolute; left: 0.9in; top: 2.8in; font-size: 7pt; }"
+    )
+    body = "<div class='w'>12 OAK ST</div><div class='tiny'>XY</div><div class='out'>Outside</div>"
+    html = (
+        f"<html lang='en'><head><title>T</title><meta name='handoutgen-kind' content='{kind}'>"
+        f"<meta name='handoutgen-large-print' content='yes'><style>{css}</style></head>"
+        f"<body>{body}</body></html>"
+    )
+    path = tmp_path / f"{kind}.pdf"
+    weasyprint.HTML(string=html).write_pdf(path, custom_metadata=True)
+    result = run("preflight", str(path))
+    assert result.exit_code == 1
+    assert '"Outside" (13 pt)' in result.output and '"XY" (7 pt)' in result.output
+    assert ('"12 OAK ST"' in result.output) == (kind != "letter"), result.output

@@ -165,6 +165,7 @@ from handoutgen.core.errors import HandoutgenError
     is_flag=True,
     help="Render every document in full instead of stamping recipients on shared editions.",
 )
+@click.option("--large-print", is_flag=True, help="18 pt text, one column, for every recipient.")
 @limit_options("template_seconds", "template_max_mb")
 @batch_options
 @click.pass_context
@@ -198,6 +199,7 @@ def batch(
     allow_draft: bool,
     chunk_size: int | None,
     full_render: bool,
+    large_print: bool,
     fhir_server: str | None,
     fhir_client_id: str | None,
     write_back: bool,
@@ -243,6 +245,7 @@ def batch(
         clinic=clinic,
         allow_draft=allow_draft,
         editions=not full_render,
+        large_print=large_print,
         chunk_size=chunk_size,
         profile=import_profile,
         address_style="as-given" if address_style == "as-given" else "usps",

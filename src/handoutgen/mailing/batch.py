@@ -282,11 +282,21 @@ def run_batch(
     if drafts:
         problems += [RowProblem(recipients.source, row, "language", m) for row, m in drafts.items()]
         good = [r for r in good if r.row not in drafts]
+    # Set on the rows once they are judged: the error file keeps their own columns.
+    if settings.large_print:
+        for rec in good:
+            rec.fields["large_print"] = True
     brand = library.brands.get(profile) if profile else None
     if brand is not None and brand.mailer_id and doc.kind == "letter":
-        from handoutgen.mailing.imb import assign_barcodes
+        from handoutgen.mailing.imb import assign_barcodes, earlier_tracking, serial_base
 
-        recipients.warnings += assign_barcodes(brand, good, recipients.source, recipients.records)
+        # The batch's block of serials: a resumed batch keeps the one its
+        # manifest records; a dry run only looks at the counter.
+        earlier = earlier_tracking(settings.out_dir) if settings.resume else None
+        base = serial_base(workspace, brand, good, earlier, keep=not settings.dry_run)
+        recipients.warnings += assign_barcodes(
+            brand, good, recipients.source, recipients.records, base
+        )
     if settings.sort == "zip":
         good.sort(key=lambda r: (r.fields.get("zip") or "", r.row))
     check_paths(settings, [r.id for r in good])
@@ -353,7 +363,7 @@ def _audit(
         options=[],
         language=",".join(languages),
         page_size="",
-        large_print=False,
+        large_print=settings.large_print,
         content_hash=library.content_hash,
         pages=sum(r.pages for r in report.results if r.status == "ok" and not r.resumed),
         copies=report.rendered,
@@ -419,6 +429,7 @@ def _run_locked(
     invalid = {p.row for p in problems}
     results: dict[str, RowResult] = {}
     todo: list[Recipient] = []
+    tracking = {r.id: str(r.fields.get("imb_tracking") or "") for r in good}
     for rec in good:
         v = existing.reusable.get(rec.id) if settings.resume else None
         if v is not None:
@@ -434,6 +445,7 @@ def _run_locked(
                 ehr=v.ehr,
             )
             results[rec.id].fingerprint = v.fingerprint
+            results[rec.id].tracking = tracking.get(rec.id, "")
             report.resumed += 1
         else:
             todo.append(rec)
@@ -538,6 +550,7 @@ def _run_locked(
                         )
                 result.fingerprint = fps[rec_id]
                 if result.status == "ok":
+                    result.tracking = tracking.get(rec_id, "")
                     write_back(rec_id, result)
                 record(result)
                 report.peak_rss_kb = max(report.peak_rss_kb, item.get("rss_kb", 0))

@@ -99,6 +99,21 @@ def read_vouchers(path: Path) -> dict[str, Voucher]:
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
+def read_tracking(path: Path) -> dict[str, str]:
+    """id -> IMb tracking code of the finished letters a manifest lists."""
+    vouched = read_vouchers(path)
+    out: dict[str, str] = {}
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                rid, code = row.get("id") or "", row.get("tracking") or ""
+                if rid in vouched and code.isdigit() and len(code) == 20:
+                    out[rid] = code
+    except (OSError, csv.Error, UnicodeDecodeError):
+        pass  # what was read before the damage stands
+    return out
+
+
 @dataclass
 class Existing:
     """What an output folder already holds, measured against this run."""

@@ -175,6 +175,8 @@ class Recipient:
             **({"names": "as-given"} if self.names == "as-given" else {}),
             # Only with a Mailer ID: other mailings keep their fingerprints.
             **({"imb": f["imb"]} if f.get("imb") else {}),
+            # Only in large print (batch --large-print), likewise.
+            **({"large_print": True} if f.get("large_print") else {}),
         }
 
 

@@ -21,6 +21,8 @@ from handoutgen.mailing.sheets import DEFAULT_MAX_INPUT
 log = logging.getLogger("handoutgen")
 
 
+# "tracking": the letter's IMb tracking code (no patient data), which a
+# resumed batch reads back to reuse its block of serials (mailing/imb.py).
 MANIFEST_FIELDS = (
     "id",
     "status",
@@ -30,6 +32,7 @@ MANIFEST_FIELDS = (
     "render",
     "error",
     "fingerprint",
+    "tracking",
     "ehr",  # with --write-back: "stored", or "not stored: why" (a rerun stores it)
 )
 
@@ -54,6 +57,7 @@ class BatchSettings:
     clinic: str | None = None  # the clinic profile (id or name); None: the document's
     allow_draft: bool = False
     editions: bool = True  # share laid-out editions (editions/); False renders each in full
+    large_print: bool = False  # every letter in large print (--large-print)
     chunk_size: int | None = None  # None: 24 with editions, 4 without
     recycle_after: int | None = None  # documents per worker before it is replaced
     profile: ImportProfile | None = None  # how the recipient file is read (--profile and flags)
@@ -90,6 +94,7 @@ class RowResult:
     resumed: bool = False
     fingerprint: str = ""
     fallback: bool = False  # an edition was tried for this row and could not be used
+    tracking: str = ""  # the IMb tracking code, when the letter has a barcode
     ehr: str = ""  # the write-back: "stored", "not stored: why", "" (none asked)
 
     @property
@@ -107,6 +112,7 @@ class RowResult:
             "render": self.render,
             "error": self.error,
             "fingerprint": self.fingerprint,
+            "tracking": self.tracking,
             "ehr": self.ehr,
         }
 

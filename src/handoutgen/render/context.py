@@ -33,7 +33,7 @@ from handoutgen.content.names import clinician_name, family_name, given_name, pe
 from handoutgen.content.signs import after_signs, region_signs, sign_sources
 from handoutgen.core.errors import DataError, RenderError
 from handoutgen.core.version import __version__
-from handoutgen.render.mailbars import barcode
+from handoutgen.render.mailbars import address_size, barcode
 from handoutgen.render.marks import Marks
 
 # Unicode isolates: a name typed or pasted with a right-to-left override (or
@@ -523,6 +523,25 @@ def context(
     # The clinic profile: its name, numbers, address and look (None: no
     # clinic, and the phone is a line to write in).
     brand = profile_of(library, p)
+    address = [
+        line
+        for line in (
+            " ".join(isolate(x) or "" for x in (req.first_name, req.last_name) if x)
+            or isolate(req.patient),
+            isolate(req.address1),
+            isolate(req.address2),
+            " ".join(
+                x
+                for x in (
+                    f"{isolate(req.city)}," if req.city else None,
+                    isolate(req.state),
+                    isolate(req.zip),
+                )
+                if x
+            ),
+        )
+        if line
+    ]
     return {
         "asset": asset,
         "doc": doc,
@@ -553,25 +572,9 @@ def context(
             "note": req.note,
             "first_name": isolate(req.first_name),
             "last_name": isolate(req.last_name),
-            "address": [
-                line
-                for line in (
-                    " ".join(isolate(x) or "" for x in (req.first_name, req.last_name) if x)
-                    or isolate(req.patient),
-                    isolate(req.address1),
-                    isolate(req.address2),
-                    " ".join(
-                        x
-                        for x in (
-                            f"{isolate(req.city)}," if req.city else None,
-                            isolate(req.state),
-                            isolate(req.zip),
-                        )
-                        if x
-                    ),
-                )
-                if line
-            ],
+            "address": address,
+            # Fitted to the envelope window, the barcode included (mailbars.py).
+            "address_size": address_size(address, req.large_print, bool(req.imb)),
             "letter_date": req.letter_date,
             # A mailing's Intelligent Mail barcode, as bars to draw (mailbars.py).
             "imb": barcode(req.imb),
