@@ -129,7 +129,9 @@ def test_preflight_warns_of_a_short_last_page():
     ]
 
 
-@pytest.mark.parametrize("combo", FLOWS[:2], ids=flow_id)
+@pytest.mark.parametrize(
+    "combo", FLOWS[:2] + [("nonsurgical-options", "en", "letter", False)], ids=flow_id
+)
 def test_shipped_handouts_have_no_short_last_page(rendered, combo):
     report = preflight(read(rendered(*combo)[0]), combo[0])
     assert [str(i) for i in report.issues if i.rule == "short-last-page"] == []
