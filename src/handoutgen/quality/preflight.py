@@ -3,10 +3,10 @@ finished PDF, ours or anyone's (``handoutgen preflight``).
 
 Each rule reads the page as printed (engine/pdffacts.py): text that collides,
 text outside the trim or too near it, text under the minimum size, fonts not
-embedded, the page count a booklet needs, the PDF/UA-1 basics, for a
-print-ready file its trim and bleed boxes and crop marks drawn outside the bleed
-(not painted over), and for a PDF/X file its output intent. A finding names the
-page and says what to change.
+embedded, the page count a booklet needs, a last page of a few lines, the
+PDF/UA-1 basics, for a print-ready file its trim and bleed boxes and crop marks
+drawn outside the bleed (not painted over), and for a PDF/X file its output
+intent. A finding names the page and says what to change.
 """
 
 from __future__ import annotations
