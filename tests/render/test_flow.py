@@ -135,3 +135,19 @@ def test_preflight_warns_of_a_short_last_page():
 def test_shipped_handouts_have_no_short_last_page(rendered, combo):
     report = preflight(read(rendered(*combo)[0]), combo[0])
     assert [str(i) for i in report.issues if i.rule == "short-last-page"] == []
+
+
+def test_right_to_left_pairs_read_right_cell_first(rendered):
+    """In Arabic, "What happens" (the pair's first cell) is on the right of
+    "Recovery", where a right-to-left reader starts."""
+    pdf, _ = rendered("nonsurgical-options", "ar", "a4", False)
+    firsts, seconds = [], []
+    for lines in page_lines(read(pdf)):
+        for line in lines:
+            if line.text.strip() == "ماذا يحدث":
+                firsts.append(line)
+            elif line.text.strip() == "التعافي":
+                seconds.append(line)
+    assert firsts and len(firsts) == len(seconds)
+    for a, b in zip(firsts, seconds, strict=True):
+        assert a.page == b.page and a.box[0] > b.box[2], (a, b)
