@@ -130,7 +130,7 @@ def test_preflight_warns_of_a_short_last_page():
 
 
 @pytest.mark.parametrize(
-    "combo", FLOWS[:2] + [("nonsurgical-options", "en", "letter", False)], ids=flow_id
+    "combo", [*FLOWS[:4], ("nonsurgical-options", "en", "letter", False)], ids=flow_id
 )
 def test_shipped_handouts_have_no_short_last_page(rendered, combo):
     report = preflight(read(rendered(*combo)[0]), combo[0])
