@@ -15,11 +15,18 @@ import functools
 from pathlib import Path
 
 import pytest
+from flowread import (
+    is_heading_or_term,
+    last_line,
+    out_of_order,
+    page_lines,
+    sources_in_reading_order,
+)
 
 from handoutgen.content.library import load_library
 from handoutgen.content.workspace import Workspace
 from handoutgen.engine.pdffacts import read
-from handoutgen.pipeline import make_request, render
+from handoutgen.pipeline import make_request, render, render_html
 from handoutgen.quality.preflight import preflight
 from handoutgen.render.context import document_languages
 
@@ -51,21 +58,22 @@ KNOWN = {"spine-brochure": "text-too-small"}
 def rendered(library):
     @functools.cache
     def get(doc: str, lang: str, paper: str, large: bool, ready: bool) -> bytes:
-        return render(
-            library,
-            make_request(
-                document=doc,
-                patient=LONG if lang == "en" else "Ana Li",
-                visit_date=dt.date(2026, 11, 20),
-                page_size=paper,
-                large_print=large,
-                print_ready=ready,
-                language=None if lang == "en" else lang,
-                allow_draft=lang != "en",  # translations not yet reviewed print as drafts
-            ),
-        )
+        return render(library, _request(doc, lang, paper, large, ready))
 
     return get
+
+
+def _request(doc: str, lang: str, paper: str, large: bool, ready: bool):  # noqa: ANN202
+    return make_request(
+        document=doc,
+        patient=LONG if lang == "en" else "Ana Li",
+        visit_date=dt.date(2026, 11, 20),
+        page_size=paper,
+        large_print=large,
+        print_ready=ready,
+        language=None if lang == "en" else lang,
+        allow_draft=lang != "en",  # translations not yet reviewed print as drafts
+    )
 
 
 def test_the_matrix_covers_every_document_language_paper_and_mode(library):
@@ -137,3 +145,21 @@ def test_large_print_stacks_benefits_and_risks(rendered):
     assert len(lefts) == 2
     # One column: every benefits and risks heading starts at the same left edge.
     assert len(set.union(*lefts.values())) == 1, lefts
+
+
+@pytest.mark.parametrize("combo", COMBOS, ids=["-".join(map(str, c)) for c in COMBOS])
+def test_shipped_documents_read_in_order(rendered, library, combo):
+    """Sources numbered column by column, page by page; no page ends on a
+    heading or a defined term (tests/render/test_flow.py)."""
+    facts = read(rendered(*combo))
+    html = render_html(library, _request(*combo))
+    placed, problems = sources_in_reading_order(facts, html, rtl=combo[1] == "ar")
+    assert problems == []
+    assert out_of_order(placed) == []
+    pages = page_lines(facts)
+    ends = [
+        f"page {line.page} ends on {what!r}"
+        for line in map(last_line, pages[:-1])
+        if line is not None and (what := is_heading_or_term(line, html))
+    ]
+    assert ends == []

@@ -62,8 +62,9 @@ def preflight(
     """Check finished PDFs (any, not only ours) before they go to print.
 
     Colliding text, text outside the trim or safe area, text under the minimum size,
-    fonts not embedded, booklet page counts, PDF/UA-1 basics, trim and bleed boxes,
-    crop marks outside the bleed, a PDF/X output intent. Exits 1 on any error."""
+    fonts not embedded, booklet page counts, a short last page, PDF/UA-1 basics, trim
+    and bleed boxes, crop marks outside the bleed, a PDF/X output intent. Exits 1 on
+    any error."""
     from handoutgen.engine.pdffacts import read
     from handoutgen.quality.preflight import preflight as judge
 

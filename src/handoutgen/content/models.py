@@ -503,6 +503,14 @@ class Document(_Model):
         description="A fixed page count (brochures, booklets, grids): `check` fails if the "
         "layout needs more.",
     )
+    max_pages: int | None = Field(
+        default=None,
+        ge=1,
+        le=200,
+        description="The page budget: `check` lays the document out with its own options, "
+        "on its page_size, in every language it has, and fails any that prints more pages. "
+        "A booklet's pages: is its budget too.",
+    )
     page_size: PageSize = "letter"
     status: Status | None = Field(
         default=None,

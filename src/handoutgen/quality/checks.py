@@ -102,6 +102,12 @@ def check(
     for doc_id in doc_ids:
         own = rules(library, doc_id, options, today=today, layout=layout)
         findings.update(own)
+        if layout and not options and not any(f.severity == "error" for f in own):
+            # Not in rules(): a render is not stopped by the other languages' pages.
+            # Counted once the content is sound (a broken picture would be laid out).
+            budgets = ContentRules(library, today)
+            budgets.budget(library.documents[doc_id], library.document_files[doc_id])
+            findings.update(budgets.findings)
         if not options:
             findings.update(_offered_mixes(library, doc_id, own, today=today, layout=layout))
     if not documents:

@@ -90,6 +90,41 @@ def measure(library: Library, doc: Document, option_ids: list[str] | tuple[str, 
     return fit
 
 
+def budget(doc: Document) -> tuple[int, str] | None:
+    """A document's page budget and the field that sets it: max_pages:, or the
+    pages: of a booklet (padded to a multiple of its pages_multiple_of). A
+    tri-fold's or a grid's pages: is a sheet, judged by its panels (``measure``)."""
+    if doc.max_pages is not None:
+        return doc.max_pages, "max_pages"
+    if doc.pages is not None and doc.pages_multiple_of > 1:
+        return doc.pages, "pages"
+    return None
+
+
+def pages_in(library: Library, doc: Document, language: str) -> int:
+    """The pages the document prints with its own options in ``language`` (no
+    personal data), padded as its render pads them."""
+    from handoutgen.engine.weasy import layout
+    from handoutgen.render.compose import render_html
+    from handoutgen.render.context import make_request
+    from handoutgen.store import cache
+
+    key = f"{library.content_hash} {doc.id} {language}"
+    stored = cache.get("budget", key)
+    if isinstance(stored, int):
+        return stored
+    # A translation not yet reviewed is measured as its draft prints (marked).
+    other = language != doc.language
+    request = make_request(
+        document=doc.id, language=language if other else None, allow_draft=other or None
+    )
+    count = len(layout(library, render_html(library, request)).pages)
+    multiple = doc.pages_multiple_of
+    count = -(-count // multiple) * multiple
+    cache.put("budget", key, count)
+    return count
+
+
 def capacity(
     library: Library, doc: Document, candidates: list[str], guess: int | None = None
 ) -> int:

@@ -323,6 +323,29 @@ class PageRules(Recorder):
                 **ids,
             )
 
+    def budget(self, doc: Document, yf: YamlFile) -> None:
+        """The page budget (max_pages:, a booklet's pages:) in every language the
+        document has, laid out with its own options."""
+        from handoutgen.quality.fit import budget, pages_in
+        from handoutgen.render.context import document_languages
+
+        limit = budget(doc)
+        if limit is None:
+            return
+        most, field = limit
+        for language in document_languages(self.library, doc.id):
+            count = pages_in(self.library, doc, language)
+            if count > most:
+                self.add(
+                    yf,
+                    (field,),
+                    "error",
+                    "pages",
+                    f"{doc.id} in {language} is {count} pages; its budget is {most} "
+                    f"({doc.page_size}): shorten the text or the options, or raise {field}:",
+                    document=doc.id,
+                )
+
     def _pictures_unplaced(
         self, doc: Document, yf: YamlFile, options: list[str], fit: Fit, ids: dict
     ) -> bool:

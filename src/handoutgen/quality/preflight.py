@@ -3,14 +3,15 @@ finished PDF, ours or anyone's (``handoutgen preflight``).
 
 Each rule reads the page as printed (engine/pdffacts.py): text that collides,
 text outside the trim or too near it, text under the minimum size, fonts not
-embedded, the page count a booklet needs, the PDF/UA-1 basics, for a
-print-ready file its trim and bleed boxes and crop marks drawn outside the bleed
-(not painted over), and for a PDF/X file its output intent. A finding names the
-page and says what to change.
+embedded, the page count a booklet needs, a last page of a few lines, the
+PDF/UA-1 basics, for a print-ready file its trim and bleed boxes and crop marks
+drawn outside the bleed (not painted over), and for a PDF/X file its output
+intent. A finding names the page and says what to change.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -26,6 +27,7 @@ SAFE_MARGIN = 9.0  # pt (0.125 in): text this near the trim may be cut
 BLEED = 9.0  # pt (0.125 in): the bleed a print shop asks for
 SIZE_TOLERANCE = 0.05  # pt: sizes come back as 8.999...
 MAX_PER_PAGE = 5  # findings of one rule on one page; the rest are counted
+SHORT_LAST_PAGE = 6  # lines: a last page with fewer is a sheet spent on a few lines
 # Our own PDFs say what they are (templates/base.html writes these metadata).
 LARGE_PRINT_KEY = "handoutgenlargeprint"
 KIND_KEY = "handoutgenkind"
@@ -104,6 +106,8 @@ def preflight(
         _sizes(page, min_size, large_print, report, add, window)
     _fonts(facts, add)
     _page_count(facts, booklet, add)
+    if not booklet:  # a booklet's last page is its back cover, short by design
+        _short_last_page(facts, add)
     _print_boxes(facts, print_ready, add)
     if print_ready:
         for page in facts.pages:
@@ -313,6 +317,42 @@ def _page_count(facts: PdfFacts, booklet: bool, add) -> None:  # noqa: ANN001
             "booklet-pages",
             f"A booklet needs a multiple of 4 pages; this has {count}.",
             f"Add {4 - count % 4} pages (notes pages) or cut {count % 4}.",
+        )
+
+
+def _short_last_page(facts: PdfFacts, add) -> None:  # noqa: ANN001
+    """A last page that holds only a few lines of text. The running header and
+    footer are not counted: words that are, numbers aside, at the same place
+    on another page."""
+    if len(facts.pages) < 2:
+        return
+    pages = [
+        [(_bounds(chars), "".join(c.text for c in chars)) for chars in _lines(printed).values()]
+        for printed in ([c for c in p.chars if not c.faint] for p in facts.pages)
+    ]
+
+    def key(box: Box, text: str) -> tuple[str, int]:
+        return re.sub(r"\d+", "#", text), round(box[1] / 3)
+
+    where: dict[tuple[str, int], int] = defaultdict(int)
+    for lines in pages:
+        for k in {key(box, text) for box, text in lines if any(ch.isalpha() for ch in text)}:
+            where[k] += 1
+    body = sorted(
+        (box for box, text in pages[-1] if where[key(box, text)] < 2), key=lambda b: -b[3]
+    )
+    # Runs of text side by side (a term and its meaning, two columns) make one line.
+    count, bottom = 0, float("inf")
+    for box in body:
+        if box[3] < bottom:
+            count, bottom = count + 1, box[1] + 0.5 * (box[3] - box[1])
+    if 0 < count < SHORT_LAST_PAGE:
+        add(
+            facts.pages[-1].number,
+            "warning",
+            "short-last-page",
+            f"short last page: {count} line{'s' if count != 1 else ''}.",
+            "Tighten the pages before it, or let the closing text share the page above.",
         )
 
 
