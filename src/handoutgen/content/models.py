@@ -461,6 +461,23 @@ PageSize = Literal["letter", "a4"]
 Status = Literal["draft", "approved"]
 
 
+KEY_POINTS = (3, 5)
+"""How many key points a document may sum up with: at least, at most."""
+KEY_POINT_WORDS = 20
+
+
+def _short_points(points: list[dict[str, str]]) -> list[dict[str, str]]:
+    # Chinese has no spaces between words: characters stand in for words there.
+    for n, (lang, text) in ((n, i) for n, v in enumerate(points, 1) for i in v.items()):
+        if len(text.split()) > KEY_POINT_WORDS or len(text) > 8 * KEY_POINT_WORDS:
+            raise ValueError(
+                f"key point {n} ('{lang}') is too long ({len(text.split())} words, "
+                f"{len(text)} characters): keep each to one short line of at most "
+                f"{KEY_POINT_WORDS} words"
+            )
+    return points
+
+
 class Document(_Model):
     """A document definition: ``handouts/<id>.yaml``."""
 
@@ -479,6 +496,13 @@ class Document(_Model):
     decision: Text = Field(description="The decision this document supports, and for whom.")
     factors: list[Factor] = Field(default_factory=list)
     faq: list[FAQ] = Field(default_factory=list)
+    key_points: Annotated[list[Text], AfterValidator(_short_points)] = Field(
+        default_factory=list,
+        min_length=KEY_POINTS[0],
+        max_length=KEY_POINTS[1],
+        description='3 to 5 short lines that sum up the document, printed as "In short" '
+        'before "What you can do next". Say only what the document already says.',
+    )
     next_steps: list[Text] = Field(default_factory=list)
     disclaimers: list[Text] = Field(default_factory=list)
     producer: Text | None = Field(
