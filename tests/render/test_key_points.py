@@ -88,7 +88,7 @@ def test_too_few_or_too_many_key_points_is_a_located_error(run, tmp_ws, count):
         result = run(command, workspace=tmp_ws)
         assert result.exit_code == 1, command
         assert f"handouts/neck-surgery.yaml:{line}:" in result.output + result.stderr
-        assert "key_points" in result.output + result.stderr
+        assert f"{count} key points: sum up in 3 to 5 short lines" in result.output + result.stderr
 
 
 def test_a_long_key_point_is_a_located_error(run, tmp_ws):

@@ -467,6 +467,12 @@ KEY_POINT_WORDS = 20
 
 
 def _short_points(points: list[dict[str, str]]) -> list[dict[str, str]]:
+    low, high = KEY_POINTS
+    if not low <= len(points) <= high:
+        raise ValueError(
+            f"{len(points)} key points: sum up in {low} to {high} short lines, or leave "
+            "key_points out"
+        )
     # Chinese has no spaces between words: characters stand in for words there.
     for n, (lang, text) in ((n, i) for n, v in enumerate(points, 1) for i in v.items()):
         if len(text.split()) > KEY_POINT_WORDS or len(text) > 8 * KEY_POINT_WORDS:
@@ -498,8 +504,7 @@ class Document(_Model):
     faq: list[FAQ] = Field(default_factory=list)
     key_points: Annotated[list[Text], AfterValidator(_short_points)] = Field(
         default_factory=list,
-        min_length=KEY_POINTS[0],
-        max_length=KEY_POINTS[1],
+        json_schema_extra={"minItems": KEY_POINTS[0], "maxItems": KEY_POINTS[1]},
         description='3 to 5 short lines that sum up the document, printed as "In short" '
         'before "What you can do next". Say only what the document already says.',
     )
