@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from handoutgen.content.keypoints import KEY_POINTS, short_points
 from handoutgen.content.localized import DEFAULT_LANGUAGE as DEFAULT_LANGUAGE
 from handoutgen.content.localized import LANG_RE as LANG_RE
 from handoutgen.content.localized import Slug as Slug
@@ -479,6 +480,12 @@ class Document(_Model):
     decision: Text = Field(description="The decision this document supports, and for whom.")
     factors: list[Factor] = Field(default_factory=list)
     faq: list[FAQ] = Field(default_factory=list)
+    key_points: Annotated[list[Text], AfterValidator(short_points)] = Field(
+        default_factory=list,
+        json_schema_extra={"minItems": KEY_POINTS[0], "maxItems": KEY_POINTS[1]},
+        description='3 to 5 short lines that sum up the document, printed as "In short" '
+        'before "What you can do next". Say only what the document already says.',
+    )
     next_steps: list[Text] = Field(default_factory=list)
     disclaimers: list[Text] = Field(default_factory=list)
     producer: Text | None = Field(

@@ -85,6 +85,7 @@ def document_texts(doc: Document) -> list[tuple[Loc, str]]:
             (("faq", i, "question"), item.question[EN]),
             (("faq", i, "answer"), item.answer[EN]),
         ]
+    out += [(("key_points", i), t[EN]) for i, t in enumerate(doc.key_points)]
     out += [(("next_steps", i), t[EN]) for i, t in enumerate(doc.next_steps)]
     out += [(("disclaimers", i), t[EN]) for i, t in enumerate(doc.disclaimers)]
     return out
@@ -425,6 +426,18 @@ class ContentRules(PageRules, PhoneRules, SourceRules, SafetyRules):
         self.unsourced_numbers(yf, texts, **ids)
         self.phone_numbers(yf, printed_texts(doc), **ids)
         self.reading_level(yf, texts, doc.reading_level, ("main_message",), **ids)
+        # Each key point on its own: short lines escape the document's average.
+        for i, point in enumerate(doc.key_points):
+            if (level := grade(joined([point[EN]]))) > doc.reading_level.warn:
+                self.add(
+                    yf,
+                    ("key_points", i),
+                    "error",
+                    "reading-level",
+                    f"key point is grade {level:.1f} (Flesch-Kincaid), above "
+                    f"{doc.reading_level.warn:g}: use shorter sentences and everyday words",
+                    **ids,
+                )
         # A document without a disclaimer does not load at all (content.py).
         if not doc.next_steps:
             self.add(

@@ -333,8 +333,15 @@ class PageRules(Recorder):
         if limit is None:
             return
         most, field = limit
+        from handoutgen.core.errors import HandoutgenError
+
         for language in document_languages(self.library, doc.id):
-            count = pages_in(self.library, doc, language)
+            try:
+                count = pages_in(self.library, doc, language)
+            except HandoutgenError:
+                # That language cannot render yet (a template string it lacks, a
+                # bad tagline...): its own rule reports why; pages come after.
+                continue
             if count > most:
                 self.add(
                     yf,

@@ -251,9 +251,10 @@ WINDOW = (0.875, 2.125, 5.375, 3.25)
 
 
 def _window(page: PageFacts) -> Box:
+    # From the trimmed sheet: a print-ready file's media box adds the bleed and marks.
+    sheet = page.trim or page.media
     left, top, right, bottom = (v * 72 for v in WINDOW)
-    height = page.media[3]
-    return (page.media[0] + left, height - bottom, page.media[0] + right, height - top)
+    return (sheet[0] + left, sheet[3] - bottom, sheet[0] + right, sheet[3] - top)
 
 
 def _sizes(
