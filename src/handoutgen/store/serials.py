@@ -10,10 +10,7 @@ get disjoint blocks.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +18,7 @@ import filelock
 
 from handoutgen.content.workspace import Workspace, display_path
 from handoutgen.core.errors import HandoutgenError
+from handoutgen.core.output import write_atomic
 from handoutgen.store import private
 
 FILE = "mail-serials.json"
@@ -76,16 +74,5 @@ def take(workspace: Workspace, mailer_id: str, size: int, limit: int, keep: bool
         if not keep:
             return Block(base, size, wrapped)
         counters[mailer_id] = base + size
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".mail-serials-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:  # mkstemp: mode 0600
-                json.dump(counters, fh, indent=2, sort_keys=True)
-                fh.write("\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomic(path, (json.dumps(counters, indent=2, sort_keys=True) + "\n").encode())
     return Block(base, size, wrapped)
